@@ -1,0 +1,120 @@
+import type { Loss, LossContext, LossDefinition, LossParams, ParamSchema, ParamSpec } from './types.js';
+import { softmaxLoss } from './softmax.js';
+
+/**
+ * Every loss the toolkit knows, in the order `facelosses losses` lists them. Adding a loss is one
+ * file under src/losses/, one line here, one config and one test.
+ */
+const DEFINITIONS: LossDefinition[] = [softmaxLoss];
+
+export class LossConfigError extends Error {
+  constructor(
+    message: string,
+    /** Dotted key the error is about, e.g. 'loss.params.m'. */
+    readonly key?: string,
+  ) {
+    super(message);
+    this.name = 'LossConfigError';
+  }
+}
+
+export function lossDefinitions(): readonly LossDefinition[] {
+  return DEFINITIONS;
+}
+
+/** Canonical names of all losses (aliases excluded). */
+export function lossNames(): string[] {
+  return DEFINITIONS.map((d) => d.name);
+}
+
+export function findLoss(name: string): LossDefinition | undefined {
+  const n = name.toLowerCase();
+  return DEFINITIONS.find((d) => d.name === n || (d.aliases ?? []).includes(n));
+}
+
+export function getLossDefinition(name: string): LossDefinition {
+  const def = findLoss(name);
+  if (!def) {
+    throw new LossConfigError(
+      `unknown loss '${name}'; known losses: ${DEFINITIONS.map((d) => d.name + (d.aliases?.length ? ` (${d.aliases.join(', ')})` : '')).join(', ')}`,
+      'loss.name',
+    );
+  }
+  return def;
+}
+
+function checkValue(key: string, spec: ParamSpec, v: unknown): string | null {
+  if (v === null) return spec.nullable ? null : `${key} must not be null`;
+  switch (spec.type) {
+    case 'boolean':
+      return typeof v === 'boolean' ? null : `${key} must be true or false, got ${JSON.stringify(v)}`;
+    case 'string':
+      if (typeof v !== 'string') return `${key} must be a string, got ${JSON.stringify(v)}`;
+      if (spec.choices && !spec.choices.includes(v)) return `${key} must be one of ${spec.choices.join(', ')}, got '${v}'`;
+      return null;
+    case 'number[]':
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+        return `${key} must be a list of numbers, got ${JSON.stringify(v)}`;
+      }
+      return null;
+    case 'number':
+    case 'integer': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `${key} must be a number, got ${JSON.stringify(v)}`;
+      if (spec.type === 'integer' && !Number.isInteger(v)) return `${key} must be an integer, got ${v}`;
+      if (spec.min !== undefined && v < spec.min) return `${key} must be >= ${spec.min}, got ${v}`;
+      if (spec.max !== undefined && v > spec.max) return `${key} must be <= ${spec.max}, got ${v}`;
+      if (spec.gt !== undefined && v <= spec.gt) return `${key} must be > ${spec.gt}, got ${v}`;
+      return null;
+    }
+  }
+}
+
+/**
+ * Fills defaults and checks every given parameter against the loss's schema. Throws
+ * LossConfigError naming the key (`keyPrefix` + name) on an unknown key, a wrong type or a value
+ * out of range. Warnings (e.g. an L2-Softmax alpha below its bound) go to `warn`.
+ */
+export function resolveParams(
+  def: LossDefinition,
+  given: LossParams | undefined,
+  ctx: LossContext,
+  warn: (msg: string) => void = () => {},
+  keyPrefix = 'loss.params.',
+): LossParams {
+  const schema: ParamSchema = def.params;
+  const out: LossParams = {};
+  for (const k of Object.keys(given ?? {})) {
+    if (!(k in schema)) {
+      const known = Object.keys(schema);
+      throw new LossConfigError(
+        `unknown parameter '${k}' for loss '${def.name}'; ${known.length ? `its parameters are: ${known.join(', ')}` : 'it takes no parameters'}`,
+        keyPrefix + k,
+      );
+    }
+  }
+  for (const [k, spec] of Object.entries(schema)) {
+    const v = given && k in given ? given[k] : spec.default;
+    const err = checkValue(keyPrefix + k, spec, v);
+    if (err) throw new LossConfigError(err, keyPrefix + k);
+    out[k] = Array.isArray(v) ? [...v] : v;
+  }
+  const err = def.validate?.(out, ctx, warn);
+  if (err) throw new LossConfigError(err, keyPrefix.replace(/\.$/, ''));
+  return out;
+}
+
+/**
+ * Creates a loss by name. `params` may omit any parameter (its default is used).
+ *
+ *   const loss = createLoss('arcface', { s: 32, m: 0.5 }, { numClasses: 10, embeddingDim: 2 });
+ *   const { loss: value, logits } = loss.compute(embeddings, labels);
+ */
+export function createLoss(
+  name: string,
+  params: LossParams = {},
+  ctx: LossContext = { numClasses: 10, embeddingDim: 2 },
+  warn: (msg: string) => void = (m) => process.emitWarning(m),
+): Loss {
+  const def = getLossDefinition(name);
+  return def.create(resolveParams(def, params, ctx, warn), ctx);
+}
