@@ -1,0 +1,453 @@
+/**
+ * Scatter plots of 2-D features in the style of the reference MNIST figures: one Tableau colour
+ * per class, small dots, the class digit in bold at each class mean, equal aspect ratio, a
+ * title, white background, a framed axes box with ticks, no legend.
+ *
+ * Pure drawing: this module knows nothing of training. It draws with chart.js on an
+ * @napi-rs/canvas context (no DOM).
+ */
+import { createCanvas } from '@napi-rs/canvas';
+import {
+  Chart,
+  LinearScale,
+  PointElement,
+  ScatterController,
+  Title,
+  type ChartConfiguration,
+  type Plugin,
+  type Scale,
+} from 'chart.js';
+import { writeFileAtomic } from './atomic.js';
+import { plotFontFamily } from './fonts.js';
+
+export { formatTitleParams, pyFloat, pyValue, type TitleFormatOptions } from './title.js';
+export { renderContactSheet, writeContactSheetPng, type ContactSheetTile, type ContactSheetOptions } from './contact-sheet.js';
+export { pngSize, isPng } from './png.js';
+export { writeFileAtomic } from './atomic.js';
+
+Chart.register(ScatterController, LinearScale, PointElement, Title);
+
+/** matplotlib's tab10 palette, in class order. */
+export const TAB10 = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+] as const;
+
+/** Colour of points whose class id is outside [0, numClasses). */
+export const UNKNOWN_CLASS_COLOR = '#b0b0b0';
+
+/** Colour of class `c`: tab10 for up to ten classes, evenly spaced hues beyond. */
+export function classColor(c: number, numClasses: number): string {
+  if (numClasses <= TAB10.length) return TAB10[c % TAB10.length]!;
+  const hue = Math.round((360 * c) / numClasses);
+  return `hsl(${hue}, 65%, ${c % 2 === 0 ? 45 : 60}%)`;
+}
+
+export type ClassIds = Int32Array | Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | ArrayLike<number>;
+
+export interface ScatterInput {
+  /** N*2 interleaved x, y. Points with a non-finite coordinate are skipped. */
+  points: Float32Array | Float64Array | ArrayLike<number>;
+  /** N class ids used for colour (the predicted class, by default, in the reference figures). */
+  colorLabels: ClassIds;
+  /** N class ids used to place the bold digit at each class mean; defaults to colorLabels. */
+  labelLabels?: ClassIds;
+  /** Number of classes (10 for MNIST). */
+  numClasses: number;
+  /** Figure title, e.g. 'alpha=1.0, trainable=True, epoch=100'; empty for none. */
+  title: string;
+  /** Canvas size in pixels; default 640x480. */
+  width?: number;
+  height?: number;
+  /**
+   * 'raw' (default): the features as they are. 'unit': every point divided by its norm, the unit
+   * circle drawn faintly, and each digit placed just outside the circle along its class's mean
+   * direction (for normalized losses, whose information is all in the angle).
+   */
+  view?: 'raw' | 'unit';
+  /** Dot radius in pixels; default 2 at 640x480, scaled with the canvas. */
+  pointRadius?: number;
+  /** Text drawn at each class mean instead of the class id. */
+  classNames?: readonly string[];
+}
+
+export interface Bounds {
+  xMin: number;
+  xMax: number;
+  yMin: number;
+  yMax: number;
+}
+
+export interface ScatterLayout extends Bounds {
+  /** The plotting rectangle in canvas pixels. */
+  chartArea: { left: number; top: number; right: number; bottom: number };
+  /** Data units per pixel along x and y (equal, up to rounding). */
+  unitsPerPixelX: number;
+  unitsPerPixelY: number;
+  /** Points drawn (finite ones). */
+  drawn: number;
+  /** Points skipped because a coordinate was not finite (or, in the unit view, zero norm). */
+  skipped: number;
+}
+
+export interface ScatterResult {
+  png: Buffer;
+  layout: ScatterLayout;
+}
+
+/** Radius, in data units, at which the unit view places the digits. */
+const UNIT_LABEL_RADIUS = 1.16;
+/** Half-extent of the unit view's axes before the equal-aspect expansion. */
+const UNIT_VIEW_EXTENT = 1.3;
+/** matplotlib's default data margin: 5% of the range on each side. */
+const MARGIN = 0.05;
+
+/**
+ * Axis limits with equal data units per pixel on both axes for a plotting area of
+ * `widthPx` x `heightPx`: the tighter axis is widened about its centre until both axes show the
+ * same number of units per pixel (matplotlib's `set_aspect('equal', adjustable='datalim')`).
+ */
+export function equalAspectLimits(b: Bounds, widthPx: number, heightPx: number): Bounds {
+  if (!(widthPx > 0) || !(heightPx > 0)) throw new RangeError(`plot area must be positive, got ${widthPx}x${heightPx}`);
+  const cx = (b.xMin + b.xMax) / 2;
+  const cy = (b.yMin + b.yMax) / 2;
+  const upp = Math.max((b.xMax - b.xMin) / widthPx, (b.yMax - b.yMin) / heightPx);
+  const hx = (upp * widthPx) / 2;
+  const hy = (upp * heightPx) / 2;
+  return { xMin: cx - hx, xMax: cx + hx, yMin: cy - hy, yMax: cy + hy };
+}
+
+/** Bounds of the data plus a relative margin, never of zero size. */
+export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): Bounds {
+  let xMin = Infinity;
+  let xMax = -Infinity;
+  let yMin = Infinity;
+  let yMax = -Infinity;
+  for (const [x, y] of xs) {
+    if (x < xMin) xMin = x;
+    if (x > xMax) xMax = x;
+    if (y < yMin) yMin = y;
+    if (y > yMax) yMax = y;
+  }
+  if (!(xMin <= xMax)) return { xMin: -1, xMax: 1, yMin: -1, yMax: 1 };
+  let dx = xMax - xMin;
+  let dy = yMax - yMin;
+  // A degenerate extent borrows the other axis's, or a small absolute one.
+  const fallback = Math.max(dx, dy, Math.abs(xMin), Math.abs(xMax), Math.abs(yMin), Math.abs(yMax)) * 0.1 || 1;
+  if (dx === 0) {
+    xMin -= fallback / 2;
+    xMax += fallback / 2;
+    dx = fallback;
+  }
+  if (dy === 0) {
+    yMin -= fallback / 2;
+    yMax += fallback / 2;
+    dy = fallback;
+  }
+  return { xMin: xMin - margin * dx, xMax: xMax + margin * dx, yMin: yMin - margin * dy, yMax: yMax + margin * dy };
+}
+
+interface Prepared {
+  /** One array of points per class, then one for unknown class ids. */
+  groups: { x: number; y: number }[][];
+  /** Where to draw each class's digit; null for a class with no point. */
+  labelPos: ({ x: number; y: number } | null)[];
+  bounds: Bounds;
+  drawn: number;
+  skipped: number;
+}
+
+function checkInput(input: ScatterInput): number {
+  const n = input.colorLabels.length;
+  if (input.points.length !== 2 * n) {
+    throw new RangeError(
+      `scatter: points has ${input.points.length} numbers but colorLabels has ${n} ids; expected points.length = 2 * ${n}`,
+    );
+  }
+  if (input.labelLabels && input.labelLabels.length !== n) {
+    throw new RangeError(`scatter: labelLabels has ${input.labelLabels.length} ids, expected ${n} (one per point)`);
+  }
+  if (!Number.isInteger(input.numClasses) || input.numClasses < 1) {
+    throw new RangeError(`scatter: numClasses must be a positive integer, got ${input.numClasses}`);
+  }
+  return n;
+}
+
+function prepare(input: ScatterInput): Prepared {
+  const n = checkInput(input);
+  const k = input.numClasses;
+  const unit = input.view === 'unit';
+  const { points, colorLabels } = input;
+  const labelLabels = input.labelLabels ?? colorLabels;
+  const groups: { x: number; y: number }[][] = Array.from({ length: k + 1 }, () => []);
+  const sx = new Float64Array(k);
+  const sy = new Float64Array(k);
+  const cnt = new Float64Array(k);
+  let drawn = 0;
+  let skipped = 0;
+  for (let i = 0; i < n; i++) {
+    let x = Number(points[2 * i]);
+    let y = Number(points[2 * i + 1]);
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      skipped++;
+      continue;
+    }
+    if (unit) {
+      const r = Math.hypot(x, y);
+      if (!(r > 0) || !Number.isFinite(r)) {
+        skipped++;
+        continue;
+      }
+      x /= r;
+      y /= r;
+    }
+    const c = Number(colorLabels[i]);
+    const g = Number.isInteger(c) && c >= 0 && c < k ? c : k;
+    groups[g]!.push({ x, y });
+    drawn++;
+    const l = Number(labelLabels[i]);
+    if (Number.isInteger(l) && l >= 0 && l < k) {
+      sx[l]! += x;
+      sy[l]! += y;
+      cnt[l]! += 1;
+    }
+  }
+  const labelPos = Array.from({ length: k }, (_, c) => {
+    if (cnt[c] === 0) return null;
+    const mx = sx[c]! / cnt[c]!;
+    const my = sy[c]! / cnt[c]!;
+    if (!unit) return { x: mx, y: my };
+    const r = Math.hypot(mx, my);
+    return r > 1e-9 ? { x: (mx / r) * UNIT_LABEL_RADIUS, y: (my / r) * UNIT_LABEL_RADIUS } : { x: mx, y: my };
+  });
+  let bounds: Bounds;
+  if (unit) {
+    bounds = { xMin: -UNIT_VIEW_EXTENT, xMax: UNIT_VIEW_EXTENT, yMin: -UNIT_VIEW_EXTENT, yMax: UNIT_VIEW_EXTENT };
+  } else {
+    bounds = paddedBounds(
+      (function* () {
+        for (const g of groups) for (const p of g) yield [p.x, p.y] as [number, number];
+      })(),
+    );
+  }
+  return { groups, labelPos, bounds, drawn, skipped };
+}
+
+/** Font sizes and dot radius scaled from the 640x480 reference. */
+function sizes(width: number, height: number) {
+  const s = Math.max(0.5, Math.min(width / 640, height / 480));
+  return {
+    title: Math.round(15 * s),
+    tick: Math.round(12 * s),
+    digit: Math.round(16 * s),
+    radius: Math.max(0.75, 2 * s),
+    tickLength: Math.max(2, Math.round(4 * s)),
+    pad: Math.round(10 * s),
+  };
+}
+
+/**
+ * Render the scatter plot and return the PNG with the layout actually used (axis limits,
+ * plotting rectangle, units per pixel), which tests and callers can check.
+ */
+export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
+  const width = Math.round(input.width ?? 640);
+  const height = Math.round(input.height ?? 480);
+  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
+  const prep = prepare(input);
+  const k = input.numClasses;
+  const sz = sizes(width, height);
+  const family = plotFontFamily();
+  const radius = input.pointRadius ?? sz.radius;
+  const unit = input.view === 'unit';
+
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+
+  // Axis sizes are measured while the layout settles, then pinned so the final limits match the
+  // final plotting rectangle exactly.
+  const pin: { yWidth?: number; xHeight?: number } = {};
+  let lim = prep.bounds;
+
+  const whiteBackground: Plugin<'scatter'> = {
+    id: 'faceloss-background',
+    beforeDraw(chart) {
+      const c = chart.ctx;
+      c.save();
+      c.fillStyle = '#ffffff';
+      c.fillRect(0, 0, chart.width, chart.height);
+      c.restore();
+    },
+  };
+  const unitCircle: Plugin<'scatter'> = {
+    id: 'faceloss-unit-circle',
+    beforeDatasetsDraw(chart) {
+      if (!unit) return;
+      const { x, y } = chart.scales as Record<string, Scale>;
+      const cx = x!.getPixelForValue(0);
+      const cy = y!.getPixelForValue(0);
+      const r = Math.abs(x!.getPixelForValue(1) - cx);
+      const c = chart.ctx;
+      c.save();
+      c.beginPath();
+      c.rect(chart.chartArea.left, chart.chartArea.top, chart.chartArea.width, chart.chartArea.height);
+      c.clip();
+      c.strokeStyle = '#c8c8c8';
+      c.lineWidth = 1;
+      c.beginPath();
+      c.arc(cx, cy, r, 0, 2 * Math.PI);
+      c.stroke();
+      c.restore();
+    },
+  };
+  const digitsAndFrame: Plugin<'scatter'> = {
+    id: 'faceloss-digits',
+    afterDatasetsDraw(chart) {
+      const { x, y } = chart.scales as Record<string, Scale>;
+      const c = chart.ctx;
+      const a = chart.chartArea;
+      c.save();
+      c.font = `bold ${sz.digit}px ${family}`;
+      c.textAlign = 'center';
+      c.textBaseline = 'middle';
+      c.fillStyle = '#000000';
+      prep.labelPos.forEach((p, cls) => {
+        if (!p) return;
+        const text = input.classNames?.[cls] ?? String(cls);
+        c.fillText(text, x!.getPixelForValue(p.x), y!.getPixelForValue(p.y));
+      });
+      // The axes box (all four spines), crisp on the pixel grid.
+      c.strokeStyle = '#000000';
+      c.lineWidth = 1;
+      c.strokeRect(Math.round(a.left) + 0.5, Math.round(a.top) + 0.5, Math.round(a.width) - 1, Math.round(a.height) - 1);
+      c.restore();
+    },
+  };
+
+  const axis = (which: 'x' | 'y', min: number, max: number) => ({
+    type: 'linear' as const,
+    position: which === 'x' ? ('bottom' as const) : ('left' as const),
+    min,
+    max,
+    ticks: {
+      includeBounds: false,
+      color: '#000000',
+      font: { family, size: sz.tick },
+      maxRotation: 0,
+      padding: 3,
+    },
+    grid: {
+      display: true,
+      drawOnChartArea: false,
+      drawTicks: true,
+      tickLength: sz.tickLength,
+      color: '#000000',
+    },
+    border: { display: false },
+    afterFit(scale: Scale) {
+      if (which === 'y' && pin.yWidth !== undefined) scale.width = pin.yWidth;
+      if (which === 'x' && pin.xHeight !== undefined) scale.height = pin.xHeight;
+    },
+  });
+
+  const config: ChartConfiguration<'scatter', { x: number; y: number }[]> = {
+    type: 'scatter',
+    data: { datasets: [] },
+    options: {
+      animation: false,
+      responsive: false,
+      maintainAspectRatio: false,
+      devicePixelRatio: 1,
+      events: [],
+      parsing: false,
+      layout: { padding: { left: sz.pad, right: sz.pad * 2, top: 0, bottom: Math.round(sz.pad / 2) } },
+      elements: { point: { radius, borderWidth: 0, hoverRadius: 0, hitRadius: 0, pointStyle: 'circle' } },
+      scales: { x: axis('x', lim.xMin, lim.xMax), y: axis('y', lim.yMin, lim.yMax) },
+      plugins: {
+        title: {
+          display: input.title.length > 0,
+          text: input.title,
+          color: '#000000',
+          font: { family, size: sz.title, weight: 'normal' },
+          padding: { top: sz.pad, bottom: sz.pad },
+        },
+      },
+    },
+    plugins: [whiteBackground, unitCircle, digitsAndFrame],
+  };
+
+  // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
+  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
+  try {
+    const setLimits = (b: Bounds) => {
+      const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
+      sc.x!.min = b.xMin;
+      sc.x!.max = b.xMax;
+      sc.y!.min = b.yMin;
+      sc.y!.max = b.yMax;
+    };
+    // Settle the layout without data (cheap): the tick labels depend on the limits, the limits on
+    // the plotting area, the area on the tick labels. Two or three rounds suffice.
+    for (let round = 0; round < 5; round++) {
+      const a = chart.chartArea;
+      lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
+      setLimits(lim);
+      chart.update('none');
+      const b = chart.chartArea;
+      if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
+    }
+    pin.yWidth = chart.scales['y']!.width;
+    pin.xHeight = chart.scales['x']!.height;
+    chart.update('none');
+    const a = chart.chartArea;
+    lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
+    setLimits(lim);
+
+    chart.data.datasets = prep.groups
+      .map((data, g) => ({
+        data,
+        backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
+        pointRadius: radius,
+        showLine: false,
+      }))
+      .filter((d) => d.data.length > 0);
+    chart.update('none');
+
+    const xs = chart.scales['x']!;
+    const ys = chart.scales['y']!;
+    const area = chart.chartArea;
+    const layout: ScatterLayout = {
+      xMin: xs.min,
+      xMax: xs.max,
+      yMin: ys.min,
+      yMax: ys.max,
+      chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
+      unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
+      unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
+      drawn: prep.drawn,
+      skipped: prep.skipped,
+    };
+    const png = await canvas.encode('png');
+    return { png, layout };
+  } finally {
+    chart.destroy();
+  }
+}
+
+/** The scatter plot as PNG bytes. */
+export async function renderScatterPng(input: ScatterInput): Promise<Buffer> {
+  return (await renderScatter(input)).png;
+}
+
+/** Render and write the PNG atomically (temporary file, then rename), creating folders. */
+export async function writeScatterPng(file: string, input: ScatterInput): Promise<void> {
+  await writeFileAtomic(file, await renderScatterPng(input));
+}
