@@ -3,6 +3,7 @@
  * imports a backend package.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { createRequire } from 'node:module';
 
 export type BackendName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
@@ -52,11 +53,25 @@ async function useNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu
   return { name: 'tensorflow', detail: `tensorflow (${pkg}, native libtensorflow)` };
 }
 
+let gradientsReady: Promise<void> | undefined;
+
+/**
+ * Registers tfjs's gradient functions (MaxPool, Mean, Relu, ...). The Node build of
+ * `@tensorflow/tfjs-core` ships without them; the union package `@tensorflow/tfjs` registers them
+ * into the same global registry on import (it also registers the cpu backend, nothing else in
+ * Node). Idempotent; `initBackend` calls it.
+ */
+export function registerGradients(): Promise<void> {
+  gradientsReady ??= import('@tensorflow/tfjs').then(() => undefined);
+  return gradientsReady;
+}
+
 let current: BackendInfo | undefined;
 
 /** Selects the backend once per process. `auto`: tfjs-node-gpu, else tfjs-node, else wasm. */
 export async function initBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
   if (current) return current;
+  await registerGradients();
   switch (name) {
     case 'wasm':
       current = await useWasm();

@@ -1,0 +1,271 @@
+/**
+ * Convolution gradient kernels for the tfjs wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel (so it cannot train a conv net) and
+ * its `Conv2DBackpropInput` is a plain C++ loop, about 10x slower than the forward convolution.
+ * Both gradients of a stride-1 convolution are themselves forward convolutions, so this module
+ * computes them with the wasm backend's own `Conv2D` kernel (XNNPACK, SIMD, threaded when the
+ * threaded build is loaded):
+ *
+ * - filter gradient, NHWC, stride 1, padding (pt, pb, pl, pr):
+ *     dW[kh,kw,ci,co] = sum_{n,h,w} x[n, h+kh-pt, w+kw-pl, ci] * dy[n,h,w,co]
+ *   = Conv2D(input = x^T [ci, H, W, n], filter = dy^T [Ho, Wo, n, co], same pads)
+ *   whose output [ci, KH, KW, co] is transposed to [KH, KW, ci, co].
+ * - input gradient:
+ *     dx[n,i,j,ci] = sum_{kh,kw,co} dy[n, i-kh+pt, j-kw+pl, co] * W[kh,kw,ci,co]
+ *   = Conv2D(input = dy, filter = W flipped in space with in/out swapped [KH, KW, co, ci],
+ *            pads (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr)).
+ *
+ * Only stride 1, dilation 1 and NHWC are handled here. For anything else the input gradient
+ * falls back to the stock wasm kernel (correct, slow), and the filter gradient throws an Error
+ * naming the kernel and the attribute (the stock backend has no filter gradient to fall back to).
+ *
+ * The kernels call other wasm kernel functions directly (no engine, no tape): every intermediate
+ * is a backend TensorInfo made by `backend.makeOutput` and released with `backend.disposeData`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
+
+const BACKEND = 'wasm';
+
+/** The parts of tfjs-backend-wasm's BackendWasm that these kernels use. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+type Pads = { top: number; bottom: number; left: number; right: number };
+
+/** Thrown (by the filter gradient) for attributes this implementation does not support. */
+export class UnsupportedConvGradError extends Error {
+  constructor(kernel: string, attribute: string, value: unknown, supported: string) {
+    super(
+      `${kernel} (wasm backend, facelosses kernel): unsupported ${attribute} ${JSON.stringify(value)}; ` +
+        `supported: ${supported}`,
+    );
+    this.name = 'UnsupportedConvGradError';
+  }
+}
+
+function pair(v: number | [number, number] | number[] | undefined, dflt = 1): [number, number] {
+  if (v == null) return [dflt, dflt];
+  if (typeof v === 'number') return [v, v];
+  return [v[0]!, v[1]!];
+}
+
+/** Why these kernels cannot handle the attributes, or null when they can. */
+function unsupported(
+  kernel: string,
+  attrs: { strides?: unknown; dataFormat?: unknown; dilations?: unknown },
+): UnsupportedConvGradError | null {
+  const [sh, sw] = pair(attrs.strides as number | [number, number]);
+  if (sh !== 1 || sw !== 1) return new UnsupportedConvGradError(kernel, 'strides', attrs.strides, 'stride 1');
+  const fmt = attrs.dataFormat ?? 'NHWC';
+  if (fmt !== 'NHWC' && fmt !== 'channelsLast') {
+    return new UnsupportedConvGradError(kernel, 'dataFormat', fmt, "'NHWC'");
+  }
+  if (attrs.dilations != null) {
+    const [dh, dw] = pair(attrs.dilations as number | [number, number]);
+    if (dh !== 1 || dw !== 1) return new UnsupportedConvGradError(kernel, 'dilations', attrs.dilations, 'dilation 1');
+  }
+  return null;
+}
+
+function padsOf(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  pad: unknown,
+  dimRoundingMode: unknown,
+): { pads: Pads; outShape: number[] } {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    1,
+    1,
+    pad as 'same' | 'valid',
+    dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
+  const p = info.padInfo;
+  return { pads: { top: p.top, bottom: p.bottom, left: p.left, right: p.right }, outShape: info.outShape };
+}
+
+/** A tensor with data on the heap that we own (dispose) or borrow (an input, never disposed). */
+type Held = { info: TensorInfo; owned: boolean };
+
+let conv2dFunc: KernelFunc | undefined;
+let transposeFunc: KernelFunc | undefined;
+let stockBackpropInput: KernelConfig | undefined;
+let registered = false;
+
+function conv2d(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, pads: Pads): TensorInfo {
+  const attrs = {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [pads.top, pads.bottom],
+      [pads.left, pads.right],
+      [0, 0],
+    ],
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: undefined,
+  } as unknown as NamedAttrMap;
+  return conv2dFunc!({ inputs: { x, filter }, backend: backend as unknown as tf.KernelBackend, attrs }) as TensorInfo;
+}
+
+/**
+ * Transposes `t` by `perm`. When the permutation only moves size-1 axes the memory layout is
+ * unchanged, so the data is borrowed under the new shape instead of copied.
+ */
+function transpose(backend: WasmBackendLike, t: TensorInfo, perm: number[]): Held {
+  const outShape = perm.map((p) => t.shape[p]!);
+  const kept = perm.filter((p) => t.shape[p] !== 1);
+  if (kept.every((p, i) => i === 0 || p > kept[i - 1]!)) {
+    return { info: { dataId: t.dataId, shape: outShape, dtype: t.dtype }, owned: false };
+  }
+  const out = transposeFunc!({
+    inputs: { x: t },
+    backend: backend as unknown as tf.KernelBackend,
+    attrs: { perm } as unknown as NamedAttrMap,
+  }) as TensorInfo;
+  return { info: out, owned: true };
+}
+
+function release(backend: WasmBackendLike, h: Held): void {
+  if (h.owned) backend.disposeData(h.info.dataId);
+}
+
+const BACKPROP_FILTER = 'Conv2DBackpropFilter';
+const BACKPROP_INPUT = 'Conv2DBackpropInput';
+
+function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = (args.attrs ?? {}) as Record<string, unknown>;
+  const bad = unsupported(BACKPROP_FILTER, attrs);
+  if (bad) throw bad;
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  const [kh, kw, ci, co] = filterShape;
+  const [n, h, w] = x.shape as [number, number, number, number];
+  const { pads, outShape } = padsOf(x.shape as [number, number, number, number], filterShape, attrs.pad, attrs.dimRoundingMode);
+  const [, ho, wo] = outShape as [number, number, number, number];
+  if (dy.shape[1] !== ho || dy.shape[2] !== wo || dy.shape[0] !== n || dy.shape[3] !== co) {
+    throw new Error(`${BACKPROP_FILTER}: dy shape [${dy.shape}] does not match the convolution output [${outShape}]`);
+  }
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new UnsupportedConvGradError(BACKPROP_FILTER, 'dtype', `${x.dtype}/${dy.dtype}`, 'float32');
+  }
+  // x [n,h,w,ci] -> [ci,h,w,n]: the batch becomes the contracted channel axis.
+  const xT = transpose(backend, x, [3, 1, 2, 0]);
+  // dy [n,ho,wo,co] -> [ho,wo,n,co]: a filter of size ho x wo from n to co channels.
+  let dyT: Held | undefined;
+  let o: TensorInfo | undefined;
+  try {
+    dyT = transpose(backend, dy, [1, 2, 0, 3]);
+    o = conv2d(backend, xT.info, dyT.info, pads); // [ci, kh, kw, co]
+    if (o.shape[1] !== kh || o.shape[2] !== kw) {
+      throw new Error(`${BACKPROP_FILTER}: internal shape error, got [${o.shape}] for filter [${filterShape}] (input ${h}x${w})`);
+    }
+  } catch (e) {
+    if (o) backend.disposeData(o.dataId);
+    throw e;
+  } finally {
+    release(backend, xT);
+    if (dyT) release(backend, dyT);
+  }
+  const dw = transpose(backend, o, [1, 2, 0, 3]);
+  if (dw.owned) {
+    backend.disposeData(o.dataId);
+    return dw.info;
+  }
+  // Same layout (ci == 1 or kh == kw == 1): hand over o's data under the filter shape.
+  return { dataId: o.dataId, shape: [kh, kw, ci, co], dtype: 'float32' };
+}
+
+function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const attrs = (args.attrs ?? {}) as Record<string, unknown>;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const bad =
+    unsupported(BACKPROP_INPUT, attrs) ??
+    (dy.dtype !== 'float32' || filter.dtype !== 'float32'
+      ? new UnsupportedConvGradError(BACKPROP_INPUT, 'dtype', `${dy.dtype}/${filter.dtype}`, 'float32')
+      : null);
+  if (bad) {
+    // Strided / NCHW: the stock kernel is correct, just slow.
+    if (stockBackpropInput) return stockBackpropInput.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+    throw bad;
+  }
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const { pads, outShape } = padsOf(inputShape, [kh, kw, ci, co], attrs.pad, attrs.dimRoundingMode);
+  if (dy.shape.some((d, i) => d !== outShape[i])) {
+    throw new Error(`${BACKPROP_INPUT}: dy shape [${dy.shape}] does not match the convolution output [${outShape}]`);
+  }
+  // W'[a,b,o,i] = W[kh-1-a, kw-1-b, i, o]: small (at most a few 10k values), done in JS.
+  const flipped = backend.makeOutput([kh, kw, co, ci], 'float32');
+  try {
+    const src = backend.typedArrayFromHeap(filter) as Float32Array;
+    const dst = backend.typedArrayFromHeap(flipped) as Float32Array;
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const s0 = ((kh - 1 - a) * kw + (kw - 1 - b)) * ci * co;
+        const d0 = (a * kw + b) * co * ci;
+        for (let i = 0; i < ci; i++) {
+          const si = s0 + i * co;
+          for (let o = 0; o < co; o++) dst[d0 + o * ci + i] = src[si + o]!;
+        }
+      }
+    }
+    const dx = conv2d(backend, dy, flipped, {
+      top: kh - 1 - pads.top,
+      bottom: kh - 1 - pads.bottom,
+      left: kw - 1 - pads.left,
+      right: kw - 1 - pads.right,
+    });
+    return dx;
+  } finally {
+    backend.disposeData(flipped.dataId);
+  }
+}
+
+/**
+ * Registers `Conv2DBackpropFilter` and replaces `Conv2DBackpropInput` for the 'wasm' backend.
+ * Idempotent. Call after importing '@tensorflow/tfjs-backend-wasm' (it registers the stock
+ * kernels this module builds on).
+ */
+export function registerWasmGradKernels(): void {
+  if (registered) return;
+  const conv = tf.getKernel('Conv2D', BACKEND);
+  const tr = tf.getKernel('Transpose', BACKEND);
+  if (!conv || !tr) {
+    throw new Error(
+      "registerWasmGradKernels: the wasm backend's Conv2D/Transpose kernels are not registered; " +
+        "import '@tensorflow/tfjs-backend-wasm' first",
+    );
+  }
+  conv2dFunc = conv.kernelFunc;
+  transposeFunc = tr.kernelFunc;
+  const stock = tf.getKernel(BACKPROP_INPUT, BACKEND);
+  if (stock) {
+    stockBackpropInput = stock;
+    tf.unregisterKernel(BACKPROP_INPUT, BACKEND);
+  }
+  if (tf.getKernel(BACKPROP_FILTER, BACKEND)) tf.unregisterKernel(BACKPROP_FILTER, BACKEND);
+  tf.registerKernel({
+    kernelName: BACKPROP_INPUT,
+    backendName: BACKEND,
+    // The stock kernel's setup binds its C++ function; keep it so the fallback works.
+    setupFunc: stock?.setupFunc,
+    kernelFunc: conv2DBackpropInput as unknown as KernelFunc,
+  });
+  tf.registerKernel({
+    kernelName: BACKPROP_FILTER,
+    backendName: BACKEND,
+    kernelFunc: conv2DBackpropFilter as unknown as KernelFunc,
+  });
+  registered = true;
+}
