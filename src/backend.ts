@@ -3,7 +3,7 @@
  * imports a backend package.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import './tfjs-gradients.js';
 import { createRequire } from 'node:module';
 
 export type BackendName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';

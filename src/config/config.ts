@@ -1,0 +1,269 @@
+/**
+ * Experiment configs: YAML files in configs/, validated key by key. Every error a user can cause
+ * names the file and the dotted key, says what is wrong and what would be right.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import YAML from 'yaml';
+import { LossConfigError, getLossDefinition, resolveParams } from '../losses/registry.js';
+import type { LossParams } from '../losses/types.js';
+import { UserError } from '../util/errors.js';
+
+export interface Config {
+  /** Run name; the default output folder is runs/<name>-<profile>. */
+  name: string;
+  description: string;
+  loss: { name: string; params: LossParams };
+  data: { dir: string | null; trainLimit: number | null; validLimit: number | null };
+  train: {
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    weightDecay: number;
+    /** Multiply the learning rate by lrGamma every lrStepEpochs epochs. */
+    lrStepEpochs: number;
+    lrGamma: number;
+    seed: number;
+  };
+  /** Epochs at which train and valid features are saved and drawn. */
+  snapshots: number[];
+  plot: { width: number; height: number; colorBy: 'predicted' | 'true'; view: 'raw' | 'unit' | 'both' };
+  /** Per-profile overrides (deep-merged over the built-in profile), e.g. profiles.quick.train.epochs. */
+  profiles: Record<string, unknown>;
+}
+
+export const PROFILES = ['full', 'quick', 'ci'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** The built-in compressed schedules. 'full' is the reference schedule as the config gives it. */
+export const PROFILE_SETTINGS: Record<Exclude<Profile, 'full'>, { epochs: number; trainLimit: number; validLimit: number; describe: string }> = {
+  quick: { epochs: 10, trainLimit: 10000, validLimit: 2000, describe: '10 epochs on the first 10,000 training and 2,000 test images' },
+  ci: { epochs: 3, trainLimit: 3000, validLimit: 1000, describe: '3 epochs on the first 3,000 training and 1,000 test images' },
+};
+
+export const DEFAULTS: Omit<Config, 'name' | 'description' | 'loss'> = {
+  data: { dir: null, trainLimit: null, validLimit: null },
+  train: { epochs: 500, batchSize: 128, lr: 0.001, weightDecay: 0.0001, lrStepEpochs: 50, lrGamma: 0.7, seed: 1 },
+  snapshots: [100, 300, 500],
+  plot: { width: 640, height: 480, colorBy: 'predicted', view: 'raw' },
+  profiles: {},
+};
+
+type Kind = 'string' | 'string?' | 'int' | 'int?' | 'number' | 'bool' | 'int[]' | { oneOf: readonly string[] } | 'object';
+interface FieldSpec {
+  kind: Kind;
+  min?: number;
+  max?: number;
+  gt?: number;
+}
+
+const SCHEMA: Record<string, Record<string, FieldSpec> | FieldSpec> = {
+  name: { kind: 'string' },
+  description: { kind: 'string' },
+  loss: { name: { kind: 'string' }, params: { kind: 'object' } },
+  data: { dir: { kind: 'string?' }, trainLimit: { kind: 'int?', min: 1 }, validLimit: { kind: 'int?', min: 1 } },
+  train: {
+    epochs: { kind: 'int', min: 1 },
+    batchSize: { kind: 'int', min: 2, max: 4096 },
+    lr: { kind: 'number', gt: 0, max: 10 },
+    weightDecay: { kind: 'number', min: 0, max: 1 },
+    lrStepEpochs: { kind: 'int', min: 1 },
+    lrGamma: { kind: 'number', gt: 0, max: 1 },
+    seed: { kind: 'int', min: 0 },
+  },
+  snapshots: { kind: 'int[]', min: 1 },
+  plot: {
+    width: { kind: 'int', min: 100, max: 8000 },
+    height: { kind: 'int', min: 100, max: 8000 },
+    colorBy: { kind: { oneOf: ['predicted', 'true'] } },
+    view: { kind: { oneOf: ['raw', 'unit', 'both'] } },
+  },
+  profiles: { kind: 'object' },
+};
+
+export class ConfigError extends UserError {}
+
+function isSpec(x: unknown): x is FieldSpec {
+  return typeof x === 'object' && x !== null && 'kind' in x && !('name' in x && typeof (x as { name: unknown }).name === 'object');
+}
+
+function checkField(where: string, key: string, spec: FieldSpec, v: unknown): void {
+  const fail = (what: string) => {
+    throw new ConfigError(`${where}: ${key} ${what}`);
+  };
+  const num = (allowNull: boolean, int: boolean) => {
+    if (v === null && allowNull) return;
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`must be a ${int ? 'whole number' : 'number'}${allowNull ? ' or null' : ''}, got ${JSON.stringify(v)}`);
+    const n = v as number;
+    if (int && !Number.isInteger(n)) fail(`must be a whole number, got ${n}`);
+    if (spec.min !== undefined && n < spec.min) fail(`must be >= ${spec.min}, got ${n}`);
+    if (spec.max !== undefined && n > spec.max) fail(`must be <= ${spec.max}, got ${n}`);
+    if (spec.gt !== undefined && n <= spec.gt) fail(`must be > ${spec.gt}, got ${n}`);
+  };
+  const k = spec.kind;
+  if (typeof k === 'object') {
+    if (typeof v !== 'string' || !k.oneOf.includes(v)) fail(`must be one of ${k.oneOf.join(', ')}, got ${JSON.stringify(v)}`);
+    return;
+  }
+  switch (k) {
+    case 'string':
+      if (typeof v !== 'string' || v === '') fail(`must be a non-empty string, got ${JSON.stringify(v)}`);
+      return;
+    case 'string?':
+      if (v !== null && typeof v !== 'string') fail(`must be a string or null, got ${JSON.stringify(v)}`);
+      return;
+    case 'bool':
+      if (typeof v !== 'boolean') fail(`must be true or false, got ${JSON.stringify(v)}`);
+      return;
+    case 'int':
+      return num(false, true);
+    case 'int?':
+      return num(true, true);
+    case 'number':
+      return num(false, false);
+    case 'object':
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`must be a mapping (key: value), got ${JSON.stringify(v)}`);
+      return;
+    case 'int[]':
+      if (!Array.isArray(v) || v.length === 0) fail(`must be a non-empty list of whole numbers, got ${JSON.stringify(v)}`);
+      (v as unknown[]).forEach((x, i) => {
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < (spec.min ?? -Infinity)) fail(`[${i}] must be a whole number >= ${spec.min ?? 0}, got ${JSON.stringify(x)}`);
+      });
+      return;
+  }
+}
+
+/** Checks that `raw` has only known keys of the right types; throws ConfigError naming `where` and the key. */
+export function validateShape(raw: unknown, where: string, requireCore: boolean): void {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${where}: a config must be a YAML mapping (key: value lines), got ${raw === null ? 'an empty document' : typeof raw}`);
+  }
+  const obj = raw as Record<string, unknown>;
+  for (const [key, value] of Object.entries(obj)) {
+    const spec = SCHEMA[key];
+    if (!spec) throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${Object.keys(SCHEMA).join(', ')}`);
+    if (isSpec(spec)) {
+      checkField(where, key, spec, value);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ConfigError(`${where}: ${key} must be a mapping with keys ${Object.keys(spec).join(', ')}`);
+    }
+    for (const [sub, v] of Object.entries(value as Record<string, unknown>)) {
+      const fs = spec[sub];
+      if (!fs) throw new ConfigError(`${where}: unknown key '${key}.${sub}'; known keys of ${key}: ${Object.keys(spec).join(', ')}`);
+      checkField(where, `${key}.${sub}`, fs, v);
+    }
+  }
+  if (requireCore) {
+    const loss = obj.loss as Record<string, unknown> | undefined;
+    if (!loss || typeof loss.name !== 'string') throw new ConfigError(`${where}: loss.name is required (e.g. loss: { name: softmax })`);
+  }
+}
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return (over === undefined ? base : over) as T;
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return over as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+  return out as T;
+}
+
+export interface Overrides {
+  epochs?: number;
+  snapshots?: number[];
+  trainLimit?: number;
+  validLimit?: number;
+  seed?: number;
+  dataDir?: string;
+}
+
+export interface ResolvedConfig extends Config {
+  profile: Profile;
+  /** Where it came from, for messages. */
+  source: string;
+}
+
+/** Scales the reference schedule down for a profile, keeping its shape. */
+function applyProfile(cfg: Config, profile: Profile, where: string): Config {
+  if (profile === 'full') {
+    return deepMerge(cfg, cfg.profiles.full ?? {});
+  }
+  const p = PROFILE_SETTINGS[profile];
+  const full = cfg.train.epochs;
+  const scale = p.epochs / full;
+  const snaps = [...new Set(cfg.snapshots.filter((s) => s <= full).map((s) => Math.max(1, Math.round(s * scale))))];
+  let out: Config = {
+    ...cfg,
+    data: { ...cfg.data, trainLimit: cfg.data.trainLimit ?? p.trainLimit, validLimit: cfg.data.validLimit ?? p.validLimit },
+    train: { ...cfg.train, epochs: p.epochs, lrStepEpochs: Math.max(1, Math.round(cfg.train.lrStepEpochs * scale)) },
+    snapshots: snaps.length ? snaps : [p.epochs],
+  };
+  const extra = cfg.profiles[profile];
+  if (extra !== undefined) {
+    validateShape(extra, `${where} (profiles.${profile})`, false);
+    out = deepMerge(out, extra);
+  }
+  return out;
+}
+
+/** Validates a parsed config object, applies the profile and overrides, and checks the loss params. */
+export function resolveConfig(raw: unknown, where: string, profile: Profile = 'full', ov: Overrides = {}, warn: (m: string) => void = () => {}): ResolvedConfig {
+  validateShape(raw, where, true);
+  const obj = raw as Record<string, unknown> & { loss: { name: string; params?: LossParams } };
+  const profiles = (obj.profiles ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(profiles)) {
+    if (!(PROFILES as readonly string[]).includes(k)) throw new ConfigError(`${where}: unknown profile 'profiles.${k}'; profiles are ${PROFILES.join(', ')}`);
+  }
+  const fallbackName = where.endsWith('.yaml') || where.endsWith('.yml') ? basename(where).replace(/\.ya?ml$/, '') : obj.loss.name;
+  let cfg: Config = deepMerge(
+    { ...DEFAULTS, name: fallbackName, description: '', loss: { name: obj.loss.name, params: {} } } as Config,
+    obj,
+  );
+  cfg.loss = { name: obj.loss.name, params: { ...(obj.loss.params ?? {}) } };
+  cfg = applyProfile(cfg, profile, where);
+
+  if (ov.epochs !== undefined) cfg.train.epochs = ov.epochs;
+  if (ov.trainLimit !== undefined) cfg.data.trainLimit = ov.trainLimit;
+  if (ov.validLimit !== undefined) cfg.data.validLimit = ov.validLimit;
+  if (ov.seed !== undefined) cfg.train.seed = ov.seed;
+  if (ov.dataDir !== undefined) cfg.data.dir = ov.dataDir;
+  if (ov.snapshots !== undefined) cfg.snapshots = ov.snapshots;
+
+  const E = cfg.train.epochs;
+  if (ov.snapshots !== undefined) {
+    const bad = cfg.snapshots.find((s) => s < 1 || s > E);
+    if (bad !== undefined) throw new ConfigError(`--snapshots: epoch ${bad} is outside 1..${E} (the run has ${E} epochs)`);
+  } else {
+    cfg.snapshots = cfg.snapshots.filter((s) => s <= E);
+    if (cfg.snapshots.length === 0) cfg.snapshots = [E];
+  }
+  cfg.snapshots = [...new Set(cfg.snapshots)].sort((a, b) => a - b);
+
+  try {
+    const def = getLossDefinition(cfg.loss.name);
+    cfg.loss.params = resolveParams(def, cfg.loss.params, { numClasses: 10, embeddingDim: 2 }, warn);
+    cfg.loss.name = def.name;
+  } catch (e) {
+    if (e instanceof LossConfigError) throw new ConfigError(`${where}: ${e.key ? e.key + ': ' : ''}${e.message}`);
+    throw e;
+  }
+  return { ...cfg, profile, source: where };
+}
+
+export function loadConfigFile(file: string, profile: Profile = 'full', ov: Overrides = {}, warn?: (m: string) => void): ResolvedConfig {
+  if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  let raw: unknown;
+  try {
+    const doc = YAML.parseDocument(readFileSync(file, 'utf8'), { uniqueKeys: true });
+    if (doc.errors.length) {
+      const e = doc.errors[0]!;
+      throw new ConfigError(`${file}: malformed YAML: ${e.message.split('\n')[0]}`);
+    }
+    raw = doc.toJS();
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`${file}: malformed YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return resolveConfig(raw, file, profile, ov, warn);
+}

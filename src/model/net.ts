@@ -1,0 +1,70 @@
+/**
+ * The reference feature network: six 3x3 convolutions (stride 1, same padding)
+ * 1→16, 16→16, maxpool(3, stride 2), 16→32, 32→32, maxpool(3, stride 2), 32→64, 64→D,
+ * ReLU after each but the last, then global average pooling to the D-dimensional feature.
+ * He-normal initialisation (fan_out), zero biases.
+ *
+ * Max pooling uses TensorFlow's 'same' padding (28→14→7, as PyTorch's padding=1 gives); the window
+ * sits one pixel lower/right than PyTorch's, which changes nothing that matters here.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs-gradients.js';
+import { Rng } from '../rng.js';
+
+export interface FeatureNet {
+  /** Trainable variables by name, in a fixed order (conv1.w, conv1.b, ...). */
+  variables: Record<string, tf.Variable>;
+  /** x: [N, 28, 28, 1] normalised images → [N, embeddingDim] features. */
+  forward(x: tf.Tensor4D): tf.Tensor2D;
+  embeddingDim: number;
+  dispose(): void;
+}
+
+export const CONV_CHANNELS: ReadonlyArray<[number, number]> = [
+  [1, 16],
+  [16, 16],
+  [16, 32],
+  [32, 32],
+  [32, 64],
+];
+
+let instance = 0;
+
+export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2): FeatureNet {
+  instance += 1;
+  const layers: Array<[number, number]> = [...CONV_CHANNELS, [64, embeddingDim]];
+  const variables: Record<string, tf.Variable> = {};
+  const convs: Array<{ w: tf.Variable; b: tf.Variable }> = [];
+  layers.forEach(([cin, cout], i) => {
+    const std = Math.sqrt(2 / (3 * 3 * cout)); // kaiming_normal_, mode='fan_out', relu
+    const w = tf.variable(tf.tensor4d(rng.normalArray(9 * cin * cout, std), [3, 3, cin, cout]), true, `net${instance}.conv${i + 1}.w`);
+    const b = tf.variable(tf.zeros([cout]), true, `net${instance}.conv${i + 1}.b`);
+    variables[`conv${i + 1}.w`] = w;
+    variables[`conv${i + 1}.b`] = b;
+    convs.push({ w, b });
+  });
+
+  const conv = (x: tf.Tensor4D, i: number, relu: boolean): tf.Tensor4D =>
+    tf.fused.conv2d({ x, filter: convs[i]!.w as tf.Tensor4D, strides: 1, pad: 'same', bias: convs[i]!.b, activation: relu ? 'relu' : 'linear' });
+
+  return {
+    variables,
+    embeddingDim,
+    forward(x: tf.Tensor4D): tf.Tensor2D {
+      return tf.tidy(() => {
+        let h = conv(x, 0, true);
+        h = conv(h, 1, true);
+        h = tf.maxPool(h, 3, 2, 'same');
+        h = conv(h, 2, true);
+        h = conv(h, 3, true);
+        h = tf.maxPool(h, 3, 2, 'same');
+        h = conv(h, 4, true);
+        h = conv(h, 5, false);
+        return tf.mean(h, [1, 2]) as tf.Tensor2D;
+      });
+    },
+    dispose() {
+      for (const v of Object.values(variables)) v.dispose();
+    },
+  };
+}

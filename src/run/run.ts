@@ -1,0 +1,75 @@
+/** The run folder: run.json (config, profile, backend, status), metrics.jsonl, snapshots/, pics/. */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/config.js';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+
+export interface RunInfo {
+  format: 'facelosses-run/1';
+  config: ResolvedConfig;
+  profile: string;
+  backend: string;
+  codeVersion: string;
+  startedAt: string;
+  finishedAt?: string;
+  status: 'running' | 'finished' | 'failed' | 'interrupted';
+  /** Final valid accuracy, when finished. */
+  validAccuracy?: number;
+  message?: string;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainAccuracy: number;
+  validLoss: number;
+  validAccuracy: number;
+  imagesPerSecond: number;
+  seconds: number;
+  [k: string]: unknown;
+}
+
+export const RUN_FILE = 'run.json';
+export const METRICS_FILE = 'metrics.jsonl';
+
+export function isRunDir(dir: string): boolean {
+  return existsSync(join(dir, RUN_FILE));
+}
+
+export function readRunInfo(dir: string): RunInfo {
+  const file = join(dir, RUN_FILE);
+  if (!existsSync(file)) throw new UserError(`${dir} is not a facelosses run folder (no ${RUN_FILE})`);
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as RunInfo;
+    if (info.format !== 'facelosses-run/1') throw new Error(`unknown format ${JSON.stringify(info.format)}`);
+    return info;
+  } catch (e) {
+    throw new UserError(`${file}: unreadable run file (${(e as Error).message})`);
+  }
+}
+
+export function writeRunInfo(dir: string, info: RunInfo): void {
+  writeFileAtomic(join(dir, RUN_FILE), JSON.stringify(info, null, 2) + '\n');
+}
+
+export function appendMetrics(dir: string, m: EpochMetrics): void {
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(join(dir, METRICS_FILE), JSON.stringify(m) + '\n');
+}
+
+export function readMetrics(dir: string): EpochMetrics[] {
+  const file = join(dir, METRICS_FILE);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as EpochMetrics];
+      } catch {
+        return []; // a line cut by a kill
+      }
+    });
+}

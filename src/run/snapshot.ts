@@ -1,0 +1,89 @@
+/**
+ * Saved features of one split at one epoch: the 2-D embeddings with true and predicted labels.
+ * Stored as JSON with base64 arrays, readable from any language, written atomically.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+
+export type SplitName = 'train' | 'valid';
+
+export interface Snapshot {
+  epoch: number;
+  split: SplitName;
+  numClasses: number;
+  embeddingDim: number;
+  count: number;
+  /** count*embeddingDim, row-major. */
+  features: Float32Array;
+  labels: Uint8Array;
+  predicted: Uint8Array;
+}
+
+interface SnapshotFile {
+  format: 'facelosses-snapshot/1';
+  epoch: number;
+  split: SplitName;
+  numClasses: number;
+  embeddingDim: number;
+  count: number;
+  features: string;
+  labels: string;
+  predicted: string;
+}
+
+export const SNAPSHOT_DIR = 'snapshots';
+
+export function snapshotPath(runDir: string, split: SplitName, epoch: number): string {
+  return join(runDir, SNAPSHOT_DIR, `${split}-epoch-${String(epoch).padStart(4, '0')}.json`);
+}
+
+const b64 = (a: Float32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+export function saveSnapshot(runDir: string, s: Snapshot): string {
+  const file = snapshotPath(runDir, s.split, s.epoch);
+  const body: SnapshotFile = {
+    format: 'facelosses-snapshot/1',
+    epoch: s.epoch,
+    split: s.split,
+    numClasses: s.numClasses,
+    embeddingDim: s.embeddingDim,
+    count: s.count,
+    features: b64(s.features),
+    labels: b64(s.labels),
+    predicted: b64(s.predicted),
+  };
+  writeFileAtomic(file, JSON.stringify(body));
+  return file;
+}
+
+export function loadSnapshot(file: string): Snapshot {
+  let body: SnapshotFile;
+  try {
+    body = JSON.parse(readFileSync(file, 'utf8')) as SnapshotFile;
+  } catch (e) {
+    throw new UserError(`${file}: not a readable snapshot (${(e as Error).message})`);
+  }
+  if (body.format !== 'facelosses-snapshot/1') throw new UserError(`${file}: unknown snapshot format ${JSON.stringify(body.format)}`);
+  const fb = Buffer.from(body.features, 'base64');
+  const features = new Float32Array(fb.buffer.slice(fb.byteOffset, fb.byteOffset + fb.byteLength));
+  const labels = new Uint8Array(Buffer.from(body.labels, 'base64'));
+  const predicted = new Uint8Array(Buffer.from(body.predicted, 'base64'));
+  if (features.length !== body.count * body.embeddingDim || labels.length !== body.count || predicted.length !== body.count) {
+    throw new UserError(`${file}: snapshot arrays do not match its count ${body.count}`);
+  }
+  return { epoch: body.epoch, split: body.split, numClasses: body.numClasses, embeddingDim: body.embeddingDim, count: body.count, features, labels, predicted };
+}
+
+/** Saved snapshots of a run, sorted by epoch then split. */
+export function listSnapshots(runDir: string): Array<{ file: string; split: SplitName; epoch: number }> {
+  const dir = join(runDir, SNAPSHOT_DIR);
+  if (!existsSync(dir)) return [];
+  const out: Array<{ file: string; split: SplitName; epoch: number }> = [];
+  for (const f of readdirSync(dir)) {
+    const m = /^(train|valid)-epoch-(\d+)\.json$/.exec(f);
+    if (m) out.push({ file: join(dir, f), split: m[1] as SplitName, epoch: Number(m[2]) });
+  }
+  return out.sort((a, b) => a.epoch - b.epoch || a.split.localeCompare(b.split));
+}

@@ -1,0 +1,101 @@
+/**
+ * Adam as PyTorch implements it, with weight decay added to the gradient (L2, not AdamW):
+ *   g ← g + wd·w;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
+ *   w ← w − lr/(1−β1^t) · m / (sqrt(v)/sqrt(1−β2^t) + ε)
+ * Its whole state (t, m, v) can be read and restored for checkpoints.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export interface AdamState {
+  step: number;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+}
+
+export class Adam {
+  lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  step = 0;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(
+    private readonly params: Record<string, tf.Variable>,
+    opts: AdamOptions,
+  ) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    for (const [name, p] of Object.entries(params)) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** Applies one update from gradients keyed like `params` (missing keys are skipped). */
+  apply(grads: Record<string, tf.Tensor>): void {
+    this.step += 1;
+    const t = this.step;
+    const bc1 = 1 - Math.pow(this.beta1, t);
+    const bc2 = 1 - Math.pow(this.beta2, t);
+    const stepSize = this.lr / bc1;
+    const sqrtBc2 = Math.sqrt(bc2);
+    tf.tidy(() => {
+      for (const [name, p] of Object.entries(this.params)) {
+        let g = grads[name];
+        if (!g) continue;
+        if (this.weightDecay !== 0) g = tf.add(g, tf.mul(p, this.weightDecay));
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        m.assign(m1);
+        v.assign(v1);
+        const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), this.eps);
+        p.assign(tf.sub(p, tf.mul(tf.div(m1, denom), stepSize)));
+      }
+    });
+  }
+
+  getState(): AdamState {
+    const m: Record<string, Float32Array> = {};
+    const v: Record<string, Float32Array> = {};
+    for (const name of Object.keys(this.params)) {
+      m[name] = this.m.get(name)!.dataSync() as Float32Array;
+      v[name] = this.v.get(name)!.dataSync() as Float32Array;
+    }
+    return { step: this.step, m, v };
+  }
+
+  setState(state: AdamState): void {
+    this.step = state.step;
+    for (const name of Object.keys(this.params)) {
+      const mv = this.m.get(name)!;
+      const vv = this.v.get(name)!;
+      if (state.m[name]) mv.assign(tf.tensor(state.m[name]!, mv.shape));
+      if (state.v[name]) vv.assign(tf.tensor(state.v[name]!, vv.shape));
+    }
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}
+
+/** Step decay: lr0 · gamma^floor((epoch−1)/stepEpochs), epochs counted from 1. */
+export function stepDecayLr(lr0: number, epoch: number, stepEpochs: number, gamma: number): number {
+  return lr0 * Math.pow(gamma, Math.floor((epoch - 1) / stepEpochs));
+}

@@ -1,0 +1,65 @@
+/**
+ * One training step: forward, loss, gradients of every trainable variable (network and loss
+ * head), Adam with L2 weight decay, then the loss's own per-step hook (center update, annealing
+ * counter). Knows nothing of any particular loss.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FeatureNet } from '../model/net.js';
+import type { Loss } from '../losses/types.js';
+import type { Adam } from './optimizer.js';
+
+export interface StepResult {
+  loss: tf.Scalar;
+  embeddings: tf.Tensor2D;
+  logits?: tf.Tensor2D;
+}
+
+/** All trainable variables: the network's and the loss's (prefixed 'loss.'). */
+export function trainableVariables(net: FeatureNet, loss: Loss): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = { ...net.variables };
+  for (const [k, v] of Object.entries(loss.trainableVariables())) out[`loss.${k}`] = v;
+  return out;
+}
+
+/** Computes the loss and gradients without updating anything. The caller disposes the result. */
+export function computeGradients(
+  net: FeatureNet,
+  loss: Loss,
+  vars: Record<string, tf.Variable>,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+): StepResult & { grads: Record<string, tf.Tensor> } {
+  const names = Object.keys(vars);
+  const list = names.map((n) => vars[n]!);
+  let embeddings: tf.Tensor2D | undefined;
+  let logits: tf.Tensor2D | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const emb = net.forward(x);
+    const out = loss.compute(emb, y, { training: true });
+    embeddings = tf.keep(emb);
+    if (out.logits) logits = tf.keep(out.logits);
+    return out.loss;
+  }, list);
+  const byName: Record<string, tf.Tensor> = {};
+  for (const n of names) {
+    const g = grads[vars[n]!.name];
+    if (g) byName[n] = g;
+  }
+  return { loss: value, embeddings: embeddings!, logits, grads: byName };
+}
+
+/** One full training step. Returns the loss, the batch's embeddings and logits (caller disposes). */
+export function trainStep(
+  net: FeatureNet,
+  loss: Loss,
+  optimizer: Adam,
+  vars: Record<string, tf.Variable>,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+): StepResult {
+  const r = computeGradients(net, loss, vars, x, y);
+  optimizer.apply(r.grads);
+  tf.dispose(Object.values(r.grads));
+  loss.afterStep?.(r.embeddings, y);
+  return { loss: r.loss, embeddings: r.embeddings, logits: r.logits };
+}

@@ -1,0 +1,13 @@
+/**
+ * An error the user caused (bad config, missing file, bad flag). The CLI prints its message on
+ * one line and exits with `exitCode` (2 by default); no stack trace.
+ */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
