@@ -16,9 +16,11 @@
  *   = Conv2D(input = dy, filter = W flipped in space with in/out swapped [KH, KW, co, ci],
  *            pads (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr)).
  *
- * Only stride 1, dilation 1 and NHWC are handled here. For anything else the input gradient
- * falls back to the stock wasm kernel (correct, slow), and the filter gradient throws an Error
- * naming the kernel and the attribute (the stock backend has no filter gradient to fall back to).
+ * A strided filter gradient is the same convolution with the dy "filter" dilated by the stride
+ * (the output is then cropped to KH x KW). The input gradient handles stride 1 only and falls back
+ * to the stock wasm kernel (correct, slow) for strides > 1 or NCHW. The filter gradient throws an
+ * Error naming the kernel and the attribute for NCHW or non-float32 inputs (the stock backend has
+ * no filter gradient to fall back to).
  *
  * The kernels call other wasm kernel functions directly (no engine, no tape): every intermediate
  * is a backend TensorInfo made by `backend.makeOutput` and released with `backend.disposeData`.
@@ -75,13 +77,14 @@ function unsupported(
 function padsOf(
   xShape: [number, number, number, number],
   filterShape: [number, number, number, number],
+  strides: [number, number],
   pad: unknown,
   dimRoundingMode: unknown,
 ): { pads: Pads; outShape: number[] } {
   const info = tf.backend_util.computeConv2DInfo(
     xShape,
     filterShape,
-    1,
+    strides,
     1,
     pad as 'same' | 'valid',
     dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
@@ -100,7 +103,7 @@ let transposeFunc: KernelFunc | undefined;
 let stockBackpropInput: KernelConfig | undefined;
 let registered = false;
 
-function conv2d(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, pads: Pads): TensorInfo {
+function conv2d(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, pads: Pads, dilations: [number, number] = [1, 1]): TensorInfo {
   const attrs = {
     strides: [1, 1],
     pad: [
@@ -110,7 +113,7 @@ function conv2d(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, pad
       [0, 0],
     ],
     dataFormat: 'NHWC',
-    dilations: [1, 1],
+    dilations,
     dimRoundingMode: undefined,
   } as unknown as NamedAttrMap;
   return conv2dFunc!({ inputs: { x, filter }, backend: backend as unknown as tf.KernelBackend, attrs }) as TensorInfo;
@@ -145,44 +148,57 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const backend = args.backend as WasmBackendLike;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = (args.attrs ?? {}) as Record<string, unknown>;
-  const bad = unsupported(BACKPROP_FILTER, attrs);
+  // Strides are handled (as a dilation of the dy "filter"), so only the layout is checked here.
+  const bad = unsupported(BACKPROP_FILTER, { dataFormat: attrs.dataFormat, dilations: attrs.dilations });
   if (bad) throw bad;
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new UnsupportedConvGradError(BACKPROP_FILTER, 'dtype', `${x.dtype}/${dy.dtype}`, 'float32');
+  }
   const filterShape = attrs.filterShape as [number, number, number, number];
   const [kh, kw, ci, co] = filterShape;
-  const [n, h, w] = x.shape as [number, number, number, number];
-  const { pads, outShape } = padsOf(x.shape as [number, number, number, number], filterShape, attrs.pad, attrs.dimRoundingMode);
+  const [sh, sw] = pair(attrs.strides as number | [number, number]);
+  const n = x.shape[0]!;
+  const { pads, outShape } = padsOf(x.shape as [number, number, number, number], filterShape, [sh, sw], attrs.pad, attrs.dimRoundingMode);
   const [, ho, wo] = outShape as [number, number, number, number];
   if (dy.shape[1] !== ho || dy.shape[2] !== wo || dy.shape[0] !== n || dy.shape[3] !== co) {
     throw new Error(`${BACKPROP_FILTER}: dy shape [${dy.shape}] does not match the convolution output [${outShape}]`);
   }
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new UnsupportedConvGradError(BACKPROP_FILTER, 'dtype', `${x.dtype}/${dy.dtype}`, 'float32');
-  }
   // x [n,h,w,ci] -> [ci,h,w,n]: the batch becomes the contracted channel axis.
   const xT = transpose(backend, x, [3, 1, 2, 0]);
-  // dy [n,ho,wo,co] -> [ho,wo,n,co]: a filter of size ho x wo from n to co channels.
+  // dy [n,ho,wo,co] -> [ho,wo,n,co]: a filter of size ho x wo from n to co channels, dilated by
+  // the forward stride.
   let dyT: Held | undefined;
-  let o: TensorInfo | undefined;
+  let o: TensorInfo;
   try {
     dyT = transpose(backend, dy, [1, 2, 0, 3]);
-    o = conv2d(backend, xT.info, dyT.info, pads); // [ci, kh, kw, co]
-    if (o.shape[1] !== kh || o.shape[2] !== kw) {
-      throw new Error(`${BACKPROP_FILTER}: internal shape error, got [${o.shape}] for filter [${filterShape}] (input ${h}x${w})`);
-    }
-  } catch (e) {
-    if (o) backend.disposeData(o.dataId);
-    throw e;
+    o = conv2d(backend, xT.info, dyT.info, pads, [sh, sw]); // [ci, >=kh, >=kw, co]
   } finally {
     release(backend, xT);
     if (dyT) release(backend, dyT);
   }
-  const dw = transpose(backend, o, [1, 2, 0, 3]);
-  if (dw.owned) {
+  const [, hc, wc] = o.shape as [number, number, number, number];
+  if (hc < kh || wc < kw) {
     backend.disposeData(o.dataId);
-    return dw.info;
+    throw new UnsupportedConvGradError(BACKPROP_FILTER, 'dimRoundingMode', attrs.dimRoundingMode, 'none/floor');
   }
-  // Same layout (ci == 1 or kh == kw == 1): hand over o's data under the filter shape.
-  return { dataId: o.dataId, shape: [kh, kw, ci, co], dtype: 'float32' };
+  // [ci, hc, wc, co] -> [kh, kw, ci, co] (cropping hc, wc to kh, kw when strided): small, in JS.
+  const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
+  try {
+    const src = backend.typedArrayFromHeap(o) as Float32Array;
+    const dst = backend.typedArrayFromHeap(dw) as Float32Array;
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        for (let i = 0; i < ci; i++) {
+          const s0 = ((i * hc + a) * wc + b) * co;
+          const d0 = ((a * kw + b) * ci + i) * co;
+          for (let c = 0; c < co; c++) dst[d0 + c] = src[s0 + c]!;
+        }
+      }
+    }
+  } finally {
+    backend.disposeData(o.dataId);
+  }
+  return dw;
 }
 
 function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
@@ -201,7 +217,7 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   }
   const inputShape = attrs.inputShape as [number, number, number, number];
   const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
-  const { pads, outShape } = padsOf(inputShape, [kh, kw, ci, co], attrs.pad, attrs.dimRoundingMode);
+  const { pads, outShape } = padsOf(inputShape, [kh, kw, ci, co], [1, 1], attrs.pad, attrs.dimRoundingMode);
   if (dy.shape.some((d, i) => d !== outShape[i])) {
     throw new Error(`${BACKPROP_INPUT}: dy shape [${dy.shape}] does not match the convolution output [${outShape}]`);
   }

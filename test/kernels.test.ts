@@ -1,0 +1,175 @@
+/**
+ * The wasm convolution-gradient kernels (src/kernels/wasm_conv_grad.ts) against the cpu backend.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend.js';
+import { registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
+import { Rng } from '../src/rng.js';
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+interface Case {
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  pad: Pad;
+  strides?: number;
+  fused?: boolean;
+}
+
+const TOL = 1e-4;
+
+before(async () => {
+  await initBackend('wasm'); // also registers tfjs gradients and the cpu backend
+});
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return den === 0 ? num : num / den;
+}
+
+/** dL/dx and dL/dW of L = sum(conv(x, W) * r) (r random, so dy is random), on `backend`. */
+async function convGrads(backend: string, c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array; db?: Float32Array }> {
+  await tf.setBackend(backend);
+  const rng = new Rng(seed);
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const before = tf.memory().numTensors;
+  const out = tf.tidy(() => {
+    const x = tf.tensor4d(rng.normalArray(size(c.x)), c.x);
+    const w = tf.tensor4d(rng.normalArray(size(c.f)), c.f);
+    const b = tf.tensor1d(rng.normalArray(c.f[3]));
+    const y0 = tf.conv2d(x, w, c.strides ?? 1, c.pad);
+    const r = tf.tensor(rng.normalArray(size(y0.shape)), y0.shape);
+    if (c.fused) {
+      const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, strides: c.strides ?? 1, pad: c.pad, bias: bb, activation: 'relu' }), r)),
+      );
+      const [dx, dw, db] = g([x, w, b]);
+      return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array, db: db!.dataSync() as Float32Array };
+    }
+    const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides ?? 1, c.pad), r)));
+    const [dx, dw] = g([x, w]);
+    return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+  });
+  assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  return out;
+}
+
+async function compare(c: Case, seed: number): Promise<void> {
+  const w = await convGrads('wasm', c, seed);
+  const r = await convGrads('cpu', c, seed);
+  const label = `x=[${c.x}] f=[${c.f}] pad=${JSON.stringify(c.pad)} stride=${c.strides ?? 1}${c.fused ? ' fused' : ''}`;
+  const ex = relErr(w.dx, r.dx);
+  const ew = relErr(w.dw, r.dw);
+  assert.ok(ex <= TOL, `${label}: dx relative error ${ex}`);
+  assert.ok(ew <= TOL, `${label}: dW relative error ${ew}`);
+  if (r.db) assert.ok(relErr(w.db!, r.db) <= TOL, `${label}: db`);
+}
+
+function randomCases(n: number, seed: number): Case[] {
+  const rng = new Rng(seed);
+  const pick = (lo: number, hi: number) => lo + rng.int(hi - lo + 1);
+  const cases: Case[] = [];
+  for (let i = 0; i < n; i++) {
+    cases.push({
+      x: [pick(1, 5), pick(4, 12), pick(4, 12), pick(1, 8)],
+      f: [pick(1, 3), pick(1, 3), 0, pick(1, 8)],
+      pad: i % 2 === 0 ? 'same' : 'valid',
+    });
+    cases[i]!.f[2] = cases[i]!.x[3];
+  }
+  return cases;
+}
+
+test('Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend on random shapes', async () => {
+  const cases = randomCases(16, 7);
+  for (const [i, c] of cases.entries()) await compare(c, 100 + i);
+});
+
+test('fixed shapes: 3x3 same (the model), even kernels, 1x1, batch 1, explicit pads', async () => {
+  const cases: Case[] = [
+    { x: [5, 12, 12, 8], f: [3, 3, 8, 8], pad: 'same' },
+    { x: [1, 4, 4, 1], f: [3, 3, 1, 1], pad: 'same' },
+    { x: [3, 7, 9, 2], f: [2, 2, 2, 3], pad: 'same' },
+    { x: [2, 8, 5, 3], f: [2, 3, 3, 4], pad: 'valid' },
+    { x: [4, 6, 6, 1], f: [1, 1, 1, 5], pad: 'same' },
+    { x: [2, 6, 6, 4], f: [1, 1, 4, 1], pad: 'valid' },
+    { x: [2, 9, 7, 3], f: [3, 3, 3, 2], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+    { x: [3, 10, 10, 4], f: [3, 3, 4, 6], pad: 'same', fused: true },
+  ];
+  for (const [i, c] of cases.entries()) await compare(c, 200 + i);
+});
+
+test('strided convolutions: dilated filter gradient, stock input-gradient fallback', async () => {
+  await compare({ x: [2, 9, 9, 3], f: [3, 3, 3, 4], pad: 'same', strides: 2 }, 300);
+  await compare({ x: [3, 10, 11, 2], f: [3, 2, 2, 3], pad: 'valid', strides: 2 }, 301);
+  await compare({ x: [1, 12, 12, 4], f: [3, 3, 4, 2], pad: 'same', strides: 3 }, 302);
+});
+
+test('unsupported attributes give a clear error naming the kernel and the attribute', async () => {
+  await tf.setBackend('wasm');
+  const before = tf.engine().backend.numDataIds();
+  const xc = tf.ones([2, 3, 8, 8]);
+  const dyc = tf.ones([2, 4, 8, 8]);
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x: xc, dy: dyc }, attrs as unknown as tf.NamedAttrMap),
+    (e: Error) => /Conv2DBackpropFilter/.test(e.message) && /dataFormat/.test(e.message) && /NHWC/.test(e.message),
+  );
+  const xi = tf.ones([2, 8, 8, 3], 'int32');
+  const dyi = tf.ones([2, 8, 8, 4], 'int32');
+  assert.throws(
+    () =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: xi, dy: dyi }, { ...attrs, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap),
+    (e: Error) => /Conv2DBackpropFilter/.test(e.message) && /dtype/.test(e.message),
+  );
+  tf.dispose([xc, dyc, xi, dyi]);
+  assert.equal(tf.engine().backend.numDataIds(), before, 'a failed kernel must not leak buffers');
+});
+
+test('NCHW input gradient falls back to the stock kernel and matches cpu', async () => {
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const rng = new Rng(5);
+    return tf.tidy(() => {
+      const dy = tf.tensor4d(rng.normalArray(2 * 4 * 6 * 6), [2, 4, 6, 6]);
+      const w = tf.tensor4d(rng.normalArray(3 * 3 * 3 * 4), [3, 3, 3, 4]);
+      const attrs = { strides: 1, pad: 'same', dataFormat: 'NCHW', inputShape: [2, 3, 6, 6] };
+      return (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync();
+    });
+  };
+  const a = await run('wasm');
+  const b = await run('cpu');
+  assert.ok(relErr(a, b) <= TOL);
+});
+
+test('no tensor or backend-buffer leak across gradient computations', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.ones([4, 10, 10, 3]) as tf.Tensor4D;
+  const w = tf.variable(tf.ones([3, 3, 3, 5]));
+  const step = () =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.relu(tf.conv2d(x, w as tf.Tensor4D, 1, 'same'))), [w]);
+      return tf.sum(grads[w.name]!).dataSync()[0];
+    });
+  step();
+  const tensors = tf.memory().numTensors;
+  const dataIds = tf.engine().backend.numDataIds();
+  for (let i = 0; i < 3; i++) step();
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.equal(tf.engine().backend.numDataIds(), dataIds);
+  tf.dispose([x, w]);
+});
+
+test('registerWasmGradKernels is idempotent', () => {
+  registerWasmGradKernels();
+  registerWasmGradKernels();
+  assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
+  assert.ok(tf.getKernel('Conv2DBackpropInput', 'wasm'));
+});
