@@ -245,9 +245,10 @@ function prepare(input: ScatterInput): Prepared {
 function sizes(width: number, height: number) {
   const s = Math.max(0.5, Math.min(width / 640, height / 480));
   return {
-    title: Math.round(15 * s),
-    tick: Math.round(12 * s),
-    digit: Math.round(16 * s),
+    // Floors keep small tiles legible.
+    title: Math.max(10, Math.round(15 * s)),
+    tick: Math.max(8, Math.round(12 * s)),
+    digit: Math.max(11, Math.round(16 * s)),
     radius: Math.max(0.75, 2 * s),
     tickLength: Math.max(2, Math.round(4 * s)),
     pad: Math.round(10 * s),
