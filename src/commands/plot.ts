@@ -1,6 +1,7 @@
 /** `facelosses plot`: redraw figures from a run's saved snapshots, without training. */
 import { join } from 'node:path';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
+import { scheduleNote } from '../config/config.js';
 import { readRunInfo } from '../run/run.js';
 import { listSnapshots, loadSnapshot, type SplitName } from '../run/snapshot.js';
 import { UserError } from '../util/errors.js';
@@ -23,13 +24,13 @@ export async function plotCommand(o: PlotCommandOptions): Promise<string[]> {
   const chosen = all.filter((s) => (o.epoch === undefined || s.epoch === o.epoch) && (o.split === undefined || s.split === o.split));
   if (chosen.length === 0) {
     const epochs = [...new Set(all.map((s) => s.epoch))].join(', ');
-    throw new UserError(`${o.run} has no ${o.split ?? ''} snapshot${o.epoch !== undefined ? ` at epoch ${o.epoch}` : ''}; saved epochs: ${epochs}`);
+    throw new UserError(`${o.run} has no ${o.split ? o.split + ' ' : ''}snapshot${o.epoch !== undefined ? ` at epoch ${o.epoch}` : ''}; saved epochs: ${epochs}`);
   }
   const naming = figureNaming(info.config);
   const files: string[] = [];
   for (const s of chosen) {
     files.push(
-      ...(await drawSnapshot(loadSnapshot(s.file), naming, info.profile, {
+      ...(await drawSnapshot(loadSnapshot(s.file), naming, scheduleNote(info.config), {
         picsDir: o.out ?? join(o.run, 'pics'),
         views: viewsOf(o.view ?? info.config.plot.view),
         colorBy: o.colorBy ?? info.config.plot.colorBy,

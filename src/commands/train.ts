@@ -1,7 +1,7 @@
 /** `facelosses train`: config → run folder with metrics, snapshots and figures. */
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile, scheduleNote } from '../config/config.js';
 import { type BackendName, initBackend } from '../backend.js';
 import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
@@ -80,7 +80,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
       const out: string[] = [];
       for (const s of snaps) {
         out.push(
-          ...(await drawSnapshot(s, naming, config.profile, {
+          ...(await drawSnapshot(s, naming, scheduleNote(config), {
             picsDir,
             views: viewsOf(config.plot.view),
             colorBy: config.plot.colorBy,

@@ -127,7 +127,9 @@ function checkField(where: string, key: string, spec: FieldSpec, v: unknown): vo
     case 'int[]':
       if (!Array.isArray(v) || v.length === 0) fail(`must be a non-empty list of whole numbers, got ${JSON.stringify(v)}`);
       (v as unknown[]).forEach((x, i) => {
-        if (typeof x !== 'number' || !Number.isInteger(x) || x < (spec.min ?? -Infinity)) fail(`[${i}] must be a whole number >= ${spec.min ?? 0}, got ${JSON.stringify(x)}`);
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < (spec.min ?? -Infinity)) {
+          throw new ConfigError(`${where}: ${key}[${i}] must be a whole number >= ${spec.min ?? 0}, got ${JSON.stringify(x)}`);
+        }
       });
       return;
   }
@@ -180,6 +182,8 @@ export interface Overrides {
 
 export interface ResolvedConfig extends Config {
   profile: Profile;
+  /** True when command-line overrides changed the profile's schedule or data. */
+  customized: boolean;
   /** Where it came from, for messages. */
   source: string;
 }
@@ -223,6 +227,7 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
   cfg.loss = { name: obj.loss.name, params: { ...(obj.loss.params ?? {}) } };
   cfg = applyProfile(cfg, profile, where);
 
+  const customized = [ov.epochs, ov.trainLimit, ov.validLimit, ov.snapshots, ov.dataDir].some((v) => v !== undefined);
   if (ov.epochs !== undefined) cfg.train.epochs = ov.epochs;
   if (ov.trainLimit !== undefined) cfg.data.trainLimit = ov.trainLimit;
   if (ov.validLimit !== undefined) cfg.data.validLimit = ov.validLimit;
@@ -248,7 +253,7 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
     if (e instanceof LossConfigError) throw new ConfigError(`${where}: ${e.key ? e.key + ': ' : ''}${e.message}`);
     throw e;
   }
-  return { ...cfg, profile, source: where };
+  return { ...cfg, profile, customized, source: where };
 }
 
 export function loadConfigFile(file: string, profile: Profile = 'full', ov: Overrides = {}, warn?: (m: string) => void): ResolvedConfig {
@@ -266,4 +271,10 @@ export function loadConfigFile(file: string, profile: Profile = 'full', ov: Over
     throw new ConfigError(`${file}: malformed YAML: ${(e as Error).message.split('\n')[0]}`);
   }
   return resolveConfig(raw, file, profile, ov, warn);
+}
+
+/** How a figure title names the schedule: '' for the reference schedule, else e.g. 'quick profile'. */
+export function scheduleNote(c: Pick<ResolvedConfig, 'profile' | 'customized'>): string {
+  if (c.profile === 'full' && !c.customized) return '';
+  return `${c.profile === 'full' ? 'custom' : c.profile} profile${c.customized && c.profile !== 'full' ? ', custom' : ''}`;
 }

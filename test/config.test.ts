@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfigFile, resolveConfig, scheduleNote } from '../src/config/config.js';
+import { tempDir } from './helpers/fixtures.js';
+
+const base = { loss: { name: 'softmax' } };
+
+function expectError(raw: unknown, re: RegExp) {
+  assert.throws(
+    () => resolveConfig(raw, 'cfg.yaml'),
+    (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && re.test(e.message) && e.message.startsWith('cfg.yaml'),
+    `expected ${re}`,
+  );
+}
+
+test('every config in configs/ loads under every profile', () => {
+  const files = readdirSync('configs').filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 3);
+  for (const f of files) {
+    for (const p of ['full', 'quick', 'ci'] as const) {
+      const c = loadConfigFile(join('configs', f), p);
+      assert.ok(c.train.epochs >= 1 && c.snapshots.length >= 1, f);
+      assert.ok(c.snapshots.every((s) => s <= c.train.epochs), `${f} ${p}: snapshots within epochs`);
+    }
+  }
+});
+
+test('defaults are the reference schedule', () => {
+  const c = resolveConfig(base, 'x.yaml');
+  assert.equal(c.name, 'x');
+  assert.deepEqual(c.train, { epochs: 500, batchSize: 128, lr: 0.001, weightDecay: 0.0001, lrStepEpochs: 50, lrGamma: 0.7, seed: 1 });
+  assert.deepEqual(c.snapshots, [100, 300, 500]);
+  assert.deepEqual(c.loss.params, { bias: false });
+  assert.equal(scheduleNote(c), '');
+});
+
+test('profiles compress the schedule and keep its shape; config overrides per profile apply', () => {
+  const q = resolveConfig(base, 'x.yaml', 'quick');
+  assert.ok(q.train.epochs < 500 && q.data.trainLimit !== null);
+  assert.equal(q.snapshots.length, 3);
+  assert.equal(q.snapshots[2], q.train.epochs);
+  assert.equal(scheduleNote(q), 'quick profile');
+  const o = resolveConfig({ ...base, profiles: { quick: { train: { epochs: 4 }, snapshots: [1, 4] } } }, 'x.yaml', 'quick');
+  assert.equal(o.train.epochs, 4);
+  assert.deepEqual(o.snapshots, [1, 4]);
+  const f = resolveConfig(base, 'x.yaml', 'full', { epochs: 3 });
+  assert.deepEqual(f.snapshots, [3]);
+  assert.equal(scheduleNote(f), 'custom profile');
+});
+
+test('command-line overrides: epochs, snapshots, limits, seed', () => {
+  const c = resolveConfig(base, 'x.yaml', 'full', { epochs: 10, snapshots: [5, 2, 10], trainLimit: 100, validLimit: 50, seed: 9 });
+  assert.equal(c.train.epochs, 10);
+  assert.deepEqual(c.snapshots, [2, 5, 10]);
+  assert.equal(c.data.trainLimit, 100);
+  assert.equal(c.train.seed, 9);
+  assert.throws(() => resolveConfig(base, 'x.yaml', 'full', { epochs: 10, snapshots: [11] }), /--snapshots: epoch 11 is outside 1..10/);
+});
+
+test('config errors name the file and the key and say what is right', () => {
+  expectError({ ...base, trian: {} }, /unknown key 'trian'; known keys: name, description, loss, data, train/);
+  expectError({ ...base, train: { epoch: 3 } }, /unknown key 'train.epoch'; known keys of train: epochs/);
+  expectError({ ...base, train: { epochs: 'many' } }, /train.epochs must be a whole number, got "many"/);
+  expectError({ ...base, train: { lr: -1 } }, /train.lr must be > 0, got -1/);
+  expectError({ ...base, train: { batchSize: 1 } }, /train.batchSize must be >= 2/);
+  expectError({ ...base, plot: { colorBy: 'x' } }, /plot.colorBy must be one of predicted, true/);
+  expectError({ ...base, snapshots: [1, 'a'] }, /snapshots\[1\] must be a whole number/);
+  expectError({ loss: { name: 'nosuchloss' } }, /loss.name: unknown loss 'nosuchloss'; known losses: softmax/);
+  expectError({ loss: { name: 'softmax', params: { bais: true } } }, /loss.params.bais: unknown parameter 'bais' for loss 'softmax'; its parameters are: bias/);
+  expectError({ loss: { name: 'softmax', params: { bias: 3 } } }, /loss.params.bias must be true or false/);
+  expectError({ train: {} }, /loss.name is required/);
+  expectError(null, /empty document/);
+  expectError({ ...base, profiles: { fast: {} } }, /unknown profile 'profiles.fast'/);
+});
+
+test('config files: missing file and malformed YAML', () => {
+  assert.throws(() => loadConfigFile('/nonexistent.yaml'), /config file not found: \/nonexistent.yaml/);
+  const dir = tempDir();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'loss:\n  name: softmax\n   params: [\n');
+  assert.throws(() => loadConfigFile(bad), (e: unknown) => e instanceof ConfigError && /bad.yaml: malformed YAML/.test(e.message));
+  const dup = join(dir, 'dup.yaml');
+  writeFileSync(dup, 'loss:\n  name: softmax\nloss:\n  name: arcface\n');
+  assert.throws(() => loadConfigFile(dup), /malformed YAML/);
+});
