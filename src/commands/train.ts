@@ -7,6 +7,7 @@ import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import { isRunDir, readRunInfo } from '../run/run.js';
+import { writeSeparability } from '../run/separability.js';
 import { train, type TrainResult } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 
@@ -76,8 +77,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
     backend: backend.name,
     dataset,
     onEvent: o.quiet ? undefined : createProgress(process.stderr, o.label),
-    onSnapshot: async (_dir, _epoch, snaps) => {
-      const out: string[] = [];
+    onSnapshot: async (dir, epoch, snaps) => {
+      const out: string[] = [writeSeparability(dir, epoch, snaps)];
       for (const s of snaps) {
         out.push(
           ...(await drawSnapshot(s, naming, scheduleNote(config), {
