@@ -9,6 +9,7 @@ import { BACKEND_NAMES, type BackendName } from './backend.js';
 import { PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
 import { lossDefinitions } from './losses/registry.js';
 import { plotCommand } from './commands/plot.js';
+import { formatOutcomes, reproduceCommand } from './commands/reproduce.js';
 import { trainCommand } from './commands/train.js';
 import { UserError } from './util/errors.js';
 import { packageVersion } from './version.js';
@@ -104,6 +105,54 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
+    });
+
+  program
+    .command('reproduce')
+    .description('train every config in configs/ in parallel processes, draw every figure into pics/, and regenerate the README gallery')
+    .addOption(new Option('-p, --profile <name>', `schedule for every run: full = the configs as written; ${profileHelp}`).choices(PROFILES as unknown as string[]).default('quick'))
+    .option('--only <stems>', 'only these configs, by file stem, e.g. softmax,arcface', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('-j, --jobs <n>', 'worker processes (default: the number of cores)', int('--jobs', 1))
+    .option('--force', 'retrain runs that are up to date')
+    .option('-o, --out <dir>', 'folder for the run folders, <out>/<name>-<profile>', 'runs')
+    .option('--pics <dir>', 'folder for the figures and the contact sheet', 'pics')
+    .addOption(new Option('--view <view>', 'raw features, unit circle, or both (default: both for normalized losses, else raw)').choices(['raw', 'unit', 'both']))
+    .addOption(new Option('-b, --backend <name>', 'engine of every worker').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
+    .option('--no-readme', "do not regenerate README.md's gallery (by default it is regenerated when the figures go to ./pics)")
+    .addOption(new Option('--readme <file>', 'regenerate the gallery of this README').hideHelp())
+    .addOption(new Option('--configs <dir>', 'folder with the configs').hideHelp())
+    .addOption(new Option('--epochs <n>').argParser(int('--epochs', 1)).hideHelp())
+    .addOption(new Option('--snapshots <list>').argParser(intList).hideHelp())
+    .addOption(new Option('--train-limit <n>').argParser(int('--train-limit', 1)).hideHelp())
+    .addOption(new Option('--valid-limit <n>').argParser(int('--valid-limit', 1)).hideHelp())
+    .addOption(new Option('--data-dir <dir>').hideHelp())
+    .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
+    .action(async (o) => {
+      const r = await reproduceCommand({
+        profile: o.profile as Profile,
+        only: o.only,
+        jobs: o.jobs,
+        force: o.force,
+        out: o.out,
+        pics: o.pics,
+        view: o.view,
+        backend: o.backend as BackendName,
+        readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
+        configsDir: o.configs,
+        epochs: o.epochs,
+        snapshots: o.snapshots,
+        trainLimit: o.trainLimit,
+        validLimit: o.validLimit,
+        dataDir: o.dataDir,
+        width: o.size?.width,
+        height: o.size?.height,
+      });
+      process.stdout.write(formatOutcomes(r) + '\n');
+      process.stdout.write(`figures: ${r.figures.length} in ${rel(o.pics)}${r.contactSheet ? `, contact sheet ${rel(r.contactSheet)}` : ''}\n`);
+      if (r.readme) process.stdout.write(`gallery: ${rel(r.readme)}\n`);
+      const failed = r.outcomes.filter((x) => x.status === 'failed');
+      const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
+      if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);
     });
 
   program

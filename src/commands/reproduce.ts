@@ -1,0 +1,498 @@
+/**
+ * `facelosses reproduce`: every config of configs/ trained under one profile, in parallel worker
+ * processes (each `facelosses train` process has its own backend instance), then every figure in
+ * pics/, a contact sheet, the separability numbers and the README gallery.
+ *
+ * Batches pick up where they stopped: a run whose folder already holds a finished run of the same
+ * resolved config and code version, with its figures, is skipped; an unfinished one is resumed
+ * when `train --resume` exists, else started over.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadImage } from '@napi-rs/canvas';
+import type { BackendName } from '../backend.js';
+import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { formatDuration } from '../cli/progress.js';
+import { lossNames } from '../losses/registry.js';
+import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
+import { figureNaming, type View, viewsOf } from '../report/figures.js';
+import { expectedFigures, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery } from '../report/gallery.js';
+import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
+import { ensureSeparability } from '../run/separability.js';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { codeVersion } from '../version.js';
+import { plotCommand } from './plot.js';
+
+const BIN = fileURLToPath(new URL('../../bin/facelosses.js', import.meta.url));
+const PACKAGE_CONFIGS = fileURLToPath(new URL('../../configs', import.meta.url));
+
+/**
+ * Losses whose information is all in the angle: reproduce draws them both raw and on the unit
+ * circle unless the config or --view says otherwise.
+ */
+export const NORMALIZED_LOSSES: ReadonlySet<string> = new Set(['normface', 'cosface', 'arcface', 'sphereface', 'l2softmax', 'magface', 'circle']);
+
+export interface ReproduceOptions extends Omit<Overrides, 'seed'> {
+  profile?: Profile;
+  /** Config file stems to run (default: all). */
+  only?: string[];
+  jobs?: number;
+  force?: boolean;
+  /** Folder that receives one run folder per config: <out>/<name>-<profile>. Default runs/. */
+  out?: string;
+  /** Folder for the figures: <pics>/<Folder>/<file>.png and contact-sheet.png. Default pics/. */
+  pics?: string;
+  view?: 'raw' | 'unit' | 'both';
+  backend?: BackendName;
+  /**
+   * README to regenerate: a path, false for none; by default README.md of the current folder,
+   * only when the figures go to its pics/ folder.
+   */
+  readme?: string | false;
+  /** Folder with the configs (default configs/ of the current folder, else the package's). */
+  configsDir?: string;
+  width?: number;
+  height?: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export type RunStatus = 'trained' | 'resumed' | 'up to date' | 'redrawn' | 'failed';
+
+export interface RunOutcome {
+  stem: string;
+  configFile: string;
+  runDir: string;
+  status: RunStatus;
+  seconds?: number;
+  validAccuracy?: number;
+  message?: string;
+}
+
+export interface ReproduceResult {
+  outcomes: RunOutcome[];
+  gallery: GalleryRun[];
+  figures: string[];
+  contactSheet?: string;
+  readme?: string;
+  /** Problems found when checking the outputs (missing or unreadable figures). */
+  problems: string[];
+  ok: boolean;
+}
+
+interface Task {
+  stem: string;
+  file: string;
+  config: ResolvedConfig;
+  view: 'raw' | 'unit' | 'both';
+  runDir: string;
+  action: 'train' | 'resume' | 'skip' | 'redraw';
+}
+
+/** The config files of a folder by stem, in the order of the loss registry, then by stem. */
+export function listConfigs(dir: string): { stem: string; file: string }[] {
+  if (!existsSync(dir)) throw new UserError(`configs folder not found: ${dir}`);
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => ({ stem: f.replace(/\.ya?ml$/, ''), file: join(dir, f) }));
+  return files.sort((a, b) => a.stem.localeCompare(b.stem));
+}
+
+function sortByRegistry<T extends { stem: string; config?: ResolvedConfig }>(items: T[]): T[] {
+  const order = lossNames();
+  const rank = (t: T) => {
+    const i = t.config ? order.indexOf(t.config.loss.name) : -1;
+    return i < 0 ? order.length : i;
+  };
+  return [...items].sort((a, b) => rank(a) - rank(b) || a.stem.localeCompare(b.stem));
+}
+
+/** The view a config is drawn with in a batch: --view, else the config's own, else both for normalized losses. */
+export function batchView(config: ResolvedConfig, flag?: 'raw' | 'unit' | 'both'): 'raw' | 'unit' | 'both' {
+  if (flag) return flag;
+  if (config.plot.view !== 'raw') return config.plot.view;
+  return NORMALIZED_LOSSES.has(config.loss.name) ? 'both' : 'raw';
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
+/** Same resolved config, ignoring where the file was read from. */
+export function sameConfig(a: ResolvedConfig, b: ResolvedConfig): boolean {
+  const strip = (c: ResolvedConfig) => JSON.parse(JSON.stringify({ ...c, source: undefined })) as unknown;
+  return canonical(strip(a)) === canonical(strip(b));
+}
+
+/** Checks that a file is a PNG that decodes; returns a problem or null. */
+export async function checkPng(file: string): Promise<string | null> {
+  if (!existsSync(file)) return `missing: ${file}`;
+  const buf = readFileSync(file);
+  if (!isPng(buf)) return `not a PNG: ${file}`;
+  try {
+    const { width, height } = pngSize(buf);
+    if (width < 1 || height < 1) return `empty PNG: ${file}`;
+    const img = await loadImage(buf);
+    if (img.width !== width || img.height !== height) return `PNG does not decode to its size: ${file}`;
+  } catch (e) {
+    return `unreadable PNG ${file}: ${(e as Error).message}`;
+  }
+  return null;
+}
+
+let trainHelp: string | undefined;
+/** `facelosses train --help`, to find optional features (--resume, --threads) of this version. */
+function trainHelpText(): string {
+  if (trainHelp === undefined) {
+    const r = spawnSync(process.execPath, [BIN, 'train', '--help'], { encoding: 'utf8', timeout: 60_000 });
+    trainHelp = r.stdout ?? '';
+  }
+  return trainHelp;
+}
+const trainHas = (flag: string) => new RegExp(`(^|\\s)${flag}[\\s,=]`, 'm').test(trainHelpText());
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines[lines.length - 1] ?? '';
+}
+
+function rel(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+}
+
+/** The figures a finished run should have in `picsDir`, and whether they are all there. */
+function runFigures(info: RunInfo, picsDir: string) {
+  const naming = figureNaming(info.config);
+  const views = viewsOf(info.config.plot.view) as View[];
+  const figures = expectedFigures(picsDir, info.config, naming, views);
+  return { naming, views, figures, present: figures.every((f) => existsSync(f.file)) };
+}
+
+function childArgs(t: Task, o: ReproduceOptions, pics: string, threads: number | undefined, resume: boolean): string[] {
+  const args = resume ? ['train', '--resume', t.runDir] : ['train', '--config', t.file, '--profile', t.config.profile, '--out', t.runDir, '--force', '--view', t.view];
+  args.push('--pics', pics, '--quiet');
+  if (o.backend) args.push('--backend', o.backend);
+  if (threads !== undefined) args.push('--threads', String(threads));
+  if (!resume) {
+    if (o.epochs !== undefined) args.push('--epochs', String(o.epochs));
+    if (o.snapshots !== undefined) args.push('--snapshots', o.snapshots.join(','));
+    if (o.trainLimit !== undefined) args.push('--train-limit', String(o.trainLimit));
+    if (o.validLimit !== undefined) args.push('--valid-limit', String(o.validLimit));
+    if (o.dataDir !== undefined) args.push('--data-dir', o.dataDir);
+    if (o.width !== undefined || o.height !== undefined) args.push('--size', `${o.width ?? t.config.plot.width}x${o.height ?? t.config.plot.height}`);
+  }
+  return args;
+}
+
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+function runChild(args: string[], children: Set<ReturnType<typeof spawn>>): Promise<ChildResult> {
+  return new Promise((resolveP) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FACELOSSES_WORKER: '1' } });
+    children.add(child);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      stderr = (stderr + d).slice(-20_000);
+    });
+    child.on('error', (e) => {
+      stderr += `\n${e.message}`;
+    });
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolveP({ code, signal, stderr });
+    });
+  });
+}
+
+export async function reproduceCommand(o: ReproduceOptions = {}): Promise<ReproduceResult> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const profile: Profile = o.profile ?? 'quick';
+  const configsDir = resolve(o.configsDir ?? (existsSync('configs') ? 'configs' : PACKAGE_CONFIGS));
+  const outRoot = resolve(o.out ?? 'runs');
+  const pics = resolve(o.pics ?? 'pics');
+  const jobs = Math.max(1, o.jobs ?? availableParallelism());
+  const overrides: Overrides = { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir };
+  const version = codeVersion();
+
+  const all = listConfigs(configsDir);
+  if (all.length === 0) throw new UserError(`no configs (*.yaml) in ${configsDir}`);
+  let selected = all;
+  if (o.only?.length) {
+    const unknown = o.only.filter((s) => !all.some((c) => c.stem === s));
+    if (unknown.length) throw new UserError(`--only: no config named ${unknown.map((u) => `'${u}'`).join(', ')} in ${rel(configsDir)}; configs: ${all.map((c) => c.stem).join(', ')}`);
+    selected = all.filter((c) => o.only!.includes(c.stem));
+  }
+
+  // Resolve every config (also those not selected: the gallery shows their finished runs too).
+  const outcomes: RunOutcome[] = [];
+  const tasks: Task[] = [];
+  const resolved = new Map<string, { file: string; config: ResolvedConfig; view: 'raw' | 'unit' | 'both'; runDir: string }>();
+  const dirs = new Map<string, string>();
+  for (const c of all) {
+    const isSelected = selected.includes(c);
+    let config: ResolvedConfig;
+    try {
+      config = loadConfigFile(c.file, profile, overrides, (m) => isSelected && log(`warning: ${c.stem}: ${m}`));
+    } catch (e) {
+      if (!isSelected) continue;
+      const msg = (e as Error).message;
+      outcomes.push({ stem: c.stem, configFile: rel(c.file), runDir: '', status: 'failed', message: msg });
+      log(`${c.stem}: FAILED before training: ${msg}`);
+      continue;
+    }
+    const view = batchView(config, o.view);
+    config.plot.view = view;
+    if (o.width) config.plot.width = o.width;
+    if (o.height) config.plot.height = o.height;
+    const runDir = join(outRoot, `${config.name}-${profile}`);
+    const clash = dirs.get(runDir);
+    if (clash) throw new UserError(`configs ${clash} and ${c.stem} share the name '${config.name}', so their runs would share ${rel(runDir)}; give one a different 'name:'`);
+    dirs.set(runDir, c.stem);
+    resolved.set(c.stem, { file: c.file, config, view, runDir });
+    if (!isSelected) continue;
+
+    let action: Task['action'] = 'train';
+    if (!o.force && isRunDir(runDir)) {
+      let info: RunInfo | undefined;
+      try {
+        info = readRunInfo(runDir);
+      } catch {
+        info = undefined;
+      }
+      const current = info && info.codeVersion === version && sameConfig(info.config, config);
+      if (info && current && info.status === 'finished') action = runFigures(info, pics).present ? 'skip' : 'redraw';
+      else if (info && current && (info.status === 'running' || info.status === 'interrupted') && trainHas('--resume')) action = 'resume';
+    }
+    tasks.push({ stem: c.stem, file: c.file, config, view, runDir, action });
+  }
+
+  // Up-to-date runs first (no work), then redraws (no training), then training in parallel.
+  for (const t of tasks.filter((t) => t.action === 'skip' || t.action === 'redraw')) {
+    const info = readRunInfo(t.runDir);
+    if (t.action === 'redraw') await plotCommand({ run: t.runDir, out: pics });
+    const secs = readMetrics(t.runDir).at(-1)?.elapsedSeconds;
+    outcomes.push({ stem: t.stem, configFile: rel(t.file), runDir: t.runDir, status: t.action === 'skip' ? 'up to date' : 'redrawn', validAccuracy: info.validAccuracy, seconds: typeof secs === 'number' ? secs : undefined });
+    log(`${t.stem}: ${t.action === 'skip' ? 'up to date' : 'figures redrawn from saved features'} (valid acc ${info.validAccuracy !== undefined ? (100 * info.validAccuracy).toFixed(2) + '%' : '?'}), ${rel(t.runDir)}`);
+  }
+
+  const queue = tasks.filter((t) => t.action === 'train' || t.action === 'resume');
+  const total = queue.length;
+  if (total > 0) {
+    const workers = Math.min(jobs, total);
+    const cores = availableParallelism();
+    const threads = trainHas('--threads') && (o.backend ?? 'auto') !== 'cpu' ? Math.max(1, Math.floor(cores / workers)) : undefined;
+    log(`reproduce: ${total} run${total === 1 ? '' : 's'} to train (profile ${profile}), ${workers} worker process${workers === 1 ? '' : 'es'}${threads ? ` x ${threads} thread(s)` : ''}; ${tasks.length - total} up to date`);
+    const children = new Set<ReturnType<typeof spawn>>();
+    let interrupted = false;
+    const onSigint = () => {
+      interrupted = true;
+      for (const ch of children) ch.kill('SIGINT');
+    };
+    process.on('SIGINT', onSigint);
+    const t0 = performance.now();
+    const started = new Map<Task, number>();
+    const durations: number[] = [];
+    let done = 0;
+    let next = 0;
+    const eta = () => {
+      if (!durations.length) return '?';
+      const avg = durations.reduce((a, b) => a + b, 0) / durations.length;
+      const now = performance.now();
+      let work = (total - next) * avg;
+      let longest = 0;
+      for (const s of started.values()) {
+        const left = Math.max(0, avg - (now - s) / 1000);
+        work += left;
+        longest = Math.max(longest, left);
+      }
+      return formatDuration(Math.max(longest, work / workers));
+    };
+    const worker = async () => {
+      while (!interrupted && next < queue.length) {
+        const t = queue[next++]!;
+        started.set(t, performance.now());
+        let resume = t.action === 'resume';
+        let r = await runChild(childArgs(t, o, pics, threads, resume), children);
+        if (resume && r.code !== 0 && !interrupted) {
+          log(`${t.stem}: resume failed (${lastLine(r.stderr) || `exit ${r.code}`}); starting over`);
+          resume = false;
+          r = await runChild(childArgs(t, o, pics, threads, false), children);
+        }
+        const seconds = (performance.now() - started.get(t)!) / 1000;
+        started.delete(t);
+        done++;
+        const base = { stem: t.stem, configFile: rel(t.file), runDir: t.runDir, seconds };
+        let info: RunInfo | undefined;
+        try {
+          info = isRunDir(t.runDir) ? readRunInfo(t.runDir) : undefined;
+        } catch {
+          info = undefined;
+        }
+        if (r.code === 0 && info?.status === 'finished') {
+          durations.push(seconds);
+          outcomes.push({ ...base, status: resume ? 'resumed' : 'trained', validAccuracy: info.validAccuracy });
+          log(`[${done}/${total}] ${t.stem}: ${resume ? 'resumed and finished' : 'done'} in ${formatDuration(seconds)}, valid acc ${info.validAccuracy !== undefined ? (100 * info.validAccuracy).toFixed(2) + '%' : '?'}${done < total ? `; ETA ${eta()}` : ''}`);
+        } else {
+          const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`);
+          outcomes.push({ ...base, status: 'failed', message: why });
+          log(`[${done}/${total}] ${t.stem}: FAILED after ${formatDuration(seconds)}: ${why}${done < total ? `; ETA ${eta()}` : ''}`);
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    if (interrupted) throw new UserError(`interrupted after ${done} of ${total} runs (${formatDuration((performance.now() - t0) / 1000)}); run the same command again to pick up where it stopped`, 130);
+  }
+
+  // Gallery: every config (selected or not) with a finished run of the current resolved config.
+  const problems: string[] = [];
+  const gallery: GalleryRun[] = [];
+  const missing: { stem: string; message: string }[] = [];
+  for (const c of sortByRegistry(all.map((c) => ({ ...c, config: resolved.get(c.stem)?.config })))) {
+    const r = resolved.get(c.stem);
+    const failed = outcomes.find((x) => x.stem === c.stem && x.status === 'failed');
+    if (!r || failed) {
+      if (failed || selected.includes(c)) missing.push({ stem: c.stem, message: failed?.message ?? 'config error' });
+      continue;
+    }
+    let info: RunInfo | undefined;
+    try {
+      info = isRunDir(r.runDir) ? readRunInfo(r.runDir) : undefined;
+    } catch {
+      info = undefined;
+    }
+    if (!info || info.status !== 'finished' || !sameConfig(info.config, r.config)) {
+      missing.push({ stem: c.stem, message: info ? `run in ${rel(r.runDir)} is ${info.status !== 'finished' ? info.status : 'of another config'}` : 'not run yet' });
+      continue;
+    }
+    let figs = runFigures(info, pics);
+    if (!figs.present) {
+      await plotCommand({ run: r.runDir, out: pics });
+      figs = runFigures(info, pics);
+    }
+    gallery.push({
+      stem: c.stem,
+      configFile: rel(r.file),
+      config: info.config,
+      naming: figs.naming,
+      views: figs.views,
+      figures: figs.figures,
+      metrics: readMetrics(r.runDir),
+      separability: ensureSeparability(r.runDir),
+      backend: info.backend,
+    });
+  }
+
+  // Contact sheet: every loss's valid figure at its last snapshot.
+  let contactSheet: string | undefined;
+  if (gallery.length) {
+    const tiles = [];
+    for (const g of gallery) {
+      const last = g.config.snapshots[g.config.snapshots.length - 1]!;
+      const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === g.views[0]);
+      if (!f || !existsSync(f.file)) continue;
+      const acc = g.metrics.at(-1)?.validAccuracy;
+      tiles.push({ title: `${g.naming.displayName}${g.stem !== g.config.loss.name ? ` (${g.stem})` : ''}: ${acc !== undefined ? (100 * acc).toFixed(2) + '%' : '?'}`, png: readFileSync(f.file) });
+    }
+    if (tiles.length) {
+      contactSheet = join(pics, 'contact-sheet.png');
+      const title = `facelosses: valid features at the last snapshot (${profile} profile)`;
+      await writeContactSheetPng(contactSheet, tiles, { columns: Math.min(5, tiles.length), tileWidth: 320, title });
+    }
+  }
+
+  // Check every output.
+  const figures = gallery.flatMap((g) => g.figures.map((f) => f.file));
+  for (const f of [...figures, ...(contactSheet ? [contactSheet] : [])]) {
+    const p = await checkPng(f);
+    if (p) problems.push(p);
+  }
+  const seen = new Map<string, string>();
+  for (const g of gallery) {
+    for (const f of g.figures) {
+      const other = seen.get(f.file);
+      if (other && other !== g.stem) problems.push(`configs ${other} and ${g.stem} draw the same file ${rel(f.file)}`);
+      seen.set(f.file, g.stem);
+    }
+  }
+
+  // Summary for machines, next to the runs.
+  const summary = {
+    format: 'facelosses-reproduce/1',
+    profile,
+    codeVersion: version,
+    pics: rel(pics),
+    contactSheet: contactSheet ? rel(contactSheet) : null,
+    runs: sortByRegistry(outcomes.map((x) => ({ ...x, config: resolved.get(x.stem)?.config }))).map(({ config: _c, ...x }) => ({ ...x, runDir: x.runDir ? rel(x.runDir) : null })),
+    problems,
+  };
+  writeFileAtomic(join(outRoot, `reproduce-${profile}.json`), JSON.stringify(summary, null, 2) + '\n');
+
+  // README gallery.
+  let readme: string | undefined;
+  const defaultReadme = resolve('README.md');
+  if (o.readme !== false) {
+    const target = o.readme ? resolve(o.readme) : pics === resolve('pics') && existsSync(defaultReadme) ? defaultReadme : undefined;
+    if (target) {
+      const text = existsSync(target) ? readFileSync(target, 'utf8') : '';
+      if (!hasGalleryMarkers(text)) {
+        if (o.readme) problems.push(`${rel(target)} has no gallery markers (<!-- gallery:start --> ... <!-- gallery:end -->)`);
+        else log(`note: ${rel(target)} has no gallery markers; README not changed`);
+      } else {
+        const cmd = ['npx facelosses reproduce', `--profile ${profile}`];
+        if (o.view) cmd.push(`--view ${o.view}`);
+        const ref = resolved.values().next().value;
+        let fullSchedule: string | undefined;
+        if (ref) {
+          try {
+            const f = loadConfigFile(ref.file, 'full');
+            fullSchedule = `${f.train.epochs} epochs on all of MNIST, batch ${f.train.batchSize}, Adam lr ${f.train.lr} decayed ×${f.train.lrGamma} every ${f.train.lrStepEpochs} epochs, snapshots at epochs ${f.snapshots.join(', ')}`;
+          } catch {
+            fullSchedule = undefined;
+          }
+        }
+        const profileDescription = profile === 'full' ? 'the schedule each config file gives' : `${PROFILE_SETTINGS[profile].describe}, learning-rate steps and snapshot epochs scaled to match`;
+        const md = galleryMarkdown(gallery, {
+          readmeDir: dirname(target),
+          contactSheet,
+          command: cmd.join(' '),
+          profile,
+          profileDescription: ref?.config.customized ? `${profileDescription} (with command-line overrides)` : profileDescription,
+          fullSchedule,
+          missing,
+          codeVersion: version,
+        });
+        const next = replaceGallery(text, md);
+        if (next !== text) writeFileAtomic(target, next);
+        readme = target;
+      }
+    }
+  }
+
+  const failed = outcomes.filter((x) => x.status === 'failed');
+  return { outcomes, gallery, figures, contactSheet, readme, problems, ok: failed.length === 0 && problems.length === 0 };
+}
+
+/** The accuracy table for the terminal. */
+export function formatOutcomes(r: ReproduceResult): string {
+  const rows = sortByRegistry(r.outcomes.map((x) => ({ ...x, config: r.gallery.find((g) => g.stem === x.stem)?.config })));
+  const w = Math.max(6, ...rows.map((x) => x.stem.length));
+  const lines = [`${'config'.padEnd(w)}  ${'status'.padEnd(10)}  valid acc   time`];
+  for (const x of rows) {
+    lines.push(`${x.stem.padEnd(w)}  ${x.status.padEnd(10)}  ${(x.validAccuracy !== undefined ? (100 * x.validAccuracy).toFixed(2) + '%' : '-').padStart(9)}  ${x.seconds !== undefined ? formatDuration(x.seconds) : '-'}${x.message ? `  ${x.message}` : ''}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,226 @@
+/**
+ * The README gallery: markdown generated from finished run folders (figures, hyperparameters,
+ * final accuracy and the separability numbers of every snapshot), and the replacement of the
+ * part of README.md between the gallery markers. Pure text: nothing here trains or draws.
+ */
+import { relative, sep } from 'node:path';
+import type { ResolvedConfig } from '../config/config.js';
+import type { Separability } from '../metrics/separability.js';
+import type { EpochMetrics } from '../run/run.js';
+import type { SeparabilityFile } from '../run/separability.js';
+import type { SplitName } from '../run/snapshot.js';
+import { figurePath, type FigureNaming, type View } from './figures.js';
+
+export const GALLERY_START = '<!-- gallery:start -->';
+export const GALLERY_END = '<!-- gallery:end -->';
+
+export interface ExpectedFigure {
+  epoch: number;
+  split: SplitName;
+  view: View;
+  file: string;
+}
+
+/** Every PNG a run draws into `picsDir`: snapshot epochs × splits × views. */
+export function expectedFigures(picsDir: string, config: Pick<ResolvedConfig, 'snapshots'>, naming: FigureNaming, views: readonly View[]): ExpectedFigure[] {
+  const out: ExpectedFigure[] = [];
+  for (const epoch of config.snapshots) {
+    for (const split of ['train', 'valid'] as const) {
+      for (const view of views) out.push({ epoch, split, view, file: figurePath(picsDir, naming, split, epoch, view) });
+    }
+  }
+  return out;
+}
+
+/** One finished run, as the gallery shows it. */
+export interface GalleryRun {
+  /** Config file stem, e.g. 'softmax'. */
+  stem: string;
+  /** The config file as the reader should see it, e.g. 'configs/softmax.yaml'. */
+  configFile: string;
+  /** The resolved config the run was trained with (from run.json). */
+  config: ResolvedConfig;
+  naming: FigureNaming;
+  views: View[];
+  figures: ExpectedFigure[];
+  metrics: EpochMetrics[];
+  separability: Map<number, SeparabilityFile>;
+  backend?: string;
+}
+
+export interface GalleryOptions {
+  /** Folder of the README the links are relative to. */
+  readmeDir: string;
+  /** The contact sheet PNG, shown at the top, when there is one. */
+  contactSheet?: string;
+  /** The command that regenerates the gallery, e.g. 'npx facelosses reproduce --profile quick'. */
+  command: string;
+  /** The profile's schedule in words (PROFILE_SETTINGS[p].describe, or the reference schedule). */
+  profileDescription: string;
+  profile: string;
+  /** The reference schedule in words, for the sentence that says what full runs use. */
+  fullSchedule?: string;
+  /** Configs that have no finished run, with the reason. */
+  missing?: { stem: string; message: string }[];
+  codeVersion?: string;
+}
+
+/** A relative link for markdown/HTML: forward slashes, spaces and link-breaking characters escaped. */
+export function linkPath(fromDir: string, file: string): string {
+  return relative(fromDir, file)
+    .split(sep)
+    .join('/')
+    .replace(/%/g, '%25')
+    .replace(/ /g, '%20')
+    .replace(/\(/g, '%28')
+    .replace(/\)/g, '%29')
+    .replace(/#/g, '%23')
+    .replace(/\?/g, '%3F')
+    .replace(/"/g, '%22');
+}
+
+const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(2)}%`);
+const degs = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(1)}°`);
+function num(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '–';
+  const a = Math.abs(x);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return x.toExponential(2);
+  return x.toPrecision(3).replace(/\.?0+$/, (m) => (m.includes('.') ? '' : m));
+}
+const normCell = (s: Separability | undefined) => (s ? `${num(s.normMean)} ± ${num(s.normStd)}` : '–');
+const escapeCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function formatDurationShort(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '–';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** The final epoch's metrics line, if any. */
+export function finalMetrics(run: Pick<GalleryRun, 'metrics'>): EpochMetrics | undefined {
+  return run.metrics[run.metrics.length - 1];
+}
+
+function lastValidSeparability(run: GalleryRun): Separability | undefined {
+  const epochs = [...run.separability.keys()].sort((a, b) => a - b);
+  for (let i = epochs.length - 1; i >= 0; i--) {
+    const v = run.separability.get(epochs[i]!)?.valid;
+    if (v) return v;
+  }
+  return undefined;
+}
+
+function paramList(params: Record<string, unknown>): string {
+  const e = Object.entries(params);
+  return e.length ? e.map(([k, v]) => `\`${k}=${JSON.stringify(v)}\``).join(', ') : 'none';
+}
+
+function scheduleLine(c: ResolvedConfig): string {
+  const t = c.train;
+  const data = [c.data.trainLimit ? `first ${c.data.trainLimit.toLocaleString('en-US')} training images` : 'all training images', c.data.validLimit ? `first ${c.data.validLimit.toLocaleString('en-US')} test images` : 'all test images'];
+  return `${t.epochs} epochs on the ${data.join(' and the ')}, batch ${t.batchSize}, Adam lr ${t.lr} (weight decay ${t.weightDecay}), ×${t.lrGamma} every ${t.lrStepEpochs} epochs, seed ${t.seed}`;
+}
+
+/** The markdown table of final valid accuracy (and separability at the last snapshot) per loss. */
+export function accuracyTable(runs: readonly GalleryRun[]): string {
+  const lines = [
+    '| loss | config | valid accuracy (final epoch) | nearest class mean, cosine | intra-class spread | smallest angle between class means | ‖feature‖ mean ± std | training time |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of runs) {
+    const m = finalMetrics(r);
+    const s = lastValidSeparability(r);
+    lines.push(
+      `| ${escapeCell(r.naming.displayName)} | \`${escapeCell(r.configFile)}\` | ${pct(m?.validAccuracy)}${m ? ` (epoch ${m.epoch})` : ''} | ${pct(s?.nearestMeanCosineAccuracy)} | ${degs(s?.intraClassAngularSpread)} | ${degs(s?.minInterClassAngle)} | ${normCell(s)} | ${formatDurationShort(typeof m?.elapsedSeconds === 'number' ? m.elapsedSeconds : undefined)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function figureTable(run: GalleryRun, readmeDir: string): string {
+  const cols: { split: SplitName; view: View }[] = [];
+  for (const view of run.views) for (const split of ['train', 'valid'] as const) cols.push({ split, view });
+  const width = cols.length >= 4 ? 200 : 320;
+  const head = cols.map((c) => `${c.split}${run.views.length > 1 || c.view !== 'raw' ? (c.view === 'unit' ? ' (unit circle)' : ' (raw)') : ''}`);
+  const lines = [`| epoch | ${head.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`];
+  for (const epoch of run.config.snapshots) {
+    const cells = cols.map((c) => {
+      const f = run.figures.find((x) => x.epoch === epoch && x.split === c.split && x.view === c.view);
+      if (!f) return '–';
+      const link = linkPath(readmeDir, f.file);
+      return `<a href="${link}"><img src="${link}" width="${width}" alt="${run.naming.displayName} ${c.split} epoch ${epoch}${c.view === 'unit' ? ' unit' : ''}"></a>`;
+    });
+    lines.push(`| ${epoch} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function separabilityTable(run: GalleryRun): string {
+  const lines = [
+    '| epoch | split | classifier accuracy | nearest class mean, cosine | intra-class spread | smallest angle between class means | ‖feature‖ mean ± std |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const epoch of [...run.separability.keys()].sort((a, b) => a - b)) {
+    const f = run.separability.get(epoch)!;
+    for (const split of ['train', 'valid'] as const) {
+      const s = f[split];
+      if (!s) continue;
+      lines.push(`| ${epoch} | ${split} | ${pct(s.classifierAccuracy)} | ${pct(s.nearestMeanCosineAccuracy)} | ${degs(s.intraClassAngularSpread)} | ${degs(s.minInterClassAngle)} | ${normCell(s)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The gallery section (without the markers). */
+export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions): string {
+  const out: string[] = [];
+  out.push('## Gallery', '');
+  out.push(
+    `Generated by \`${o.command}\`${o.codeVersion ? ` (code version ${o.codeVersion})` : ''}: every figure below comes from the **${o.profile}** profile, ${o.profileDescription}.` +
+      (o.profile === 'full'
+        ? ' This is the reference schedule of the original figures.'
+        : ` Full runs (\`--profile full\`) use the reference schedule${o.fullSchedule ? ` (${o.fullSchedule})` : ''}; the shapes sharpen with the longer schedule.`),
+    '',
+    'Points are coloured by predicted class; the digit sits at each class mean. Metrics: *nearest class mean, cosine* is the accuracy of predicting the class whose mean direction is closest in angle; *intra-class spread* is the mean angle between a feature and its class mean direction, averaged over classes; *smallest angle* is between the two closest class mean directions.',
+    '',
+  );
+  if (o.contactSheet) out.push(`<a href="${linkPath(o.readmeDir, o.contactSheet)}"><img src="${linkPath(o.readmeDir, o.contactSheet)}" alt="every loss's valid features at the last snapshot"></a>`, '');
+  out.push('### Valid accuracy per loss', '', accuracyTable(runs), '');
+  if (o.missing?.length) {
+    out.push(`Not in this gallery (no finished run): ${o.missing.map((m) => `\`${m.stem}\` (${escapeCell(m.message)})`).join('; ')}.`, '');
+  }
+  for (const r of runs) {
+    const m = finalMetrics(r);
+    out.push(`### ${r.naming.displayName} — \`${r.configFile}\``, '');
+    if (r.config.description) out.push(`${r.config.description}.`.replace(/\.\.$/, '.'), '');
+    out.push(`- loss \`${r.config.loss.name}\`, hyperparameters: ${paramList(r.config.loss.params)}`);
+    out.push(`- schedule: ${scheduleLine(r.config)}`);
+    out.push(`- valid accuracy at the final epoch: **${pct(m?.validAccuracy)}**${m ? ` (epoch ${m.epoch}, ${formatDurationShort(typeof m.elapsedSeconds === 'number' ? m.elapsedSeconds : undefined)}${r.backend ? ` on ${r.backend}` : ''})` : ''}`, '');
+    out.push(figureTable(r, o.readmeDir), '');
+    if (r.separability.size) out.push(separabilityTable(r), '');
+  }
+  return out.join('\n').replace(/\n+$/, '\n');
+}
+
+/**
+ * Replaces what lies between the gallery markers with `body`; everything outside them is kept
+ * byte for byte. Throws when the markers are missing, repeated or out of order.
+ */
+export function replaceGallery(readme: string, body: string): string {
+  const a = readme.indexOf(GALLERY_START);
+  const b = readme.indexOf(GALLERY_END);
+  if (a < 0 || b < 0) throw new Error(`the README has no gallery markers (${GALLERY_START} ... ${GALLERY_END})`);
+  if (readme.indexOf(GALLERY_START, a + 1) >= 0 || readme.indexOf(GALLERY_END, b + 1) >= 0) throw new Error('the README has more than one pair of gallery markers');
+  if (b < a) throw new Error(`the README's ${GALLERY_END} comes before ${GALLERY_START}`);
+  const inner = body.endsWith('\n') ? body : body + '\n';
+  return readme.slice(0, a + GALLERY_START.length) + '\n' + inner + readme.slice(b);
+}
+
+export function hasGalleryMarkers(readme: string): boolean {
+  const a = readme.indexOf(GALLERY_START);
+  const b = readme.indexOf(GALLERY_END);
+  return a >= 0 && b > a;
+}
