@@ -1,11 +1,39 @@
 import type { Loss, LossContext, LossDefinition, LossParams, ParamSchema, ParamSpec } from './types.js';
+import { arcfaceLoss } from './arcface.js';
+import { centerLoss } from './center.js';
+import { circleLoss } from './circle.js';
+import { contrastiveLoss } from './contrastive.js';
+import { cosfaceLoss } from './cosface.js';
+import { focalLoss } from './focal.js';
+import { l2softmaxLoss } from './l2softmax.js';
+import { lsoftmaxLoss, spherefaceLoss } from './lsoftmax.js';
+import { magfaceLoss } from './magface.js';
+import { normfaceLoss } from './normface.js';
+import { ringLoss } from './ring.js';
 import { softmaxLoss } from './softmax.js';
+import { tripletCenterLoss, tripletLoss } from './triplet.js';
 
 /**
  * Every loss the toolkit knows, in the order `facelosses losses` lists them. Adding a loss is one
  * file under src/losses/, one line here, one config and one test.
  */
-const DEFINITIONS: LossDefinition[] = [softmaxLoss];
+const DEFINITIONS: LossDefinition[] = [
+  softmaxLoss,
+  l2softmaxLoss,
+  ringLoss,
+  lsoftmaxLoss,
+  spherefaceLoss,
+  normfaceLoss,
+  cosfaceLoss,
+  arcfaceLoss,
+  magfaceLoss,
+  circleLoss,
+  centerLoss,
+  contrastiveLoss,
+  tripletLoss,
+  tripletCenterLoss,
+  focalLoss,
+];
 
 export class LossConfigError extends Error {
   constructor(
@@ -98,8 +126,21 @@ export function resolveParams(
     if (err) throw new LossConfigError(err, keyPrefix + k);
     out[k] = Array.isArray(v) ? [...v] : v;
   }
-  const err = def.validate?.(out, ctx, warn);
-  if (err) throw new LossConfigError(err, keyPrefix.replace(/\.$/, ''));
+  // A validate message that starts with a parameter name ("m = 0.3 is above ...") is about that
+  // key: report it under the full key, e.g. 'loss.params.m'.
+  const named = (msg: string) => {
+    const k = /^([A-Za-z_][A-Za-z0-9_]*)\b/.exec(msg)?.[1];
+    return k !== undefined && k in schema ? k : undefined;
+  };
+  const err = def.validate?.(out, ctx, (msg) => {
+    const k = named(msg);
+    warn(k ? keyPrefix + msg : msg);
+  });
+  if (err) {
+    const k = named(err);
+    if (k) throw new LossConfigError(keyPrefix + err, keyPrefix + k);
+    throw new LossConfigError(`${keyPrefix.replace(/\.$/, '')}: ${err}`, keyPrefix.replace(/\.$/, ''));
+  }
   return out;
 }
 

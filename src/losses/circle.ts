@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { stopGradient } from './common.js';
+import { ScaledCosineHead } from './margin.js';
+import type { LossContext, LossDefinition, LossParams } from './types.js';
+
+/**
+ * Circle loss, class-level form (Sun et al. 2020): with s_p = cos θ_y and s_n = cos θ_j,
+ * target logit γ·α_p·(s_p − (1 − m)), other logits γ·α_n·(s_n − m), where
+ * α_p = max(0, 1 + m − s_p) and α_n = max(0, s_n + m) are weights taken without gradient;
+ * then softmax cross-entropy. Prediction uses the plain γ·cos θ_j.
+ */
+export class CircleLoss extends ScaledCosineHead {
+  readonly name = 'circle';
+  protected readonly scale: number;
+  readonly m: number;
+
+  constructor(params: Readonly<LossParams>, ctx: LossContext) {
+    super(params, ctx, 'CircleLoss');
+    this.scale = params.gamma as number;
+    this.m = params.m as number;
+  }
+
+  protected modifyTargetCosine(sp: tf.Tensor2D): tf.Tensor2D {
+    const alphaP = stopGradient(tf.relu(tf.sub(1 + this.m, sp)));
+    return tf.mul(alphaP, tf.sub(sp, 1 - this.m)) as tf.Tensor2D;
+  }
+
+  protected override modifyOtherCosines(sn: tf.Tensor2D): tf.Tensor2D {
+    const alphaN = stopGradient(tf.relu(tf.add(sn, this.m)));
+    return tf.mul(alphaN, tf.sub(sn, this.m)) as tf.Tensor2D;
+  }
+
+  titleParams(): Record<string, unknown> {
+    return { m: this.params.m, gamma: this.params.gamma };
+  }
+}
+
+export const circleLoss: LossDefinition = {
+  name: 'circle',
+  displayName: 'CircleLoss',
+  figureFolder: 'Circle',
+  description: 'Circle loss (class-level): self-paced weights α_p, α_n on the cosine logits, margins 1 − m and m; defaults re-chosen for 2-D.',
+  params: {
+    m: {
+      type: 'number',
+      default: 0.6,
+      min: 0,
+      max: 1,
+      description:
+        'relaxation m (positives pushed past 1 − m, negatives below m). 0.6 for 2-D, not the paper\'s 0.25: the best target logit ' +
+        '(s_p = 1) is γ·m², a neighbour 2π/C away scores γ·(cos²(2π/C) − m²), so the target can only win when ' +
+        'm > cos(2π/C)/√2 ≈ 0.572 for C = 10; with 0.25 the nearest neighbour always wins and training stalls',
+    },
+    gamma: {
+      type: 'number',
+      default: 4,
+      gt: 0,
+      description:
+        'scale γ. 4 for 2-D, not the paper\'s 256 (512-D faces): with γ >= 8 the softmax saturates on a neighbour from the first ' +
+        'steps and class weights collapse onto each other (60-80% accuracy on a 10-class toy network); γ = 4 separated all ten classes',
+    },
+  },
+  create: (params, ctx) => new CircleLoss(params, ctx),
+};
