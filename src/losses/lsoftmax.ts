@@ -92,8 +92,8 @@ abstract class AngularMarginLoss extends MarginHeadLoss {
     return tf.div(tf.add(tf.mul(cosTarget, b), psi(cosTarget, this.m)), 1 + b) as tf.Tensor2D;
   }
 
-  /** One training step happened: advance the annealing counter. */
-  afterStep(): void {
+  /** One training step happened: advance the annealing counter (the batch itself is not needed). */
+  afterStep(_embeddings?: tf.Tensor2D, _labels?: tf.Tensor1D): void {
     this.counters.iteration! += 1;
   }
 
