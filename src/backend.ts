@@ -117,7 +117,9 @@ function defaultThreads(): number {
 async function useWasm(opts: BackendOptions): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const { registerWasmGradKernels } = await import('./kernels/wasm_conv_grad.js');
+  const { registerWasmTrainKernels } = await import('./kernels/wasm_train_kernels.js');
   registerWasmGradKernels();
+  registerWasmTrainKernels();
   const wanted = opts.threads ?? defaultThreads();
   if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`threads must be a positive integer, got ${wanted}`);
   if (wanted > 1) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
 import { registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
+import { registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -167,9 +168,66 @@ test('no tensor or backend-buffer leak across gradient computations', async () =
   tf.dispose([x, w]);
 });
 
-test('registerWasmGradKernels is idempotent', () => {
+test('MaxPoolGrad (replaced) matches the cpu backend, ties included', async () => {
+  const cases: Array<{ x: [number, number, number, number]; f: number; s: number; pad: 'same' | 'valid'; ties?: boolean }> = [
+    { x: [3, 28, 28, 5], f: 3, s: 2, pad: 'same' },
+    { x: [2, 14, 14, 8], f: 3, s: 2, pad: 'same' },
+    { x: [2, 9, 7, 3], f: 2, s: 2, pad: 'valid' },
+    { x: [1, 8, 8, 4], f: 3, s: 1, pad: 'same' },
+    { x: [2, 10, 10, 3], f: 3, s: 2, pad: 'same', ties: true },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const rng = new Rng(400 + i);
+      const n = c.x.reduce((a, b) => a * b, 1);
+      const xs = rng.normalArray(n);
+      if (c.ties) for (let j = 0; j < n; j++) xs[j] = Math.round(xs[j]!); // many equal maxima
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xs, c.x);
+        const r = tf.tensor(rng.normalArray(tf.maxPool(x, c.f, c.s, c.pad).size), tf.maxPool(x, c.f, c.s, c.pad).shape);
+        return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.f, c.s, c.pad), r)))(x).dataSync();
+      });
+    };
+    const a = await run('wasm');
+    const b = await run('cpu');
+    assert.ok(relErr(a, b) <= TOL, `maxPoolGrad case ${i}: ${relErr(a, b)}`);
+  }
+});
+
+test('Sum (replaced for leading axes) matches the cpu backend', async () => {
+  const cases: Array<{ shape: number[]; axis: number | number[]; keepDims?: boolean; dtype?: 'int32' }> = [
+    { shape: [128, 28, 28, 16], axis: [0, 1, 2] },
+    { shape: [4, 5, 6, 7], axis: [0, 1], keepDims: true },
+    { shape: [4, 5, 6], axis: 0 },
+    { shape: [4, 5, 6], axis: [2, 1, 0] },
+    { shape: [4, 5, 6], axis: [1, 2] },
+    { shape: [4, 5, 6], axis: -1 },
+    { shape: [4, 5], axis: [0], dtype: 'int32' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const rng = new Rng(500 + i);
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      return tf.tidy(() => {
+        const x = c.dtype ? tf.tensor(Int32Array.from(rng.normalArray(n), (v) => Math.round(10 * v)), c.shape, 'int32') : tf.tensor(rng.normalArray(n), c.shape);
+        const s = tf.sum(x, c.axis, c.keepDims);
+        return { shape: s.shape, values: s.dataSync() };
+      });
+    };
+    const a = await run('wasm');
+    const b = await run('cpu');
+    assert.deepEqual(a.shape, b.shape, `sum case ${i} shape`);
+    assert.ok(relErr(a.values, b.values) <= TOL, `sum case ${i}: ${relErr(a.values, b.values)}`);
+  }
+});
+
+test('kernel registration is idempotent', () => {
   registerWasmGradKernels();
   registerWasmGradKernels();
+  registerWasmTrainKernels();
+  registerWasmTrainKernels();
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
   assert.ok(tf.getKernel('Conv2DBackpropInput', 'wasm'));
 });
