@@ -11,7 +11,7 @@ import { lossDefinitions } from './losses/registry.js';
 import { plotCommand } from './commands/plot.js';
 import { formatOutcomes, reproduceCommand } from './commands/reproduce.js';
 import { trainCommand } from './commands/train.js';
-import { UserError } from './util/errors.js';
+import { Interrupted, UserError } from './util/errors.js';
 import { packageVersion } from './version.js';
 
 function int(name: string, min = 0) {
@@ -49,7 +49,9 @@ export function buildProgram(): Command {
   program
     .command('train')
     .description('train the reference network under a loss and draw train/valid features at the snapshot epochs')
-    .requiredOption('-c, --config <file>', 'YAML experiment config, e.g. configs/softmax.yaml')
+    .option('-c, --config <file>', 'YAML experiment config, e.g. configs/softmax.yaml (required unless --resume)')
+    .option('--resume <run-dir>', 'continue the run in this folder from its last checkpoint, with its own config')
+    .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
     .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default('full'))
     .option('--epochs <n>', 'override the number of epochs', int('--epochs', 1))
     .option('--snapshots <list>', 'epochs to save and draw, e.g. 100,300,500', intList)
@@ -65,10 +67,13 @@ export function buildProgram(): Command {
     .option('--size <WxH>', 'figure size in pixels (default 640x480)', size)
     .option('--force', 'replace an unfinished run in the output folder')
     .option('-q, --quiet', 'no progress output')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
       const r = await trainCommand({
         config: o.config,
-        profile: o.profile as Profile,
+        resume: o.resume,
+        nanPolicy: o.nanPolicy,
+        profile: explicit('profile') ? (o.profile as Profile) : undefined,
         epochs: o.epochs,
         snapshots: o.snapshots,
         trainLimit: o.trainLimit,
@@ -77,7 +82,7 @@ export function buildProgram(): Command {
         dataDir: o.dataDir,
         out: o.out,
         pics: o.pics,
-        backend: o.backend as BackendName,
+        backend: explicit('backend') ? (o.backend as BackendName) : undefined,
         view: o.view,
         colorBy: o.colorBy,
         width: o.size?.width,
@@ -190,7 +195,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2; // commander already printed the message
     }
     if (e instanceof UserError) {
-      process.stderr.write(`facelosses: error: ${e.message}\n`);
+      process.stderr.write(`facelosses: ${e instanceof Interrupted ? '' : 'error: '}${e.message}\n`);
       return e.exitCode;
     }
     process.stderr.write(`facelosses: failed: ${(e as Error).message}\n`);

@@ -7,12 +7,19 @@ import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import { isRunDir, readRunInfo } from '../run/run.js';
+import { applyResume, checkResumeData, planResume } from '../run/resume.js';
 import { writeSeparability } from '../run/separability.js';
-import { train, type TrainResult } from '../train/trainer.js';
-import { UserError } from '../util/errors.js';
+import { type NanPolicy, train, TrainingInterrupted, type TrainResult } from '../train/trainer.js';
+import { Interrupted, UserError } from '../util/errors.js';
 
 export interface TrainCommandOptions extends Overrides {
-  config: string;
+  /** Required unless `resume` is given. */
+  config?: string;
+  /** Continue the run in this folder from its checkpoint. */
+  resume?: string;
+  /** Non-finite loss or gradient: stop (default) or skip that batch's update. */
+  nanPolicy?: NanPolicy;
+  /** Leave undefined unless given explicitly (a resumed run keeps its own). */
   profile?: Profile;
   out?: string;
   backend?: BackendName;
@@ -53,7 +60,10 @@ export function prepareRunDir(dir: string, force: boolean): void {
 
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult & { config: ResolvedConfig; files: string[] }> {
   const warnings: string[] = [];
-  const config = loadConfigFile(o.config, o.profile ?? 'full', o, (m) => warnings.push(m));
+  if (o.config === undefined && o.resume === undefined) throw new UserError("required option '-c, --config <file>' not specified (or continue a run with --resume RUN_DIR)");
+  const given: Overrides = { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, seed: o.seed, dataDir: o.dataDir };
+  const plan = o.resume !== undefined ? planResume({ dir: o.resume, config: o.config, profile: o.profile, overrides: given, out: o.out, force: o.force }, (m) => warnings.push(m)) : undefined;
+  const config = plan?.config ?? loadConfigFile(o.config!, o.profile ?? 'full', o, (m) => warnings.push(m));
   if (o.view) config.plot.view = o.view;
   if (o.colorBy) config.plot.colorBy = o.colorBy;
   if (o.width) config.plot.width = o.width;
@@ -61,21 +71,47 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(s + '\n');
   };
-  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  const printWarnings = () => warnings.splice(0).forEach((w) => process.stderr.write(`warning: ${w}\n`));
+  printWarnings();
   const dataset = loadDataset(config.data); // data errors before anything is written
-  const outDir = resolve(o.out ?? defaultRunDir(config));
-  prepareRunDir(outDir, Boolean(o.force));
-  const backend = await initBackend(o.backend ?? 'auto');
+  if (plan) checkResumeData(plan, dataset);
+  else if (dataset.train.count < config.train.batchSize) {
+    throw new UserError(`the training set has ${dataset.train.count} images, fewer than one batch of ${config.train.batchSize} (train.batchSize); use more images or a smaller batch`);
+  }
+  const outDir = plan?.dir ?? resolve(o.out ?? defaultRunDir(config));
+  // A resumed run keeps its engine unless told otherwise (results match exactly only on the same one).
+  const runBackend = plan?.checkpoint.backend;
+  const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' ? runBackend : 'auto'));
+  if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
+  if (plan) applyResume(plan);
+  else prepareRunDir(outDir, Boolean(o.force));
   log(`facelosses: ${config.name} (loss ${config.loss.name}), profile ${config.profile}, backend ${backend.detail}`);
-  log(`run folder: ${relative(process.cwd(), outDir) || '.'}`);
+  printWarnings();
+  log(`run folder: ${relative(process.cwd(), outDir) || '.'}${plan ? `, resuming after epoch ${plan.checkpoint.epoch}${plan.checkpoint.position ? ` and ${plan.checkpoint.position.step} steps of epoch ${plan.checkpoint.position.epoch}` : ''}` : ''}`);
   const naming = figureNaming(config);
   const picsDir = o.pics ?? join(outDir, 'pics');
   const files: string[] = [];
+  // Ctrl-C / SIGTERM: finish the current step, save a checkpoint, exit 130 / 143. Twice: at once.
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      process.stderr.write(`\nfacelosses: ${sig} again: stopping now; the last checkpoint is kept\n`);
+      process.exit(sig === 'SIGTERM' ? 143 : 130);
+    }
+    stop.abort(sig);
+    process.stderr.write(`\nfacelosses: ${sig}: saving a checkpoint at the end of this step (send it again to stop at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const result = await train({
     config,
     outDir,
     backend: backend.name,
     dataset,
+    resume: plan?.checkpoint,
+    runInfo: plan ? plan.info : { overrides: Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },
+    nanPolicy: o.nanPolicy,
+    signal: stop.signal,
     onEvent: o.quiet ? undefined : createProgress(process.stderr, o.label),
     onSnapshot: async (dir, epoch, snaps) => {
       const out: string[] = [writeSeparability(dir, epoch, snaps)];
@@ -93,6 +129,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
       files.push(...out);
       return out;
     },
-  });
+  })
+    .catch((e: unknown) => {
+      if (e instanceof TrainingInterrupted) {
+        throw new Interrupted(`${e.message}; continue with: facelosses train --resume ${relative(process.cwd(), outDir) || '.'}`, e.signal === 'SIGTERM' ? 143 : 130);
+      }
+      throw e;
+    })
+    .finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
   return { ...result, config, files };
 }

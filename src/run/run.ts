@@ -1,7 +1,7 @@
 /** The run folder: run.json (config, profile, backend, status), metrics.jsonl, snapshots/, pics/. */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../config/config.js';
+import type { Overrides, ResolvedConfig } from '../config/config.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
@@ -17,6 +17,10 @@ export interface RunInfo {
   /** Final valid accuracy, when finished. */
   validAccuracy?: number;
   message?: string;
+  /** The command-line overrides the run was started with (to compare a config given with --resume). */
+  overrides?: Overrides;
+  /** When the run was continued from a checkpoint, each time. */
+  resumedAt?: string[];
 }
 
 export interface EpochMetrics {
@@ -57,6 +61,11 @@ export function writeRunInfo(dir: string, info: RunInfo): void {
 export function appendMetrics(dir: string, m: EpochMetrics): void {
   mkdirSync(dir, { recursive: true });
   appendFileSync(join(dir, METRICS_FILE), JSON.stringify(m) + '\n');
+}
+
+/** Replaces metrics.jsonl by these epochs (a resumed run drops lines written after its checkpoint). */
+export function writeMetrics(dir: string, all: EpochMetrics[]): void {
+  writeFileAtomic(join(dir, METRICS_FILE), all.map((m) => JSON.stringify(m) + '\n').join(''));
 }
 
 export function readMetrics(dir: string): EpochMetrics[] {

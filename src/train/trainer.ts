@@ -1,8 +1,13 @@
 /**
  * The one trainer: any loss of the registry, the reference network, Adam with L2 weight decay and
  * step decay. Knows nothing of any particular loss. Writes the run folder: run.json,
- * metrics.jsonl (one line per epoch) and snapshots/ (train and valid features at the snapshot
- * epochs).
+ * metrics.jsonl (one line per epoch), snapshots/ (train and valid features at the snapshot
+ * epochs) and checkpoint/last.json after every epoch (see src/run/checkpoint.ts).
+ *
+ * Survival: a run continues exactly from a checkpoint (`resume`); an aborted `signal` (Ctrl-C)
+ * stops at the end of the current step with a checkpoint of that position; a non-finite loss or
+ * gradient stops the run (nanPolicy 'stop', the last good checkpoint stays) or discards that
+ * batch's update ('skip-batch', counted in the epoch's metrics as skippedBatches).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResolvedConfig } from '../config/config.js';
@@ -11,11 +16,12 @@ import { getLossDefinition } from '../losses/registry.js';
 import type { Loss } from '../losses/types.js';
 import { createFeatureNet, type FeatureNet } from '../model/net.js';
 import { Rng } from '../rng.js';
+import { type Checkpoint, type EpochPosition, captureState, checkpointPath, dataFingerprint, restoreState, saveCheckpoint } from '../run/checkpoint.js';
 import { type EpochMetrics, appendMetrics, writeRunInfo, type RunInfo } from '../run/run.js';
 import { type Snapshot, saveSnapshot } from '../run/snapshot.js';
 import { codeVersion } from '../version.js';
 import { Adam, stepDecayLr } from './optimizer.js';
-import { trainStep, trainableVariables } from './step.js';
+import { computeGradients, trainableVariables } from './step.js';
 
 export type TrainEvent =
   | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainCount: number; validCount: number }
@@ -32,7 +38,21 @@ export interface TrainOptions {
   onSnapshot?: (runDir: string, epoch: number, snaps: Snapshot[]) => Promise<string[]> | string[];
   /** Data already loaded (tests, batch runs); else loaded from config.data. */
   dataset?: Dataset;
+  /** Continue from this checkpoint of the run in outDir (its config must be `config`). */
+  resume?: Checkpoint;
+  /** Fields kept in run.json (a resumed run's startedAt, the overrides it was started with). */
+  runInfo?: Partial<RunInfo>;
+  /** What a non-finite loss or gradient does: stop the run (default) or skip that batch's update. */
+  nanPolicy?: NanPolicy;
+  /** Aborting it stops training at the end of the current step, with a checkpoint. */
+  signal?: AbortSignal;
+  /** Test hook: pretend the loss is NaN at this epoch and step (1-based). Default: the environment
+   *  variable FACELOSSES_TEST_NAN_AT=EPOCH:STEP. */
+  injectNaNAt?: { epoch: number; step: number };
 }
+
+export type NanPolicy = 'stop' | 'skip-batch';
+export const NAN_POLICIES: readonly NanPolicy[] = ['stop', 'skip-batch'];
 
 export interface TrainResult {
   metrics: EpochMetrics[];
@@ -40,14 +60,34 @@ export interface TrainResult {
   runDir: string;
 }
 
+/** The loss, a gradient or a weight stopped being finite. */
 export class NonFiniteLossError extends Error {
   constructor(
     readonly epoch: number,
     readonly step: number,
     readonly value: number,
+    readonly what: string,
+    /** Where the checkpoint on disk stands ('epoch 3'), or undefined when none was written. */
+    lastGood: string | undefined,
+    runDir: string,
   ) {
-    super(`loss became ${value} at epoch ${epoch}, step ${step}; stopping (lower the learning rate or check the loss parameters)`);
+    const kept = lastGood ? `the last good checkpoint (${lastGood}) stays in ${checkpointPath(runDir)}` : 'no checkpoint was written yet';
+    super(`${what} at epoch ${epoch}, step ${step} (loss ${value}); stopped, ${kept}. Lower train.lr, check the loss parameters, or continue with --nan-policy skip-batch`);
     this.name = 'NonFiniteLossError';
+  }
+}
+
+/** Training stopped on request (Ctrl-C / SIGTERM) after saving a checkpoint. */
+export class TrainingInterrupted extends Error {
+  constructor(
+    readonly signal: string,
+    readonly epoch: number,
+    readonly step: number,
+    readonly stepsPerEpoch: number,
+    readonly checkpoint: string,
+  ) {
+    super(`interrupted (${signal}) ${step > 0 ? `in epoch ${epoch} after step ${step} of ${stepsPerEpoch}` : `after epoch ${epoch - 1}`}; checkpoint saved to ${checkpoint}`);
+    this.name = 'TrainingInterrupted';
   }
 }
 
@@ -56,7 +96,10 @@ export interface Experiment {
   loss: Loss;
   optimizer: Adam;
   vars: Record<string, tf.Variable>;
+  /** Shuffling. */
   rng: Rng;
+  /** Initialisation; handed to the loss, which may keep drawing from it. */
+  initRng: Rng;
   dispose(): void;
 }
 
@@ -75,6 +118,7 @@ export function buildExperiment(config: ResolvedConfig, numClasses: number): Exp
     optimizer,
     vars,
     rng,
+    initRng,
     dispose() {
       optimizer.dispose();
       loss.dispose();
@@ -129,37 +173,87 @@ export function evaluate(exp: Experiment, split: Split, numClasses: number, batc
   };
 }
 
+
+/** 0 when every value of every tensor is finite, NaN otherwise (one scalar to read back). */
+function finiteProbe(ts: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => (ts.length ? tf.addN(ts.map((t) => tf.sum(tf.mul(t, 0)))) : tf.scalar(0)) as tf.Scalar);
+}
+
+function parseNaNHook(v: string | undefined): { epoch: number; step: number } | undefined {
+  const m = v ? /^(\d+):(\d+)$/.exec(v.trim()) : null;
+  return m ? { epoch: Number(m[1]), step: Number(m[2]) } : undefined;
+}
+
+/** Lets pending signals (Ctrl-C) and I/O run between steps. */
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config, outDir } = opts;
   const emit = opts.onEvent ?? (() => {});
+  const nanPolicy = opts.nanPolicy ?? 'stop';
+  const inject = opts.injectNaNAt ?? parseNaNHook(process.env.FACELOSSES_TEST_NAN_AT);
   const data = opts.dataset ?? loadDataset(config.data);
   const numClasses = data.numClasses;
-  const exp = buildExperiment(config, numClasses);
   const { batchSize, epochs } = config.train;
   const stepsPerEpoch = Math.floor(data.train.count / batchSize);
-  if (stepsPerEpoch < 1) {
+  if (stepsPerEpoch < 1) throw new Error(`the training set has ${data.train.count} images, fewer than one batch of ${batchSize}`);
+  const exp = buildExperiment(config, numClasses);
+  const fingerprint = dataFingerprint(data);
+  const ck = opts.resume;
+  try {
+    if (ck) {
+      if (ck.data && ck.data !== fingerprint) throw new Error('the data differ from the data the checkpoint was trained on');
+      restoreState(exp, ck, checkpointPath(outDir));
+    }
+  } catch (e) {
     exp.dispose();
-    throw new Error(`the training set has ${data.train.count} images, fewer than one batch of ${batchSize}`);
+    throw e;
   }
   const snapshots = new Set(config.snapshots);
+  const now = new Date().toISOString();
   const info: RunInfo = {
     format: 'facelosses-run/1',
     config,
     profile: config.profile,
     backend: opts.backend,
     codeVersion: codeVersion(),
-    startedAt: new Date().toISOString(),
+    startedAt: now,
+    ...opts.runInfo,
     status: 'running',
   };
+  delete info.finishedAt;
+  delete info.message;
+  if (ck) info.resumedAt = [...(info.resumedAt ?? []), now];
   writeRunInfo(outDir, info);
-  emit({ type: 'start', epochs, startEpoch: 1, stepsPerEpoch, trainCount: stepsPerEpoch * batchSize, validCount: data.valid.count });
 
-  const all: EpochMetrics[] = [];
+  const all: EpochMetrics[] = ck ? ck.metrics.map((m) => ({ ...m })) : [];
+  const startEpoch = ck ? (ck.position ? ck.position.epoch : ck.epoch + 1) : 1;
+  let lastGood: string | undefined = ck ? (ck.position ? `epoch ${ck.epoch}, then ${ck.position.step} steps of epoch ${ck.position.epoch}` : `epoch ${ck.epoch}`) : undefined;
+  emit({ type: 'start', epochs, startEpoch, stepsPerEpoch, trainCount: stepsPerEpoch * batchSize, validCount: data.valid.count });
+
   const totalSteps = epochs * stepsPerEpoch;
-  const t0 = performance.now();
+  const t0 = performance.now() - 1000 * (ck?.elapsedSeconds ?? 0);
+  const elapsed = () => (performance.now() - t0) / 1000;
   const xBuf = new Float32Array(batchSize * 28 * 28);
+  const checkpoint = (epoch: number, position?: EpochPosition): string =>
+    saveCheckpoint(outDir, {
+      format: 'facelosses-checkpoint/1',
+      savedAt: new Date().toISOString(),
+      backend: opts.backend,
+      epoch,
+      position,
+      ...captureState(exp),
+      metrics: all,
+      elapsedSeconds: elapsed(),
+      data: fingerprint,
+    });
+  const stopRequested = () => Boolean(opts.signal?.aborted);
+  const signalName = () => String(opts.signal?.reason ?? 'SIGINT');
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    for (let epoch = startEpoch; epoch <= epochs; epoch++) {
+      const pos = ck?.position && ck.position.epoch === epoch ? ck.position : undefined;
+      if (pos) exp.rng.setState(pos.rngAtEpochStart);
+      const rngAtEpochStart = exp.rng.getState();
       const tEpoch = performance.now();
       const lr = stepDecayLr(config.train.lr, epoch, config.train.lrStepEpochs, config.train.lrGamma);
       exp.optimizer.lr = lr;
@@ -169,52 +263,101 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const feats = snap ? new Float32Array(bs.length * batchSize * 2) : undefined;
       const labs = snap ? new Uint8Array(bs.length * batchSize) : undefined;
       const preds = snap ? new Uint8Array(bs.length * batchSize) : undefined;
-      let lossSum = 0;
-      let correct = 0;
-      for (let i = 0; i < bs.length; i++) {
+      let lossSum = pos?.lossSum ?? 0;
+      let correct = pos?.correct ?? 0;
+      let counted = pos?.counted ?? 0;
+      let applied = pos?.appliedSteps ?? 0;
+      let skipped = pos?.skippedSteps ?? 0;
+      const firstStep = pos?.step ?? 0;
+      const priorSeconds = pos?.trainSeconds ?? 0;
+      if (pos?.snapshot && feats && labs && preds) {
+        feats.set(pos.snapshot.features.subarray(0, firstStep * batchSize * 2));
+        labs.set(pos.snapshot.labels.subarray(0, firstStep * batchSize));
+        preds.set(pos.snapshot.predicted.subarray(0, firstStep * batchSize));
+      }
+      for (let i = firstStep; i < bs.length; i++) {
+        if (stopRequested()) {
+          const n = i * batchSize;
+          const file = checkpoint(epoch - 1, {
+            epoch,
+            step: i,
+            rngAtEpochStart,
+            lossSum,
+            correct,
+            counted,
+            appliedSteps: applied,
+            skippedSteps: skipped,
+            trainSeconds: priorSeconds + (performance.now() - tEpoch) / 1000,
+            snapshot: feats && labs && preds ? { features: feats.subarray(0, 2 * n), labels: labs.subarray(0, n), predicted: preds.subarray(0, n) } : undefined,
+          });
+          throw new TrainingInterrupted(signalName(), epoch, i, bs.length, file);
+        }
         const idx = bs[i]!;
         const yArr = gatherLabels(data.train, idx);
-        const stepLoss = tf.tidy(() => {
+        const r = tf.tidy(() => {
           const x = tf.tensor4d(gatherImages(data.train, idx, xBuf), [batchSize, 28, 28, 1]);
           const y = tf.tensor1d(yArr, 'int32');
-          const r = trainStep(exp.net, exp.loss, exp.optimizer, exp.vars, x, y);
-          if (r.logits) {
-            const p = tf.argMax(r.logits, 1).dataSync();
-            for (let k = 0; k < batchSize; k++) {
-              if (p[k] === yArr[k]) correct++;
-              if (preds) preds[i * batchSize + k] = p[k]!;
-            }
+          const g = computeGradients(exp.net, exp.loss, exp.vars, x, y);
+          const [lv, probe] = tf.stack([g.loss, finiteProbe(Object.values(g.grads))]).dataSync() as Float32Array;
+          const lossValue = inject && inject.epoch === epoch && inject.step === i + 1 ? NaN : lv!;
+          const gradsFinite = Number.isFinite(probe);
+          const ok = Number.isFinite(lossValue) && gradsFinite;
+          let right = 0;
+          const p = g.logits ? tf.argMax(g.logits, 1).dataSync() : undefined;
+          if (p) for (let k = 0; k < batchSize; k++) if (p[k] === yArr[k]) right++;
+          if (preds && p) for (let k = 0; k < batchSize; k++) preds[i * batchSize + k] = p[k]!;
+          if (feats) feats.set(g.embeddings.dataSync(), i * batchSize * 2);
+          if (ok) {
+            exp.optimizer.apply(g.grads);
+            exp.loss.afterStep?.(g.embeddings, y);
           }
-          if (feats) feats.set(r.embeddings.dataSync(), i * batchSize * 2);
-          return r.loss.dataSync()[0]!;
+          return { lossValue, gradsFinite, ok, right, hasLogits: Boolean(p) };
         });
-        if (!Number.isFinite(stepLoss)) throw new NonFiniteLossError(epoch, i + 1, stepLoss);
         if (labs) for (let k = 0; k < batchSize; k++) labs[i * batchSize + k] = yArr[k]!;
-        lossSum += stepLoss;
+        if (r.ok) {
+          lossSum += r.lossValue;
+          applied++;
+          if (r.hasLogits) {
+            correct += r.right;
+            counted += batchSize;
+          }
+        } else if (nanPolicy === 'stop') {
+          const what = Number.isFinite(r.lossValue) ? 'a gradient became non-finite' : `the loss became ${r.lossValue}`;
+          throw new NonFiniteLossError(epoch, i + 1, r.lossValue, what, lastGood, outDir);
+        } else {
+          skipped++;
+        }
         const done = (epoch - 1) * stepsPerEpoch + i + 1;
         emit({
           type: 'step',
           epoch,
           step: i + 1,
           stepsPerEpoch,
-          loss: stepLoss,
-          imagesPerSecond: ((i + 1) * batchSize) / ((performance.now() - tEpoch) / 1000),
+          loss: r.lossValue,
+          imagesPerSecond: ((i + 1 - firstStep) * batchSize) / ((performance.now() - tEpoch) / 1000),
           doneSteps: done,
           totalSteps,
         });
+        await yieldToEventLoop();
       }
-      const trainSeconds = (performance.now() - tEpoch) / 1000;
+      const trainTime = (performance.now() - tEpoch) / 1000;
+      if (applied === 0) throw new NonFiniteLossError(epoch, bs.length, NaN, `every batch of the epoch had a non-finite loss or gradient (${skipped} skipped)`, lastGood, outDir);
+      // The update of a finite gradient can still overflow, and a loss's own step can go wrong:
+      // nothing non-finite goes into a checkpoint.
+      const stateOk = tf.tidy(() => Number.isFinite(finiteProbe([...Object.values(exp.vars), ...Object.values(exp.loss.stateVariables())]).dataSync()[0]!));
+      if (!stateOk) throw new NonFiniteLossError(epoch, bs.length, lossSum / applied, 'a weight became non-finite', lastGood, outDir);
       const ev = evaluate(exp, data.valid, numClasses);
       const m: EpochMetrics = {
         epoch,
         lr,
-        loss: lossSum / bs.length,
-        trainAccuracy: correct / (bs.length * batchSize),
+        loss: lossSum / applied,
+        trainAccuracy: counted ? correct / counted : 0,
         validLoss: ev.loss,
         validAccuracy: ev.accuracy,
-        imagesPerSecond: (bs.length * batchSize) / trainSeconds,
-        seconds: (performance.now() - tEpoch) / 1000,
-        elapsedSeconds: (performance.now() - t0) / 1000,
+        skippedBatches: skipped,
+        imagesPerSecond: ((bs.length - firstStep) * batchSize) / (trainTime || 1e-9),
+        seconds: priorSeconds + (performance.now() - tEpoch) / 1000,
+        elapsedSeconds: elapsed(),
       };
       appendMetrics(outDir, m);
       all.push(m);
@@ -228,9 +371,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         if (opts.onSnapshot) files.push(...(await opts.onSnapshot(outDir, epoch, s)));
         emit({ type: 'snapshot', epoch, files });
       }
+      // Last: a kill before this line redoes the epoch (metrics, snapshots and figures included).
+      const file = checkpoint(epoch);
+      lastGood = `epoch ${epoch}`;
+      if (stopRequested() && epoch < epochs) throw new TrainingInterrupted(signalName(), epoch + 1, 0, bs.length, file);
     }
   } catch (e) {
-    writeRunInfo(outDir, { ...info, status: 'failed', message: (e as Error).message });
+    const status = e instanceof TrainingInterrupted ? 'interrupted' : 'failed';
+    try {
+      writeRunInfo(outDir, { ...info, status, message: (e as Error).message });
+    } catch {
+      // A full disk must not hide the error that stopped the run.
+    }
     exp.dispose();
     throw e;
   }

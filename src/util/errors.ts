@@ -11,3 +11,7 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+/** Work stopped on request (Ctrl-C: exit code 130, SIGTERM: 143) after saving what it needs to
+ *  continue; the CLI prints the message (how to continue) without calling it an error. */
+export class Interrupted extends UserError {}

@@ -1,0 +1,110 @@
+/**
+ * `facelosses train --resume RUN_DIR`: checks that the folder is a run that can continue (not
+ * finished, has a checkpoint, same config and data), then puts the folder back to the state of
+ * its checkpoint (metrics.jsonl rebuilt, snapshots of later epochs removed). Nothing is changed
+ * before every check has passed.
+ */
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import type { Dataset } from '../data/mnist.js';
+import { UserError } from '../util/errors.js';
+import { type Checkpoint, dataFingerprint, loadCheckpoint } from './checkpoint.js';
+import { type RunInfo, readRunInfo, writeMetrics } from './run.js';
+import { SNAPSHOT_DIR } from './snapshot.js';
+
+export interface ResumeRequest {
+  /** The run folder given to --resume. */
+  dir: string;
+  /** A config file given alongside; it must resolve to the run's config. */
+  config?: string;
+  /** A profile given explicitly on the command line. */
+  profile?: Profile;
+  /** Overrides given on the command line (they must agree with the run's, except dataDir). */
+  overrides?: Overrides;
+  out?: string;
+  force?: boolean;
+}
+
+export interface ResumePlan {
+  dir: string;
+  info: RunInfo;
+  config: ResolvedConfig;
+  checkpoint: Checkpoint;
+}
+
+/** The parts of a config that decide the training (not where the data lives, not the figures). */
+function trainingPart(c: ResolvedConfig): unknown {
+  return { name: c.name, profile: c.profile, loss: c.loss, data: { trainLimit: c.data.trainLimit, validLimit: c.data.validLimit }, train: c.train, snapshots: c.snapshots };
+}
+
+/** The first dotted key where two plain values differ, with both values; undefined when equal. */
+export function firstDifference(a: unknown, b: unknown, key = ''): { key: string; a: unknown; b: unknown } | undefined {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (isObj(a) && isObj(b)) {
+    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+      const d = firstDifference(a[k], b[k], key ? `${key}.${k}` : k);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? undefined : { key, a, b };
+}
+
+const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
+
+export function planResume(r: ResumeRequest, warn: (m: string) => void = () => {}): ResumePlan {
+  if (r.force) throw new UserError('--resume continues a run and --force starts one over; use one or the other');
+  const dir = resolve(r.dir);
+  if (r.out !== undefined && resolve(r.out) !== dir) throw new UserError(`--out ${r.out} differs from --resume ${r.dir}; a resumed run stays in its own folder (drop --out)`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--resume ${r.dir}: no such folder`);
+  const info = readRunInfo(dir);
+  if (info.status === 'finished') {
+    throw new UserError(`${r.dir}: the run already finished (${info.config.train.epochs} epochs); nothing to resume (start it over with --config ... --force)`);
+  }
+  const checkpoint = loadCheckpoint(dir);
+  const ov: Overrides = Object.fromEntries(Object.entries(r.overrides ?? {}).filter(([, v]) => v !== undefined));
+  let candidate: ResolvedConfig;
+  let source: string;
+  if (r.config !== undefined) {
+    candidate = loadConfigFile(r.config, r.profile ?? (info.profile as Profile), { ...(info.overrides ?? {}), ...ov }, warn);
+    source = r.config;
+  } else {
+    candidate = structuredClone(info.config);
+    if (r.profile !== undefined) candidate.profile = r.profile;
+    if (ov.epochs !== undefined) candidate.train.epochs = ov.epochs;
+    if (ov.seed !== undefined) candidate.train.seed = ov.seed;
+    if (ov.trainLimit !== undefined) candidate.data.trainLimit = ov.trainLimit;
+    if (ov.validLimit !== undefined) candidate.data.validLimit = ov.validLimit;
+    if (ov.snapshots !== undefined) candidate.snapshots = [...new Set(ov.snapshots)].sort((a, b) => a - b);
+    source = 'the command line';
+  }
+  const d = firstDifference(trainingPart(info.config), trainingPart(candidate));
+  if (d) {
+    throw new UserError(
+      `${source} differs from the config of the run in ${r.dir} at ${d.key} (run: ${show(d.a)}, now: ${show(d.b)}); a resumed run keeps its config: drop the change, or start over with --force`,
+    );
+  }
+  const config = structuredClone(info.config);
+  if (ov.dataDir !== undefined) config.data.dir = ov.dataDir;
+  return { dir, info, config, checkpoint };
+}
+
+/** Refuses data that differ from the data the checkpoint was trained on. */
+export function checkResumeData(plan: ResumePlan, data: Dataset): void {
+  if (plan.checkpoint.data && plan.checkpoint.data !== dataFingerprint(data)) {
+    throw new UserError(`the data in ${data.dir} (${data.train.count} train, ${data.valid.count} test images) differ from the data the run in ${plan.dir} was trained on; point --data-dir at the original data`);
+  }
+}
+
+/** Puts the run folder back to its checkpoint: metrics.jsonl from the checkpoint's epochs, and no
+ *  snapshots of epochs after it (they are written again when those epochs are trained again). */
+export function applyResume(plan: ResumePlan): void {
+  writeMetrics(plan.dir, plan.checkpoint.metrics);
+  const snapDir = join(plan.dir, SNAPSHOT_DIR);
+  if (!existsSync(snapDir)) return;
+  for (const f of readdirSync(snapDir)) {
+    const m = /epoch-(\d+)\.json$/.exec(f);
+    if (m && Number(m[1]) > plan.checkpoint.epoch) rmSync(join(snapDir, f), { force: true });
+  }
+}
