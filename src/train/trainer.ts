@@ -72,7 +72,8 @@ export class NonFiniteLossError extends Error {
     runDir: string,
   ) {
     const kept = lastGood ? `the last good checkpoint (${lastGood}) stays in ${checkpointPath(runDir)}` : 'no checkpoint was written yet';
-    super(`${what} at epoch ${epoch}, step ${step} (loss ${value}); stopped, ${kept}. Lower train.lr, check the loss parameters, or continue with --nan-policy skip-batch`);
+    const loss = Number.isFinite(value) ? ` (loss ${value})` : '';
+    super(`${what} at epoch ${epoch}, step ${step}${loss}; stopped, ${kept}. Lower train.lr, check the loss parameters, or continue with --resume ${runDir} --nan-policy skip-batch`);
     this.name = 'NonFiniteLossError';
   }
 }
