@@ -185,6 +185,7 @@ test('--resume refuses a finished run, a changed config or override, and --force
     [['--seed', '4'], /at train\.seed \(run: 3, now: 4\)/],
     [['--force'], /--resume continues a run and --force starts one over/],
     [['--out', join(dir, 'elsewhere')], /a resumed run stays in its own folder/],
+    [['--data-dir', writeSyntheticIdx(join(dir, 'other-data'), 352, 64)], /the data in \S+other-data \(352 train, 64 test images\) differ from the data the run in \S+ was trained on/],
   ];
   for (const [extra, re] of cases) {
     const r = cli(['train', '--resume', run, ...extra]);
