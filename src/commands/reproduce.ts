@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadImage } from '@napi-rs/canvas';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
 import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile } from '../config/config.js';
 import { formatDuration } from '../cli/progress.js';
@@ -195,10 +196,26 @@ interface ChildResult {
   stderr: string;
 }
 
-function runChild(args: string[], children: Set<ReturnType<typeof spawn>>): Promise<ChildResult> {
+/** How long a worker may linger after its run.json says finished before it is ended. */
+const EXIT_GRACE_MS = 30_000;
+
+function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDir: string): Promise<ChildResult> {
   return new Promise((resolveP) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FACELOSSES_WORKER: '1' } });
     children.add(child);
+    // A worker that has written its finished run but does not exit (a thread pool kept alive) is
+    // ended after a grace period; its run counts by what run.json says.
+    let finishedAt = 0;
+    const spawnedAt = Date.now() - 1000;
+    const watch = setInterval(() => {
+      try {
+        const info = !finishedAt && isRunDir(runDir) ? readRunInfo(runDir) : undefined;
+        if (info?.status === 'finished' && Date.parse(info.finishedAt ?? '') >= spawnedAt) finishedAt = Date.now();
+      } catch {
+        // run.json being replaced: look again next time
+      }
+      if (finishedAt && Date.now() - finishedAt > EXIT_GRACE_MS) child.kill('SIGKILL');
+    }, 2000);
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {
@@ -208,13 +225,17 @@ function runChild(args: string[], children: Set<ReturnType<typeof spawn>>): Prom
       stderr += `\n${e.message}`;
     });
     child.on('close', (code, signal) => {
+      clearInterval(watch);
       children.delete(child);
-      resolveP({ code, signal, stderr });
+      resolveP({ code: finishedAt && signal === 'SIGKILL' ? 0 : code, signal, stderr });
     });
   });
 }
 
 export async function reproduceCommand(o: ReproduceOptions = {}): Promise<ReproduceResult> {
+  // This process only names figures (loss objects on tfjs's default backend) and draws: no
+  // 'install tfjs-node' banner.
+  tf.env().set('PROD', true);
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const profile: Profile = o.profile ?? 'quick';
   const configsDir = resolve(o.configsDir ?? (existsSync('configs') ? 'configs' : PACKAGE_CONFIGS));
@@ -322,11 +343,11 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
         const t = queue[next++]!;
         started.set(t, performance.now());
         let resume = t.action === 'resume';
-        let r = await runChild(childArgs(t, o, pics, threads, resume), children);
+        let r = await runChild(childArgs(t, o, pics, threads, resume), children, t.runDir);
         if (resume && r.code !== 0 && !interrupted) {
           log(`${t.stem}: resume failed (${lastLine(r.stderr) || `exit ${r.code}`}); starting over`);
           resume = false;
-          r = await runChild(childArgs(t, o, pics, threads, false), children);
+          r = await runChild(childArgs(t, o, pics, threads, false), children, t.runDir);
         }
         const seconds = (performance.now() - started.get(t)!) / 1000;
         started.delete(t);
@@ -405,7 +426,8 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
       const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === g.views[0]);
       if (!f || !existsSync(f.file)) continue;
       const acc = g.metrics.at(-1)?.validAccuracy;
-      tiles.push({ title: `${g.naming.displayName}${g.stem !== g.config.loss.name ? ` (${g.stem})` : ''}: ${acc !== undefined ? (100 * acc).toFixed(2) + '%' : '?'}`, png: readFileSync(f.file) });
+      const shared = gallery.filter((x) => x.naming.displayName === g.naming.displayName).length > 1;
+      tiles.push({ title: `${g.naming.displayName}${shared ? ` (${g.stem})` : ''}: ${acc !== undefined ? (100 * acc).toFixed(2) + '%' : '?'}`, png: readFileSync(f.file) });
     }
     if (tiles.length) {
       contactSheet = join(pics, 'contact-sheet.png');
