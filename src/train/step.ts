@@ -40,12 +40,17 @@ export function computeGradients(
     if (out.logits) logits = tf.keep(out.logits);
     return out.loss;
   }, list);
+  // tf.keep() exempts a tensor from every enclosing tidy; hand the caller tracked clones instead.
+  const emb = tf.clone(embeddings!);
+  embeddings!.dispose();
+  const lg = logits ? tf.clone(logits) : undefined;
+  logits?.dispose();
   const byName: Record<string, tf.Tensor> = {};
   for (const n of names) {
     const g = grads[vars[n]!.name];
     if (g) byName[n] = g;
   }
-  return { loss: value, embeddings: embeddings!, logits, grads: byName };
+  return { loss: value, embeddings: emb, logits: lg, grads: byName };
 }
 
 /** One full training step. Returns the loss, the batch's embeddings and logits (caller disposes). */
