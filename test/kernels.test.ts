@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
-import { registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
+import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
 import { registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 
@@ -80,7 +80,7 @@ function randomCases(n: number, seed: number): Case[] {
   for (let i = 0; i < n; i++) {
     cases.push({
       x: [pick(1, 5), pick(4, 12), pick(4, 12), pick(1, 8)],
-      f: [pick(1, 3), pick(1, 3), 0, pick(1, 8)],
+      f: [pick(1, 3), pick(1, 3), 0, i % 3 === 0 ? 4 * pick(1, 4) : pick(1, 8)],
       pad: i % 2 === 0 ? 'same' : 'valid',
     });
     cases[i]!.f[2] = cases[i]!.x[3];
@@ -91,6 +91,31 @@ function randomCases(n: number, seed: number): Case[] {
 test('Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend on random shapes', async () => {
   const cases = randomCases(16, 7);
   for (const [i, c] of cases.entries()) await compare(c, 100 + i);
+});
+
+test('the XNNPACK route of the filter gradient (SIMD kernel off) also matches the cpu backend', async () => {
+  configureWasmGradKernels({ simd: false });
+  try {
+    const cases = randomCases(6, 11);
+    cases.push({ x: [4, 12, 12, 16], f: [3, 3, 16, 16], pad: 'same' });
+    for (const [i, c] of cases.entries()) await compare(c, 150 + i);
+  } finally {
+    configureWasmGradKernels({ simd: true });
+  }
+});
+
+test('the reference network layer shapes (batch 16), SIMD filter gradient', async () => {
+  const layers: Array<[number, number, number]> = [
+    [28, 1, 16],
+    [28, 16, 16],
+    [14, 16, 32],
+    [14, 32, 32],
+    [7, 32, 64],
+    [7, 64, 2],
+  ];
+  for (const [i, [s, ci, co]] of layers.entries()) {
+    await compare({ x: [16, s, s, ci], f: [3, 3, ci, co], pad: 'same', fused: i < 5 }, 600 + i);
+  }
 });
 
 test('fixed shapes: 3x3 same (the model), even kernels, 1x1, batch 1, explicit pads', async () => {

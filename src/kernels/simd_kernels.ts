@@ -1,0 +1,168 @@
+/**
+ * Hand-written WebAssembly SIMD kernels that run on the tfjs wasm backend's own heap (the module
+ * imports the backend's memory, so tensors are read and written in place: no copies, no packing).
+ *
+ * - `filterGrad`: the filter gradient of a stride-1 NHWC convolution,
+ *     dW[kh,kw,ci,co] = sum_{n,h,w} x[n, h+kh-pt, w+kw-pl, ci] * dy[n,h,w,co],
+ *   computed directly from x and dy as they are. XNNPACK can only do this as a convolution whose
+ *   "filter" is the whole (transposed) dy, which it re-packs on every call; that packing and the
+ *   transposes cost more than the arithmetic. Register-blocked: 4 input channels x 8 output
+ *   channels (8 f32x4 accumulators) per inner loop over a row of positions.
+ *
+ * The module is assembled at start-up by wasm_asm.ts (no build step, no binary in the repo).
+ */
+import { Fn, SIMD, V128, I32, assemble } from './wasm_asm.js';
+
+/** Register-blocking variants: input channels per block x f32x4 vectors of output channels. */
+const VARIANTS: ReadonlyArray<{ ciB: number; coV: number }> = [
+  { ciB: 4, coV: 2 },
+  { ciB: 1, coV: 4 },
+  { ciB: 1, coV: 1 },
+];
+
+function variantName(v: { ciB: number; coV: number }): string {
+  return `filter_grad_${v.ciB}x${v.coV}`;
+}
+
+/** (x, dy, out, N, H, W, ci, co, Ho, Wo, KH, KW, pt, pl): byte addresses and sizes. */
+function filterGradFn(ciB: number, coV: number): Fn {
+  const f = new Fn(variantName({ ciB, coV }), 14);
+  const [X, DY, OUT, N, H, W, CI, CO, HO, WO, KH, KW, PT, PL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const n = f.local(I32);
+  const h = f.local(I32);
+  const kh = f.local(I32);
+  const kw = f.local(I32);
+  const hx = f.local(I32);
+  const w0 = f.local(I32);
+  const w1 = f.local(I32);
+  const cib = f.local(I32);
+  const cob = f.local(I32);
+  const xp = f.local(I32);
+  const dp = f.local(I32);
+  const op = f.local(I32);
+  const cnt = f.local(I32);
+  const xrow = f.local(I32);
+  const dyrow = f.local(I32);
+  const ci4 = f.local(I32);
+  const co4 = f.local(I32);
+  const acc: number[][] = [];
+  for (let i = 0; i < ciB; i++) acc.push(Array.from({ length: coV }, () => f.local(V128)));
+  const d = Array.from({ length: coV }, () => f.local(V128));
+  const s = f.local(V128);
+  const c = (v: number) => () => f.i32(v);
+  const g = (v: number) => () => f.get(v);
+  const mem = (offset: number) => ({ align: 0, offset });
+
+  f.get(CI).i32(4).mul().set(ci4);
+  f.get(CO).i32(4).mul().set(co4);
+  f.forRange(n, c(0), g(N), () => {
+    f.forRange(h, c(0), g(HO), () => {
+      // dyrow = dy + ((n*Ho + h)*Wo)*co4
+      f.get(DY).get(n).get(HO).mul().get(h).add().get(WO).mul().get(co4).mul().add().set(dyrow);
+      f.forRange(kh, c(0), g(KH), () => {
+        f.get(h).get(kh).add().get(PT).sub().tee(hx);
+        f.i32(0).geS();
+        f.get(hx).get(H).ltS();
+        f.op(0x71); // i32.and
+        f.ifThen(() => {
+          // xrow = x + ((n*H + hx)*W)*ci4
+          f.get(X).get(n).get(H).mul().get(hx).add().get(W).mul().get(ci4).mul().add().set(xrow);
+          f.forRange(kw, c(0), g(KW), () => {
+            // w0 = max(0, pl - kw); w1 = min(Wo, W + pl - kw)
+            f.get(PL).get(kw).sub().i32(0).get(PL).get(kw).sub().i32(0).op(0x4a).select().set(w0);
+            f.get(WO).get(W).get(PL).add().get(kw).sub().get(WO).get(W).get(PL).add().get(kw).sub().ltS().select().set(w1);
+            f.get(w0).get(w1).ltS();
+            f.ifThen(() => {
+              f.forRange(
+                cib,
+                c(0),
+                g(CI),
+                () => {
+                  f.forRange(
+                    cob,
+                    c(0),
+                    g(CO),
+                    () => {
+                      // op = out + ((kh*KW + kw)*ci + cib)*co4 + cob*4
+                      f.get(OUT).get(kh).get(KW).mul().get(kw).add().get(CI).mul().get(cib).add().get(co4).mul().add();
+                      f.get(cob).i32(4).mul().add().set(op);
+                      for (let i = 0; i < ciB; i++) {
+                        for (let j = 0; j < coV; j++) {
+                          f.get(op).get(co4).i32(i).mul().add().simd(SIMD.load, mem(j * 16)).set(acc[i]![j]!);
+                        }
+                      }
+                      // xp = xrow + (w0 + kw - pl)*ci4 + cib*4; dp = dyrow + w0*co4 + cob*4
+                      f.get(xrow).get(w0).get(kw).add().get(PL).sub().get(ci4).mul().add().get(cib).i32(4).mul().add().set(xp);
+                      f.get(dyrow).get(w0).get(co4).mul().add().get(cob).i32(4).mul().add().set(dp);
+                      f.get(w1).get(w0).sub().set(cnt);
+                      f.op(0x03, 0x40); // loop
+                      for (let j = 0; j < coV; j++) f.get(dp).simd(SIMD.load, mem(j * 16)).set(d[j]!);
+                      for (let i = 0; i < ciB; i++) {
+                        f.get(xp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
+                        for (let j = 0; j < coV; j++) {
+                          f.get(acc[i]![j]!).get(s).get(d[j]!).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(acc[i]![j]!);
+                        }
+                      }
+                      f.get(xp).get(ci4).add().set(xp);
+                      f.get(dp).get(co4).add().set(dp);
+                      f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
+                      f.op(0x0b); // end loop
+                      for (let i = 0; i < ciB; i++) {
+                        for (let j = 0; j < coV; j++) {
+                          f.get(op).get(co4).i32(i).mul().add().get(acc[i]![j]!).simd(SIMD.store, mem(j * 16));
+                        }
+                      }
+                    },
+                    4 * coV,
+                  );
+                },
+                ciB,
+              );
+            });
+          });
+        });
+      });
+    });
+  });
+  return f;
+}
+
+export interface SimdKernels {
+  /**
+   * dW (zeroed by the caller) += filter gradient. Addresses in bytes on the shared heap. Needs
+   * co % 4 == 0; picks the widest register blocking the channel counts allow.
+   */
+  filterGrad(
+    x: number,
+    dy: number,
+    out: number,
+    dims: { n: number; h: number; w: number; ci: number; co: number; ho: number; wo: number; kh: number; kw: number; pt: number; pl: number },
+  ): void;
+  canFilterGrad(ci: number, co: number): boolean;
+}
+
+const cache = new WeakMap<WebAssembly.Memory, SimdKernels>();
+
+/** Instantiates the kernels against a tfjs wasm heap (once per memory). */
+export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
+  const hit = cache.get(memory);
+  if (hit) return hit;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const bytes = assemble(
+    VARIANTS.map((v) => filterGradFn(v.ciB, v.coV)),
+    shared,
+  );
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const fns = VARIANTS.map((v) => ({ ...v, fn: instance.exports[variantName(v)] as (...a: number[]) => void }));
+  const pick = (ci: number, co: number) => fns.find((v) => ci % v.ciB === 0 && co % (4 * v.coV) === 0);
+  const k: SimdKernels = {
+    canFilterGrad: (ci, co) => pick(ci, co) !== undefined,
+    filterGrad(x, dy, out, d) {
+      const v = pick(d.ci, d.co);
+      if (!v) throw new Error(`filterGrad: unsupported channels ${d.ci}->${d.co}`);
+      v.fn(x, dy, out, d.n, d.h, d.w, d.ci, d.co, d.ho, d.wo, d.kh, d.kw, d.pt, d.pl);
+    },
+  };
+  cache.set(memory, k);
+  return k;
+}
