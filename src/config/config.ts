@@ -35,10 +35,33 @@ export interface Config {
 export const PROFILES = ['full', 'quick', 'ci'] as const;
 export type Profile = (typeof PROFILES)[number];
 
-/** The built-in compressed schedules. 'full' is the reference schedule as the config gives it. */
-export const PROFILE_SETTINGS: Record<Exclude<Profile, 'full'>, { epochs: number; trainLimit: number; validLimit: number; describe: string }> = {
-  quick: { epochs: 10, trainLimit: 10000, validLimit: 2000, describe: '10 epochs on the first 10,000 training and 2,000 test images' },
-  ci: { epochs: 3, trainLimit: 3000, validLimit: 1000, describe: '3 epochs on the first 3,000 training and 1,000 test images' },
+/**
+ * The built-in compressed schedules. 'full' is the reference schedule as the config gives it.
+ * A compressed profile keeps the shape of the reference run (Adam, step decay, three snapshots at
+ * the same fractions of the run) on fewer images and epochs. With 1/60 of the reference's
+ * optimisation steps, the learning rate is raised (lrScale) and decays less often (lrStepEpochs),
+ * so that the snapshots already show each loss's characteristic geometry.
+ */
+export const PROFILE_SETTINGS: Record<
+  Exclude<Profile, 'full'>,
+  { epochs: number; trainLimit: number; validLimit: number; lrScale: number; lrStepEpochs: number; describe: string }
+> = {
+  quick: {
+    epochs: 8,
+    trainLimit: 20000,
+    validLimit: 2000,
+    lrScale: 3,
+    lrStepEpochs: 3,
+    describe: '8 epochs on the first 20,000 training and 2,000 test images, lr x3 decayed x0.7 every 3 epochs',
+  },
+  ci: {
+    epochs: 3,
+    trainLimit: 3000,
+    validLimit: 1000,
+    lrScale: 3,
+    lrStepEpochs: 2,
+    describe: '3 epochs on the first 3,000 training and 1,000 test images (checks that everything runs; shapes are immature)',
+  },
 };
 
 export const DEFAULTS: Omit<Config, 'name' | 'description' | 'loss'> = {
@@ -200,7 +223,7 @@ function applyProfile(cfg: Config, profile: Profile, where: string): Config {
   let out: Config = {
     ...cfg,
     data: { ...cfg.data, trainLimit: cfg.data.trainLimit ?? p.trainLimit, validLimit: cfg.data.validLimit ?? p.validLimit },
-    train: { ...cfg.train, epochs: p.epochs, lrStepEpochs: Math.max(1, Math.round(cfg.train.lrStepEpochs * scale)) },
+    train: { ...cfg.train, epochs: p.epochs, lr: cfg.train.lr * p.lrScale, lrStepEpochs: p.lrStepEpochs },
     snapshots: snaps.length ? snaps : [p.epochs],
   };
   const extra = cfg.profiles[profile];
