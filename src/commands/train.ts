@@ -83,6 +83,10 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   const runBackend = plan?.checkpoint.backend;
   const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' ? runBackend : 'auto'));
   if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
+  const runThreads = plan?.checkpoint.threads;
+  if (runThreads && backend.threads && runThreads !== backend.threads) {
+    warnings.push(`the run was trained with ${runThreads} engine thread(s) and continues with ${backend.threads}; it will not match an uninterrupted run exactly`);
+  }
   if (plan) applyResume(plan);
   else prepareRunDir(outDir, Boolean(o.force));
   log(`facelosses: ${config.name} (loss ${config.loss.name}), profile ${config.profile}, backend ${backend.detail}`);
@@ -107,6 +111,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
     config,
     outDir,
     backend: backend.name,
+    backendThreads: backend.threads,
     dataset,
     resume: plan?.checkpoint,
     runInfo: plan ? plan.info : { overrides: Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },

@@ -57,6 +57,8 @@ export interface Checkpoint {
   format: typeof CHECKPOINT_FORMAT;
   savedAt: string;
   backend: string;
+  /** Threads of the engine, when known: results can differ with another count. */
+  threads?: number;
   /** Last completed epoch (0: none yet). */
   epoch: number;
   position?: EpochPosition;
@@ -193,6 +195,7 @@ export function encodeCheckpoint(c: Checkpoint): string {
     format: c.format,
     savedAt: c.savedAt,
     backend: c.backend,
+    threads: c.threads,
     epoch: c.epoch,
     position: p && {
       ...p,
@@ -245,6 +248,7 @@ export function decodeCheckpoint(text: string, file: string): Checkpoint {
       format: CHECKPOINT_FORMAT,
       savedAt: String(o.savedAt),
       backend: String(o.backend),
+      threads: Number.isInteger(o.threads) ? o.threads : undefined,
       epoch: o.epoch,
       position,
       rng: rngState(o.rng, 'rng'),

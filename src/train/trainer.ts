@@ -33,6 +33,8 @@ export interface TrainOptions {
   config: ResolvedConfig;
   outDir: string;
   backend: string;
+  /** Threads of the engine, recorded in checkpoints (results may differ with another count). */
+  backendThreads?: number;
   onEvent?: (e: TrainEvent) => void;
   /** Called after each snapshot is saved; draws figures (kept out of the trainer so it stays plot-free). */
   onSnapshot?: (runDir: string, epoch: number, snaps: Snapshot[]) => Promise<string[]> | string[];
@@ -241,6 +243,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       format: 'facelosses-checkpoint/1',
       savedAt: new Date().toISOString(),
       backend: opts.backend,
+      threads: opts.backendThreads,
       epoch,
       position,
       ...captureState(exp),
