@@ -174,6 +174,30 @@ function runFigures(info: RunInfo, picsDir: string) {
   return { naming, views, figures, present: figures.every((f) => existsSync(f.file)) };
 }
 
+/**
+ * A finished run folder as the gallery shows it: its figures in `picsDir` (drawn from the saved
+ * features when missing), metrics and separability (computed when missing).
+ */
+export async function loadGalleryRun(runDir: string, picsDir: string, stem: string, configFile: string): Promise<GalleryRun> {
+  const info = readRunInfo(runDir);
+  let figs = runFigures(info, picsDir);
+  if (!figs.present) {
+    await plotCommand({ run: runDir, out: picsDir });
+    figs = runFigures(info, picsDir);
+  }
+  return {
+    stem,
+    configFile,
+    config: info.config,
+    naming: figs.naming,
+    views: figs.views,
+    figures: figs.figures,
+    metrics: readMetrics(runDir),
+    separability: ensureSeparability(runDir),
+    backend: info.backend,
+  };
+}
+
 function childArgs(t: Task, o: ReproduceOptions, pics: string, threads: number | undefined, resume: boolean): string[] {
   const args = resume ? ['train', '--resume', t.runDir] : ['train', '--config', t.file, '--profile', t.config.profile, '--out', t.runDir, '--force', '--view', t.view];
   args.push('--pics', pics, '--quiet');
@@ -399,22 +423,7 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
       missing.push({ stem: c.stem, message: info ? `run in ${rel(r.runDir)} is ${info.status !== 'finished' ? info.status : 'of another config'}` : 'not run yet' });
       continue;
     }
-    let figs = runFigures(info, pics);
-    if (!figs.present) {
-      await plotCommand({ run: r.runDir, out: pics });
-      figs = runFigures(info, pics);
-    }
-    gallery.push({
-      stem: c.stem,
-      configFile: rel(r.file),
-      config: info.config,
-      naming: figs.naming,
-      views: figs.views,
-      figures: figs.figures,
-      metrics: readMetrics(r.runDir),
-      separability: ensureSeparability(r.runDir),
-      backend: info.backend,
-    });
+    gallery.push(await loadGalleryRun(r.runDir, pics, c.stem, rel(r.file)));
   }
 
   // Contact sheet: every loss's valid figure at its last snapshot.
@@ -424,7 +433,7 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
     for (const g of gallery) {
       const last = g.config.snapshots[g.config.snapshots.length - 1]!;
       const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === g.views[0]);
-      if (!f || !existsSync(f.file)) continue;
+      if (!f || (await checkPng(f.file))) continue; // reported by the output check below
       const acc = g.metrics.at(-1)?.validAccuracy;
       const shared = gallery.filter((x) => x.naming.displayName === g.naming.displayName).length > 1;
       tiles.push({ title: `${g.naming.displayName}${shared ? ` (${g.stem})` : ''}: ${acc !== undefined ? (100 * acc).toFixed(2) + '%' : '?'}`, png: readFileSync(f.file) });
