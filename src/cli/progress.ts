@@ -24,9 +24,12 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
   let epochs = 1;
   let lineOpen = false;
   const prefix = label ? `[${label}] ` : '';
+  // Steps done before this process (a resumed run): the ETA counts only this process's pace.
+  let base: number | undefined;
   const eta = (done: number, total: number) => {
     const el = (performance.now() - t0) / 1000;
-    return done > 0 ? ((total - done) * el) / done : NaN;
+    const mine = done - (base ?? 0);
+    return mine > 0 ? ((total - done) * el) / mine : NaN;
   };
   const clear = () => {
     if (tty && lineOpen) {
@@ -42,6 +45,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
         stream.write(`${prefix}training ${e.epochs} epochs x ${e.stepsPerEpoch} steps (${e.trainCount} train images/epoch, ${e.validCount} valid)${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
         break;
       case 'step': {
+        base ??= e.doneSteps - 1;
         const frac = e.doneSteps / e.totalSteps;
         const left = formatDuration(eta(e.doneSteps, e.totalSteps));
         if (tty) {
