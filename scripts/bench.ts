@@ -11,6 +11,7 @@
  * filter-gradient and input-gradient time of each convolution layer can be told apart).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES, type BackendName, initBackend } from '../src/backend.js';
 import { createLoss } from '../src/losses/registry.js';
@@ -89,10 +90,18 @@ function step(i: number): number {
 
 for (let i = 0; i < warmup; i++) step(i);
 const tensorsBefore = tf.memory().numTensors;
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
+const stepMs: number[] = [];
 let last = 0;
-for (let i = 0; i < steps; i++) last = step(warmup + i);
+for (let i = 0; i < steps; i++) {
+  const ts = performance.now();
+  last = step(warmup + i);
+  stepMs.push(performance.now() - ts);
+}
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
+stepMs.sort((a, b) => a - b);
 const leaked = tf.memory().numTensors - tensorsBefore;
 
 const msPerStep = (seconds * 1000) / steps;
@@ -101,20 +110,27 @@ const result = {
   detail: info.detail,
   imagesPerSecond: Math.round((steps * batch) / seconds),
   msPerStep: Number(msPerStep.toFixed(2)),
+  // Robust to other processes on the machine: the median and fastest step, and CPU time per step
+  // (user+system of this process, all threads).
+  medianMsPerStep: Number(stepMs[Math.floor(steps / 2)]!.toFixed(2)),
+  minMsPerStep: Number(stepMs[0]!.toFixed(2)),
+  cpuMsPerStep: Number(((cpu.user + cpu.system) / 1000 / steps).toFixed(2)),
+  loadAverage: os.loadavg()[0]!.toFixed(2),
   threads: info.threads ?? 1,
   steps,
   warmup,
   batch,
   tfjsVersion: tf.version_core,
   node: process.version,
-  cpus: (await import('node:os')).cpus().length,
+  cpus: os.cpus().length,
   finalLoss: Number(last.toFixed(4)),
   leakedTensors: leaked,
 };
 process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
-    `(batch ${batch}, ${steps} steps after ${warmup} warm-up, ${result.threads} thread(s))\n`,
+    `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
+    `${result.threads} thread(s), load average ${result.loadAverage})\n`,
 );
 
 if (values['profile-ops']) {

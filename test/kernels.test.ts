@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
 import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
-import { registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
+import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -193,12 +193,15 @@ test('no tensor or backend-buffer leak across gradient computations', async () =
   tf.dispose([x, w]);
 });
 
-test('MaxPoolGrad (replaced) matches the cpu backend, ties included', async () => {
+for (const simd of [true, false]) {
+test(`MaxPoolGrad (replaced, ${simd ? 'SIMD' : 'JavaScript'}) matches the cpu backend, ties included`, async () => {
+  configureWasmTrainKernels({ simd });
   const cases: Array<{ x: [number, number, number, number]; f: number; s: number; pad: 'same' | 'valid'; ties?: boolean }> = [
     { x: [3, 28, 28, 5], f: 3, s: 2, pad: 'same' },
     { x: [2, 14, 14, 8], f: 3, s: 2, pad: 'same' },
     { x: [2, 9, 7, 3], f: 2, s: 2, pad: 'valid' },
     { x: [1, 8, 8, 4], f: 3, s: 1, pad: 'same' },
+    { x: [2, 7, 7, 6], f: 3, s: 2, pad: 'same' },
     { x: [2, 10, 10, 3], f: 3, s: 2, pad: 'same', ties: true },
   ];
   for (const [i, c] of cases.entries()) {
@@ -218,11 +221,14 @@ test('MaxPoolGrad (replaced) matches the cpu backend, ties included', async () =
     const b = await run('cpu');
     assert.ok(relErr(a, b) <= TOL, `maxPoolGrad case ${i}: ${relErr(a, b)}`);
   }
+  configureWasmTrainKernels({ simd: true });
 });
 
-test('Sum (replaced for leading axes) matches the cpu backend', async () => {
+test(`Sum (replaced for leading axes, ${simd ? 'SIMD' : 'JavaScript'}) matches the cpu backend`, async () => {
+  configureWasmTrainKernels({ simd });
   const cases: Array<{ shape: number[]; axis: number | number[]; keepDims?: boolean; dtype?: 'int32' }> = [
-    { shape: [128, 28, 28, 16], axis: [0, 1, 2] },
+    { shape: [32, 28, 28, 16], axis: [0, 1, 2] },
+    { shape: [300, 6], axis: 0 },
     { shape: [4, 5, 6, 7], axis: [0, 1], keepDims: true },
     { shape: [4, 5, 6], axis: 0 },
     { shape: [4, 5, 6], axis: [2, 1, 0] },
@@ -246,7 +252,9 @@ test('Sum (replaced for leading axes) matches the cpu backend', async () => {
     assert.deepEqual(a.shape, b.shape, `sum case ${i} shape`);
     assert.ok(relErr(a.values, b.values) <= TOL, `sum case ${i}: ${relErr(a.values, b.values)}`);
   }
+  configureWasmTrainKernels({ simd: true });
 });
+}
 
 test('kernel registration is idempotent', () => {
   registerWasmGradKernels();

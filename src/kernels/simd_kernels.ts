@@ -127,6 +127,135 @@ function filterGradFn(ciB: number, coV: number): Fn {
   return f;
 }
 
+/**
+ * (x, dy, dx, N, H, W, C, OH, OW, sh, sw, fh, fw, pt, pl): max-pool gradient, NHWC, C % 4 == 0.
+ * Per window and 4 channels: the first maximum (row-major, strict >) and its address are tracked
+ * with f32x4.gt + bitselect, then dy is added at that address. dx must be zeroed.
+ */
+function maxPoolGradFn(): Fn {
+  const f = new Fn('max_pool_grad', 15);
+  const [X, DY, DX, N, H, W, C, OH, OW, SH, SW, FH, FW, PT, PL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const [n, oh, ow, r, sc, r0, r1, c0, c1, cb, gp, addr, c4, a] = Array.from({ length: 14 }, () => f.local(I32));
+  const best = f.local(V128);
+  const bidx = f.local(V128);
+  const v = f.local(V128);
+  const m = f.local(V128);
+  const g = f.local(V128);
+  const c = (k: number) => () => f.i32(k);
+  const get = (k: number) => () => f.get(k);
+  const mem = (offset: number) => ({ align: 0, offset });
+  const max0 = (push: () => void) => {
+    push();
+    f.i32(0);
+    push();
+    f.i32(0).op(0x4a).select(); // gt_s
+  };
+  const minOf = (pushA: () => void, pushB: () => void) => {
+    pushA();
+    pushB();
+    pushA();
+    pushB();
+    f.ltS().select();
+  };
+  f.get(C).i32(4).mul().set(c4);
+  f.forRange(n, c(0), get(N), () => {
+    f.forRange(oh, c(0), get(OH), () => {
+      // r0 = max(0, oh*sh - pt); r1 = min(H, oh*sh - pt + fh)
+      max0(() => f.get(oh).get(SH).mul().get(PT).sub());
+      f.set(r0);
+      minOf(get(H), () => f.get(oh).get(SH).mul().get(PT).sub().get(FH).add());
+      f.set(r1);
+      f.forRange(ow, c(0), get(OW), () => {
+        max0(() => f.get(ow).get(SW).mul().get(PL).sub());
+        f.set(c0);
+        minOf(get(W), () => f.get(ow).get(SW).mul().get(PL).sub().get(FW).add());
+        f.set(c1);
+        // gp = dy + ((n*OH + oh)*OW + ow)*c4
+        f.get(DY).get(n).get(OH).mul().get(oh).add().get(OW).mul().get(ow).add().get(c4).mul().add().set(gp);
+        f.forRange(
+          cb,
+          c(0),
+          get(c4),
+          () => {
+            f.f32const(-Infinity).simd(SIMD.f32x4_splat).set(best);
+            f.i32(-1).simd(SIMD.i32x4_splat).set(bidx);
+            f.forRange(r, get(r0), get(r1), () => {
+              f.forRange(sc, get(c0), get(c1), () => {
+                // addr = ((n*H + r)*W + sc)*c4 + cb (bytes, relative to x / dx)
+                f.get(n).get(H).mul().get(r).add().get(W).mul().get(sc).add().get(c4).mul().get(cb).add().set(addr);
+                f.get(X).get(addr).add().simd(SIMD.load, mem(0)).tee(v);
+                f.get(best).simd(SIMD.f32x4_gt).set(m);
+                f.get(v).get(best).get(m).simd(SIMD.v128_bitselect).set(best);
+                f.get(addr).simd(SIMD.i32x4_splat).get(bidx).get(m).simd(SIMD.v128_bitselect).set(bidx);
+              });
+            });
+            f.get(gp).get(cb).add().simd(SIMD.load, mem(0)).set(g);
+            for (let lane = 0; lane < 4; lane++) {
+              f.get(bidx).lane(SIMD.i32x4_extract_lane, lane).tee(a);
+              f.i32(0).geS();
+              f.ifThen(() => {
+                // dx[a + 4*lane] += g[lane]
+                f.get(DX).get(a).add();
+                f.get(DX).get(a).add().f32load(4 * lane);
+                f.get(g).lane(SIMD.f32x4_extract_lane, lane);
+                f.op(0x92); // f32.add
+                f.f32store(4 * lane);
+              });
+            }
+          },
+          16,
+        );
+      });
+    });
+  });
+  return f;
+}
+
+/**
+ * (x, out, M, C): out[c] = sum over M rows of x[m, c], C % 4 == 0, in blocks of 256 rows whose
+ * partial sums are added to out (which must be zeroed): error ~ (256 + M/256) ulp, not M.
+ */
+function sumRowsFn(): Fn {
+  const f = new Fn('sum_rows', 4);
+  const [X, OUT, M, C] = [0, 1, 2, 3];
+  const [c4, cb, m0, m1, p, cnt] = Array.from({ length: 6 }, () => f.local(I32));
+  const acc = f.local(V128);
+  const c = (k: number) => () => f.i32(k);
+  const get = (k: number) => () => f.get(k);
+  const mem = { align: 0, offset: 0 };
+  f.get(C).i32(4).mul().set(c4);
+  f.forRange(
+    m0,
+    c(0),
+    get(M),
+    () => {
+      // m1 = min(M, m0 + 256)
+      f.get(M).get(m0).i32(256).add().get(M).get(m0).i32(256).add().ltS().select().set(m1);
+      f.forRange(
+        cb,
+        c(0),
+        get(c4),
+        () => {
+          f.f32const(0).simd(SIMD.f32x4_splat).set(acc);
+          f.get(X).get(m0).get(c4).mul().add().get(cb).add().set(p);
+          f.get(m1).get(m0).sub().set(cnt);
+          f.op(0x03, 0x40);
+          f.get(acc).get(p).simd(SIMD.load, mem).simd(SIMD.f32x4_add).set(acc);
+          f.get(p).get(c4).add().set(p);
+          f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
+          f.op(0x0b);
+          f.get(OUT).get(cb).add();
+          f.get(OUT).get(cb).add().simd(SIMD.load, mem).get(acc).simd(SIMD.f32x4_add);
+          f.simd(SIMD.store, mem);
+        },
+        16,
+      );
+    },
+    256,
+  );
+  return f;
+}
+
 export interface SimdKernels {
   /**
    * dW (zeroed by the caller) += filter gradient. Addresses in bytes on the shared heap. Needs
@@ -139,6 +268,15 @@ export interface SimdKernels {
     dims: { n: number; h: number; w: number; ci: number; co: number; ho: number; wo: number; kh: number; kw: number; pt: number; pl: number },
   ): void;
   canFilterGrad(ci: number, co: number): boolean;
+  /** dx (zeroed by the caller) of a max pool, NHWC, C % 4 == 0. */
+  maxPoolGrad(
+    x: number,
+    dy: number,
+    dx: number,
+    d: { n: number; h: number; w: number; c: number; oh: number; ow: number; sh: number; sw: number; fh: number; fw: number; pt: number; pl: number },
+  ): void;
+  /** out (zeroed by the caller) = column sums of an [M, C] matrix, C % 4 == 0. */
+  sumRows(x: number, out: number, m: number, c: number): void;
 }
 
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels>();
@@ -148,10 +286,7 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   const hit = cache.get(memory);
   if (hit) return hit;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = assemble(
-    VARIANTS.map((v) => filterGradFn(v.ciB, v.coV)),
-    shared,
-  );
+  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV)), maxPoolGradFn(), sumRowsFn()], shared);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const fns = VARIANTS.map((v) => ({ ...v, fn: instance.exports[variantName(v)] as (...a: number[]) => void }));
   const pick = (ci: number, co: number) => fns.find((v) => ci % v.ciB === 0 && co % (4 * v.coV) === 0);
@@ -162,7 +297,27 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
       if (!v) throw new Error(`filterGrad: unsupported channels ${d.ci}->${d.co}`);
       v.fn(x, dy, out, d.n, d.h, d.w, d.ci, d.co, d.ho, d.wo, d.kh, d.kw, d.pt, d.pl);
     },
+    maxPoolGrad(x, dy, dx, d) {
+      if (d.c % 4 !== 0) throw new Error(`maxPoolGrad: channels ${d.c} not a multiple of 4`);
+      (instance.exports.max_pool_grad as (...a: number[]) => void)(x, dy, dx, d.n, d.h, d.w, d.c, d.oh, d.ow, d.sh, d.sw, d.fh, d.fw, d.pt, d.pl);
+    },
+    sumRows(x, out, m, c) {
+      if (c % 4 !== 0) throw new Error(`sumRows: columns ${c} not a multiple of 4`);
+      (instance.exports.sum_rows as (...a: number[]) => void)(x, out, m, c);
+    },
   };
   cache.set(memory, k);
   return k;
+}
+
+/** The kernels for a tfjs wasm backend object (undefined if its heap cannot be found). */
+export function simdKernelsOf(backend: unknown): SimdKernels | undefined {
+  const wasm = (backend as { wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
+  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  return memory ? simdKernelsFor(memory) : undefined;
+}
+
+/** Byte address of a tensor's data on the wasm heap. */
+export function heapAddress(backend: unknown, t: { dataId: object }): number {
+  return (backend as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset;
 }

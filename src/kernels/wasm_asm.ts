@@ -51,7 +51,10 @@ export const SIMD = {
   load: 0x00,
   load32_splat: 0x09,
   store: 0x0b,
+  i32x4_splat: 0x11,
   f32x4_splat: 0x13,
+  i32x4_extract_lane: 0x1b,
+  f32x4_extract_lane: 0x1f,
   f32x4_gt: 0x44,
   v128_and: 0x4e,
   v128_bitselect: 0x52,
@@ -118,6 +121,15 @@ export class Fn {
   simd(opcode: number, mem?: { align: number; offset: number }): this {
     this.code.push(0xfd, ...uleb(opcode));
     if (mem) this.code.push(...uleb(mem.align), ...uleb(mem.offset));
+    return this;
+  }
+  f32const(v: number): this {
+    const b = new Uint8Array(new Float32Array([v]).buffer);
+    return this.op(0x43, ...b);
+  }
+  /** f32x4/i32x4.extract_lane with its lane immediate. */
+  lane(opcode: number, lane: number): this {
+    this.code.push(0xfd, ...uleb(opcode), lane);
     return this;
   }
   f32load(offset = 0): this {

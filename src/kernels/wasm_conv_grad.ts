@@ -29,7 +29,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
-import { type SimdKernels, simdKernelsFor } from './simd_kernels.js';
+import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
 
 const BACKEND = 'wasm';
 
@@ -38,8 +38,6 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
 }
 
 let useSimd = true;
@@ -54,9 +52,7 @@ export function configureWasmGradKernels(opts: { simd?: boolean }): void {
 }
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
-  if (!useSimd) return undefined;
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  return memory ? simdKernelsFor(memory) : undefined;
+  return useSimd ? simdKernelsOf(backend) : undefined;
 }
 
 type Pads = { top: number; bottom: number; left: number; right: number };
@@ -190,7 +186,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     // Direct SIMD kernel on x and dy as they are (no transposes, no packing).
     const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
     (backend.typedArrayFromHeap(dw) as Float32Array).fill(0);
-    const addr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    const addr = (t: TensorInfo) => heapAddress(backend, t);
     simd.filterGrad(addr(x), addr(dy), addr(dw), {
       n,
       h: x.shape[1]!,

@@ -8,11 +8,13 @@
  *   first transposes the input so that the reduced axes are innermost. Here rows are accumulated
  *   directly (in float64).
  *
- * Both work on the wasm heap in JavaScript (typed-array views, no copies) and hand anything they
- * do not handle (other dtypes, dilations, non-leading reductions) to the stock kernel.
+ * Both run on the wasm heap in place: as wasm SIMD kernels (simd_kernels.ts) when the channel count
+ * is a multiple of 4, else as JavaScript loops over typed-array views. Anything else (other
+ * dtypes, dilations, non-leading reductions) goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { heapAddress, simdKernelsOf } from './simd_kernels.js';
 
 const BACKEND = 'wasm';
 
@@ -24,6 +26,13 @@ interface WasmBackendLike {
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
 
 const stock = new Map<string, KernelConfig>();
+
+let useSimd = true;
+
+/** `simd: false` uses the JavaScript loops instead of the wasm SIMD kernels (comparisons, tests). */
+export function configureWasmTrainKernels(opts: { simd?: boolean }): void {
+  if (opts.simd !== undefined) useSimd = opts.simd;
+}
 
 function callStock(name: string, args: KernelArgs): TensorInfo | TensorInfo[] {
   return stock.get(name)!.kernelFunc(args as Parameters<KernelFunc>[0]);
@@ -51,9 +60,15 @@ function maxPoolGrad(args: KernelArgs): TensorInfo | TensorInfo[] {
   const out = backend.makeOutput(input.shape.slice(), 'float32');
   // Views after the allocation (it may grow the heap).
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  const simd = useSimd && C % 4 === 0 ? simdKernelsOf(backend) : undefined;
+  if (simd) {
+    const a = (t: TensorInfo) => heapAddress(backend, t);
+    simd.maxPoolGrad(a(input), a(dy), a(out), { n: nb, h: H, w: W, c: C, oh: OH, ow: OW, sh, sw, fh, fw, pt, pl });
+    return out;
+  }
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
-  dx.fill(0);
   const best = new Float32Array(C);
   const at = new Int32Array(C);
   for (let n = 0; n < nb; n++) {
@@ -105,6 +120,12 @@ function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   const outShape = attrs.keepDims ? [...x.shape.map((d, i) => (i < k ? 1 : d))] : x.shape.slice(k);
   const out = backend.makeOutput(outShape, 'float32');
   const o = backend.typedArrayFromHeap(out) as Float32Array;
+  const simd = useSimd && C % 4 === 0 ? simdKernelsOf(backend) : undefined;
+  if (simd) {
+    o.fill(0);
+    simd.sumRows(heapAddress(backend, x), heapAddress(backend, out), M, C);
+    return out;
+  }
   const xv = backend.typedArrayFromHeap(x) as Float32Array;
   const acc = new Float64Array(C);
   for (let m = 0; m < M; m++) {
