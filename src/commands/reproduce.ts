@@ -225,7 +225,9 @@ const EXIT_GRACE_MS = 30_000;
 
 function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDir: string): Promise<ChildResult> {
   return new Promise((resolveP) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FACELOSSES_WORKER: '1' } });
+    // Own process group: a Ctrl-C reaches the workers once, forwarded by the batch (a second
+    // SIGINT would make them stop without saving their checkpoint).
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, FACELOSSES_WORKER: '1' } });
     children.add(child);
     // A worker that has written its finished run but does not exit (a thread pool kept alive) is
     // ended after a grace period; its run counts by what run.json says.
@@ -314,9 +316,11 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
       } catch {
         info = undefined;
       }
-      const current = info && info.codeVersion === version && sameConfig(info.config, config);
-      if (info && current && info.status === 'finished') action = runFigures(info, pics).present ? 'skip' : 'redraw';
-      else if (info && current && (info.status === 'running' || info.status === 'interrupted') && trainHas('--resume')) action = 'resume';
+      const same = info !== undefined && sameConfig(info.config, config);
+      // An unfinished run of the same config continues from its checkpoint (train --resume checks
+      // that the checkpoint fits; if it refuses, the run starts over).
+      if (info && same && info.codeVersion === version && info.status === 'finished') action = runFigures(info, pics).present ? 'skip' : 'redraw';
+      else if (info && same && (info.status === 'running' || info.status === 'interrupted') && trainHas('--resume')) action = 'resume';
     }
     tasks.push({ stem: c.stem, file: c.file, config, view, runDir, action });
   }
@@ -390,7 +394,7 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
         } else {
           const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`);
           outcomes.push({ ...base, status: 'failed', message: why });
-          log(`[${done}/${total}] ${t.stem}: FAILED after ${formatDuration(seconds)}: ${why}${done < total ? `; ETA ${eta()}` : ''}`);
+          log(`[${done}/${total}] ${t.stem}: ${interrupted ? 'interrupted' : 'FAILED'} after ${formatDuration(seconds)}: ${why}${done < total ? `; ETA ${eta()}` : ''}`);
         }
       }
     };
