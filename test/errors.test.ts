@@ -137,7 +137,7 @@ test('--resume: no such folder, not a run, unreadable run.json, no checkpoint, u
   writeFileSync(join(broken, 'run.json'), '{"format": "facelosses-run/1", "sta');
   refuses(['train', '--resume', broken], /run\.json: unreadable run file/, broken);
   const early = bareRun('early', 'running');
-  refuses(['train', '--resume', early], /early has no checkpoint \(checkpoint\/last\.json\); the run stopped before its first epoch ended, so start it again with --force/, early);
+  refuses(['train', '--resume', early], /early has no checkpoint \(checkpoint\/last\.json\); the run stopped before training started, so start it again with --force/, early);
   const cut = bareRun('cut', 'interrupted');
   mkdirSync(join(cut, 'checkpoint'));
   writeFileSync(join(cut, 'checkpoint', 'last.json'), '{"format":"facelosses-checkpoint/1","epoch":1,"we');

@@ -59,6 +59,11 @@ const metrics = (run: string) =>
     .split('\n')
     .map((l) => Object.fromEntries(Object.entries(JSON.parse(l) as Record<string, unknown>).filter(([k]) => !TIMING.has(k))));
 const checkpoint = (run: string) => JSON.parse(readFileSync(join(run, 'checkpoint', 'last.json'), 'utf8'));
+/** Epoch of the run's checkpoint, -1 while there is none. */
+function ckEpoch(run: string): number {
+  const f = join(run, 'checkpoint', 'last.json');
+  return existsSync(f) ? (checkpoint(run).epoch as number) : -1;
+}
 const status = (run: string) => JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).status as string;
 
 /** Same metrics (timing aside), weights, optimizer state, generator and snapshots as the reference run. */
@@ -98,30 +103,36 @@ test('same config, seed and backend: the same metrics and weights, run after run
   assert.equal(c.position, undefined);
 });
 
-test('SIGKILL during epoch 2, then --resume: exactly the uninterrupted run; lines after the checkpoint are dropped', async () => {
+test('SIGKILL in epoch 1, --resume, SIGKILL in epoch 2, --resume: exactly the uninterrupted run; lines after the checkpoint are dropped', async () => {
   const run = join(dir, 'killed');
   const p = start(args(run));
-  await waitFor(() => existsSync(join(run, 'checkpoint', 'last.json')), 'the first checkpoint');
-  await new Promise((r) => setTimeout(r, 150)); // into epoch 2
+  await waitFor(() => ckEpoch(run) >= 0, 'the initial checkpoint');
+  await new Promise((r) => setTimeout(r, 150)); // into epoch 1
   p.child.kill('SIGKILL');
-  const end = await p.done;
-  assert.equal(end.signal, 'SIGKILL');
+  assert.equal((await p.done).signal, 'SIGKILL');
   assert.equal(status(run), 'running');
-  const ck = checkpoint(run).epoch as number;
+  assert.ok(ckEpoch(run) < 3, `killed before the end (checkpoint of epoch ${ckEpoch(run)})`);
+
+  const q = start(['train', '--resume', run, '--quiet']);
+  await waitFor(() => ckEpoch(run) >= 1, 'the checkpoint of epoch 1');
+  await new Promise((r) => setTimeout(r, 150)); // into epoch 2
+  q.child.kill('SIGKILL');
+  assert.equal((await q.done).signal, 'SIGKILL');
+  const ck = ckEpoch(run);
   assert.ok(ck >= 1 && ck < 3, `killed before the end (checkpoint of epoch ${ck})`);
   // As if the killed process had written the metrics of an epoch it did not checkpoint, half a line included.
   appendFileSync(join(run, 'metrics.jsonl'), '{"epoch":99,"loss":1}\n{"epoch":100,"lo');
   const r = cli(['train', '--resume', run, '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   assertSameAsReference(run);
-  assert.equal(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).resumedAt.length, 1);
+  assert.equal(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).resumedAt.length, 2);
 });
 
 test('Ctrl-C: checkpoint at the end of the step (position in the epoch included), exit 130, says how to resume; resuming matches', async () => {
   const run = join(dir, 'interrupted');
   const p = start(args(run));
-  await waitFor(() => existsSync(join(run, 'checkpoint', 'last.json')), 'the first checkpoint');
-  await new Promise((r) => setTimeout(r, 150));
+  await waitFor(() => ckEpoch(run) >= 1, 'the checkpoint of epoch 1');
+  await new Promise((r) => setTimeout(r, 150)); // into epoch 2
   p.child.kill('SIGINT');
   const end = await p.done;
   assert.equal(end.code, 130, end.stderr);

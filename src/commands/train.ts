@@ -11,6 +11,7 @@ import { applyResume, checkResumeData, planResume } from '../run/resume.js';
 import { writeSeparability } from '../run/separability.js';
 import { type NanPolicy, train, TrainingInterrupted, type TrainResult } from '../train/trainer.js';
 import { Interrupted, UserError } from '../util/errors.js';
+import { codeVersion } from '../version.js';
 
 export interface TrainCommandOptions extends Overrides {
   /** Required unless `resume` is given. */
@@ -83,6 +84,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   const runBackend = plan?.checkpoint.backend;
   const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' ? runBackend : 'auto'));
   if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
+  if (plan && plan.info.codeVersion !== codeVersion()) warnings.push(`the run was started with code version ${plan.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
   const runThreads = plan?.checkpoint.threads;
   if (runThreads && backend.threads && runThreads !== backend.threads) {
     warnings.push(`the run was trained with ${runThreads} engine thread(s) and continues with ${backend.threads}; it will not match an uninterrupted run exactly`);

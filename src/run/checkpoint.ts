@@ -1,7 +1,8 @@
 /**
  * Checkpoints: everything a run needs to continue exactly where it stopped, in one file,
- * <run>/checkpoint/last.json, replaced atomically (temporary name, fsync, rename), so a kill at
- * any moment leaves either the old or the new complete checkpoint.
+ * <run>/checkpoint/last.json, written before the first epoch and after every epoch and replaced
+ * atomically (temporary name, fsync, rename), so a kill at any moment leaves either the old or
+ * the new complete checkpoint.
  *
  * The file is JSON with the float and byte arrays in base64 (little-endian float32), readable
  * from any language:
@@ -282,6 +283,6 @@ export function saveCheckpoint(runDir: string, c: Checkpoint): string {
 /** The run's checkpoint; UserError when there is none or it cannot be read. */
 export function loadCheckpoint(runDir: string): Checkpoint {
   const file = checkpointPath(runDir);
-  if (!existsSync(file)) throw new UserError(`${runDir} has no checkpoint (${CHECKPOINT_DIR}/${CHECKPOINT_FILE}); the run stopped before its first epoch ended, so start it again with --force`);
+  if (!existsSync(file)) throw new UserError(`${runDir} has no checkpoint (${CHECKPOINT_DIR}/${CHECKPOINT_FILE}); the run stopped before training started, so start it again with --force`);
   return decodeCheckpoint(readFileSync(file, 'utf8'), file);
 }

@@ -215,13 +215,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const snapshots = new Set(config.snapshots);
   const now = new Date().toISOString();
   const info: RunInfo = {
+    ...opts.runInfo,
     format: 'facelosses-run/1',
     config,
     profile: config.profile,
     backend: opts.backend,
     codeVersion: codeVersion(),
-    startedAt: now,
-    ...opts.runInfo,
+    startedAt: opts.runInfo?.startedAt ?? now,
     status: 'running',
   };
   delete info.finishedAt;
@@ -254,6 +254,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const stopRequested = () => Boolean(opts.signal?.aborted);
   const signalName = () => String(opts.signal?.reason ?? 'SIGINT');
   try {
+    if (!ck) {
+      // The initial state: a run killed in its first epoch can be resumed too.
+      checkpoint(0);
+      lastGood = 'epoch 0, before training';
+    }
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const pos = ck?.position && ck.position.epoch === epoch ? ck.position : undefined;
       if (pos) exp.rng.setState(pos.rngAtEpochStart);
