@@ -3,13 +3,13 @@
  * during work (e.g. the loss became NaN), 2 a usage or input error (bad flag, bad config, missing
  * data), 130 interrupted.
  */
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from './backend.js';
 import { PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
 import { lossDefinitions } from './losses/registry.js';
 import { plotCommand } from './commands/plot.js';
-import { formatOutcomes, reproduceCommand } from './commands/reproduce.js';
+import { displayPath, formatOutcomes, reproduceCommand } from './commands/reproduce.js';
 import { trainCommand } from './commands/train.js';
 import { Interrupted, UserError } from './util/errors.js';
 import { packageVersion } from './version.js';
@@ -153,8 +153,8 @@ export function buildProgram(): Command {
         height: o.size?.height,
       });
       process.stdout.write(formatOutcomes(r) + '\n');
-      process.stdout.write(`figures: ${r.figures.length} in ${rel(o.pics)}${r.contactSheet ? `, contact sheet ${rel(r.contactSheet)}` : ''}\n`);
-      if (r.readme) process.stdout.write(`gallery: ${rel(r.readme)}\n`);
+      process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
+      if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
       const failed = r.outcomes.filter((x) => x.status === 'failed');
       const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
       if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);

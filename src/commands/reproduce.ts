@@ -161,6 +161,11 @@ function lastLine(text: string): string {
   return lines[lines.length - 1] ?? '';
 }
 
+/** A path relative to the current folder when inside it, else absolute. */
+export function displayPath(p: string): string {
+  return rel(p);
+}
+
 function rel(p: string): string {
   const r = relative(process.cwd(), p);
   return r && !r.startsWith('..') ? r : p;
