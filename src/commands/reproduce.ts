@@ -232,7 +232,7 @@ function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDi
   return new Promise((resolveP) => {
     // Own process group: a Ctrl-C reaches the workers once, forwarded by the batch (a second
     // SIGINT would make them stop without saving their checkpoint).
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, FACELOSSES_WORKER: '1' } });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     children.add(child);
     // A worker that has written its finished run but does not exit (a thread pool kept alive) is
     // ended after a grace period; its run counts by what run.json says.
@@ -348,11 +348,14 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
     log(`reproduce: ${total} run${total === 1 ? '' : 's'} to train (profile ${profile}), ${workers} worker process${workers === 1 ? '' : 'es'}${threads ? ` x ${threads} thread(s)` : ''}; ${tasks.length - total} up to date`);
     const children = new Set<ReturnType<typeof spawn>>();
     let interrupted = false;
-    const onSigint = () => {
+    let signalled: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals) => {
       interrupted = true;
-      for (const ch of children) ch.kill('SIGINT');
+      signalled = sig;
+      for (const ch of children) ch.kill(sig);
     };
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const t0 = performance.now();
     const started = new Map<Task, number>();
     const durations: number[] = [];
@@ -406,9 +409,10 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
     try {
       await Promise.all(Array.from({ length: workers }, worker));
     } finally {
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
-    if (interrupted) throw new UserError(`interrupted after ${done} of ${total} runs (${formatDuration((performance.now() - t0) / 1000)}); run the same command again to pick up where it stopped`, 130);
+    if (interrupted) throw new UserError(`interrupted after ${done} of ${total} runs (${formatDuration((performance.now() - t0) / 1000)}); run the same command again to pick up where it stopped`, signalled === 'SIGTERM' ? 143 : 130);
   }
 
   // Gallery: every config (selected or not) with a finished run of the current resolved config.
