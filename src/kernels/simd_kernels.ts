@@ -11,6 +11,7 @@
  *
  * The module is assembled at start-up by wasm_asm.ts (no build step, no binary in the repo).
  */
+import v8 from 'node:v8';
 import { Fn, SIMD, V128, I32, assemble } from './wasm_asm.js';
 
 /** Register-blocking variants: input channels per block x f32x4 vectors of output channels. */
@@ -24,27 +25,57 @@ function variantName(v: { ciB: number; coV: number }): string {
   return `filter_grad_${v.ciB}x${v.coV}`;
 }
 
-/** (x, dy, out, N, H, W, ci, co, Ho, Wo, KH, KW, pt, pl): byte addresses and sizes. */
-function filterGradFn(ciB: number, coV: number): Fn {
+/** Emits acc += a * b for the values on the stack (acc, a, b pushed in that order by `push`). */
+function madd(f: Fn, fma: boolean, acc: number, pushA: () => void, pushB: () => void): void {
+  if (fma) {
+    pushA();
+    pushB();
+    f.get(acc).simd(SIMD.f32x4_relaxed_madd).set(acc);
+  } else {
+    f.get(acc);
+    pushA();
+    pushB();
+    f.simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(acc);
+  }
+}
+
+let fmaChecked: boolean | undefined;
+
+/**
+ * Whether relaxed-SIMD fused multiply-add can be used. Node 20's V8 has it behind
+ * --experimental-wasm-relaxed-simd (on by default from Node 22); the flag only adds wasm
+ * instructions, so it is switched on here when needed. FACELOSSES_WASM_FMA=0 turns FMA off.
+ */
+export function fmaAvailable(): boolean {
+  if (fmaChecked !== undefined) return fmaChecked;
+  if (process.env.FACELOSSES_WASM_FMA === '0') return (fmaChecked = false);
+  const probe = new Fn('probe', 1);
+  const v = probe.local(V128);
+  probe.get(0).simd(SIMD.load, { align: 0, offset: 0 }).tee(v).get(v).get(v).simd(SIMD.f32x4_relaxed_madd).set(v);
+  const bytes = assemble([probe], false);
+  if (!WebAssembly.validate(bytes)) {
+    try {
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // not settable: stay without FMA
+    }
+  }
+  fmaChecked = WebAssembly.validate(bytes);
+  return fmaChecked;
+}
+
+/**
+ * (x, dy, out, N, H, W, ci, co, Ho, Wo, KH, KW, pt, pl): byte addresses and sizes.
+ * Loop order: image, tap (kh, kw), channel block, then the rows and columns of the image for which
+ * the tap is inside the input. The accumulators stay in registers for a whole image (its x and dy
+ * are L2-resident while all taps and blocks pass over them).
+ */
+function filterGradFn(ciB: number, coV: number, fma: boolean): Fn {
   const f = new Fn(variantName({ ciB, coV }), 14);
   const [X, DY, OUT, N, H, W, CI, CO, HO, WO, KH, KW, PT, PL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  const n = f.local(I32);
-  const h = f.local(I32);
-  const kh = f.local(I32);
-  const kw = f.local(I32);
-  const hx = f.local(I32);
-  const w0 = f.local(I32);
-  const w1 = f.local(I32);
-  const cib = f.local(I32);
-  const cob = f.local(I32);
-  const xp = f.local(I32);
-  const dp = f.local(I32);
-  const op = f.local(I32);
-  const cnt = f.local(I32);
-  const xrow = f.local(I32);
-  const dyrow = f.local(I32);
-  const ci4 = f.local(I32);
-  const co4 = f.local(I32);
+  const [n, kh, kw, h0, h1, w0, w1, cib, cob, xp, dp, op, cnt, xrow, dyrow, rows, ci4, co4, xstep, dystep] = Array.from({ length: 20 }, () =>
+    f.local(I32),
+  );
   const acc: number[][] = [];
   for (let i = 0; i < ciB; i++) acc.push(Array.from({ length: coV }, () => f.local(V128)));
   const d = Array.from({ length: coV }, () => f.local(V128));
@@ -52,73 +83,95 @@ function filterGradFn(ciB: number, coV: number): Fn {
   const c = (v: number) => () => f.i32(v);
   const g = (v: number) => () => f.get(v);
   const mem = (offset: number) => ({ align: 0, offset });
+  // max(0, a) and min(a, b) for pushers
+  const max0 = (push: () => void) => {
+    push();
+    f.i32(0);
+    push();
+    f.i32(0).op(0x4a).select();
+  };
+  const minOf = (pushA: () => void, pushB: () => void) => {
+    pushA();
+    pushB();
+    pushA();
+    pushB();
+    f.ltS().select();
+  };
 
   f.get(CI).i32(4).mul().set(ci4);
   f.get(CO).i32(4).mul().set(co4);
+  f.get(W).get(ci4).mul().set(xstep);
+  f.get(WO).get(co4).mul().set(dystep);
   f.forRange(n, c(0), g(N), () => {
-    f.forRange(h, c(0), g(HO), () => {
-      // dyrow = dy + ((n*Ho + h)*Wo)*co4
-      f.get(DY).get(n).get(HO).mul().get(h).add().get(WO).mul().get(co4).mul().add().set(dyrow);
-      f.forRange(kh, c(0), g(KH), () => {
-        f.get(h).get(kh).add().get(PT).sub().tee(hx);
-        f.i32(0).geS();
-        f.get(hx).get(H).ltS();
-        f.op(0x71); // i32.and
-        f.ifThen(() => {
-          // xrow = x + ((n*H + hx)*W)*ci4
-          f.get(X).get(n).get(H).mul().get(hx).add().get(W).mul().get(ci4).mul().add().set(xrow);
-          f.forRange(kw, c(0), g(KW), () => {
-            // w0 = max(0, pl - kw); w1 = min(Wo, W + pl - kw)
-            f.get(PL).get(kw).sub().i32(0).get(PL).get(kw).sub().i32(0).op(0x4a).select().set(w0);
-            f.get(WO).get(W).get(PL).add().get(kw).sub().get(WO).get(W).get(PL).add().get(kw).sub().ltS().select().set(w1);
-            f.get(w0).get(w1).ltS();
-            f.ifThen(() => {
-              f.forRange(
-                cib,
-                c(0),
-                g(CI),
-                () => {
-                  f.forRange(
-                    cob,
-                    c(0),
-                    g(CO),
-                    () => {
-                      // op = out + ((kh*KW + kw)*ci + cib)*co4 + cob*4
-                      f.get(OUT).get(kh).get(KW).mul().get(kw).add().get(CI).mul().get(cib).add().get(co4).mul().add();
-                      f.get(cob).i32(4).mul().add().set(op);
-                      for (let i = 0; i < ciB; i++) {
-                        for (let j = 0; j < coV; j++) {
-                          f.get(op).get(co4).i32(i).mul().add().simd(SIMD.load, mem(j * 16)).set(acc[i]![j]!);
-                        }
+    f.forRange(kh, c(0), g(KH), () => {
+      // rows h with 0 <= h + kh - pt < H: h0 = max(0, pt - kh), h1 = min(Ho, H + pt - kh)
+      max0(() => f.get(PT).get(kh).sub());
+      f.set(h0);
+      minOf(g(HO), () => f.get(H).get(PT).add().get(kh).sub());
+      f.set(h1);
+      f.get(h0).get(h1).ltS();
+      f.ifThen(() => {
+        f.forRange(kw, c(0), g(KW), () => {
+          max0(() => f.get(PL).get(kw).sub());
+          f.set(w0);
+          minOf(g(WO), () => f.get(W).get(PL).add().get(kw).sub());
+          f.set(w1);
+          f.get(w0).get(w1).ltS();
+          f.ifThen(() => {
+            f.forRange(
+              cib,
+              c(0),
+              g(CI),
+              () => {
+                f.forRange(
+                  cob,
+                  c(0),
+                  g(CO),
+                  () => {
+                    // op = out + ((kh*KW + kw)*ci + cib)*co4 + cob*4
+                    f.get(OUT).get(kh).get(KW).mul().get(kw).add().get(CI).mul().get(cib).add().get(co4).mul().add();
+                    f.get(cob).i32(4).mul().add().set(op);
+                    for (let i = 0; i < ciB; i++) {
+                      for (let j = 0; j < coV; j++) {
+                        f.get(op).get(co4).i32(i).mul().add().simd(SIMD.load, mem(j * 16)).set(acc[i]![j]!);
                       }
-                      // xp = xrow + (w0 + kw - pl)*ci4 + cib*4; dp = dyrow + w0*co4 + cob*4
-                      f.get(xrow).get(w0).get(kw).add().get(PL).sub().get(ci4).mul().add().get(cib).i32(4).mul().add().set(xp);
-                      f.get(dyrow).get(w0).get(co4).mul().add().get(cob).i32(4).mul().add().set(dp);
-                      f.get(w1).get(w0).sub().set(cnt);
-                      f.op(0x03, 0x40); // loop
-                      for (let j = 0; j < coV; j++) f.get(dp).simd(SIMD.load, mem(j * 16)).set(d[j]!);
-                      for (let i = 0; i < ciB; i++) {
-                        f.get(xp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
-                        for (let j = 0; j < coV; j++) {
-                          f.get(acc[i]![j]!).get(s).get(d[j]!).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(acc[i]![j]!);
-                        }
+                    }
+                    // xrow = x + ((n*H + h0 + kh - pt)*W + w0 + kw - pl)*ci4 + cib*4
+                    f.get(X).get(n).get(H).mul().get(h0).add().get(kh).add().get(PT).sub().get(W).mul();
+                    f.get(w0).add().get(kw).add().get(PL).sub().get(ci4).mul().add().get(cib).i32(4).mul().add().set(xrow);
+                    // dyrow = dy + ((n*Ho + h0)*Wo + w0)*co4 + cob*4
+                    f.get(DY).get(n).get(HO).mul().get(h0).add().get(WO).mul().get(w0).add().get(co4).mul().add();
+                    f.get(cob).i32(4).mul().add().set(dyrow);
+                    f.get(h1).get(h0).sub().set(rows);
+                    f.op(0x03, 0x40); // loop over rows
+                    f.get(xrow).set(xp);
+                    f.get(dyrow).set(dp);
+                    f.get(w1).get(w0).sub().set(cnt);
+                    f.op(0x03, 0x40); // loop over columns
+                    for (let j = 0; j < coV; j++) f.get(dp).simd(SIMD.load, mem(j * 16)).set(d[j]!);
+                    for (let i = 0; i < ciB; i++) {
+                      f.get(xp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
+                      for (let j = 0; j < coV; j++) madd(f, fma, acc[i]![j]!, () => f.get(s), () => f.get(d[j]!));
+                    }
+                    f.get(xp).get(ci4).add().set(xp);
+                    f.get(dp).get(co4).add().set(dp);
+                    f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
+                    f.op(0x0b); // end columns
+                    f.get(xrow).get(xstep).add().set(xrow);
+                    f.get(dyrow).get(dystep).add().set(dyrow);
+                    f.get(rows).i32(1).sub().tee(rows).brIf(0);
+                    f.op(0x0b); // end rows
+                    for (let i = 0; i < ciB; i++) {
+                      for (let j = 0; j < coV; j++) {
+                        f.get(op).get(co4).i32(i).mul().add().get(acc[i]![j]!).simd(SIMD.store, mem(j * 16));
                       }
-                      f.get(xp).get(ci4).add().set(xp);
-                      f.get(dp).get(co4).add().set(dp);
-                      f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-                      f.op(0x0b); // end loop
-                      for (let i = 0; i < ciB; i++) {
-                        for (let j = 0; j < coV; j++) {
-                          f.get(op).get(co4).i32(i).mul().add().get(acc[i]![j]!).simd(SIMD.store, mem(j * 16));
-                        }
-                      }
-                    },
-                    4 * coV,
-                  );
-                },
-                ciB,
-              );
-            });
+                    }
+                  },
+                  4 * coV,
+                );
+              },
+              ciB,
+            );
           });
         });
       });
@@ -286,7 +339,8 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   const hit = cache.get(memory);
   if (hit) return hit;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV)), maxPoolGradFn(), sumRowsFn()], shared);
+  const fma = fmaAvailable();
+  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(), sumRowsFn()], shared);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const fns = VARIANTS.map((v) => ({ ...v, fn: instance.exports[variantName(v)] as (...a: number[]) => void }));
   const pick = (ci: number, co: number) => fns.find((v) => ci % v.ciB === 0 && co % (4 * v.coV) === 0);
