@@ -161,6 +161,22 @@ function lastLine(text: string): string {
   return lines[lines.length - 1] ?? '';
 }
 
+/** The reference schedule of the configs in words; values that differ between configs are listed. */
+export function describeFullSchedule(files: string[]): string | undefined {
+  const cfgs: ResolvedConfig[] = [];
+  for (const f of files) {
+    try {
+      cfgs.push(loadConfigFile(f, 'full'));
+    } catch {
+      // reported elsewhere
+    }
+  }
+  if (!cfgs.length) return undefined;
+  const vals = (get: (c: ResolvedConfig) => string | number) => [...new Set(cfgs.map(get))].join(' or ');
+  const data = cfgs.every((c) => c.data.trainLimit === null && c.data.validLimit === null) ? 'all of MNIST' : 'the data each config names';
+  return `${vals((c) => c.train.epochs)} epochs on ${data}, batch ${vals((c) => c.train.batchSize)}, Adam lr ${vals((c) => c.train.lr)} decayed ×${vals((c) => c.train.lrGamma)} every ${vals((c) => c.train.lrStepEpochs)} epochs, snapshots at epochs ${vals((c) => c.snapshots.join(', '))}`;
+}
+
 /** A path relative to the current folder when inside it, else absolute. */
 export function displayPath(p: string): string {
   return rel(p);
@@ -499,16 +515,8 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
         const cmd = ['npx facelosses reproduce', `--profile ${profile}`];
         if (o.view) cmd.push(`--view ${o.view}`);
         const ref = resolved.values().next().value;
-        let fullSchedule: string | undefined;
-        if (ref) {
-          try {
-            const f = loadConfigFile(ref.file, 'full');
-            fullSchedule = `${f.train.epochs} epochs on all of MNIST, batch ${f.train.batchSize}, Adam lr ${f.train.lr} decayed ×${f.train.lrGamma} every ${f.train.lrStepEpochs} epochs, snapshots at epochs ${f.snapshots.join(', ')}`;
-          } catch {
-            fullSchedule = undefined;
-          }
-        }
-        const profileDescription = profile === 'full' ? 'the schedule each config file gives' : `${PROFILE_SETTINGS[profile].describe}, learning-rate steps and snapshot epochs scaled to match`;
+        const fullSchedule = describeFullSchedule([...resolved.values()].map((r) => r.file));
+        const profileDescription = profile === 'full' ? 'the schedule each config file gives' : PROFILE_SETTINGS[profile].describe;
         const md = galleryMarkdown(gallery, {
           readmeDir: dirname(target),
           contactSheet,
