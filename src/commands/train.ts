@@ -95,7 +95,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   printWarnings();
   log(`run folder: ${relative(process.cwd(), outDir) || '.'}${plan ? `, resuming after epoch ${plan.checkpoint.epoch}${plan.checkpoint.position ? ` and ${plan.checkpoint.position.step} steps of epoch ${plan.checkpoint.position.epoch}` : ''}` : ''}`);
   const naming = figureNaming(config);
-  const picsDir = o.pics ?? join(outDir, 'pics');
+  const picsDir = resolve(o.pics ?? plan?.info.pics ?? join(outDir, 'pics'));
   const files: string[] = [];
   // Ctrl-C / SIGTERM: finish the current step, save a checkpoint, exit 130 / 143. Twice: at once.
   const stop = new AbortController();
@@ -116,7 +116,10 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
     backendThreads: backend.threads,
     dataset,
     resume: plan?.checkpoint,
-    runInfo: plan ? plan.info : { overrides: Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },
+    runInfo: {
+      ...(plan ? plan.info : { overrides: Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) }),
+      pics: picsDir === join(outDir, 'pics') ? undefined : picsDir,
+    },
     nanPolicy: o.nanPolicy,
     signal: stop.signal,
     onEvent: o.quiet ? undefined : createProgress(process.stderr, o.label),

@@ -19,6 +19,8 @@ export interface RunInfo {
   message?: string;
   /** The command-line overrides the run was started with (to compare a config given with --resume). */
   overrides?: Overrides;
+  /** Where the figures go, when not <run>/pics (a resumed run keeps drawing there). */
+  pics?: string;
   /** When the run was continued from a checkpoint, each time. */
   resumedAt?: string[];
 }

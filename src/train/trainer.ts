@@ -387,6 +387,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   } catch (e) {
     const status = e instanceof TrainingInterrupted ? 'interrupted' : 'failed';
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      // A full disk, a folder gone read-only: say what survives and how to go on.
+      const kept = lastGood ? `the last good checkpoint (${lastGood}) stays in ${checkpointPath(outDir)}; fix the cause and continue with --resume ${outDir}` : 'no checkpoint was written';
+      e = new Error(`could not write the run folder (${(e as Error).message}); ${kept}`);
+    }
     try {
       writeRunInfo(outDir, { ...info, status, message: (e as Error).message });
     } catch {
