@@ -205,4 +205,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const exitCode = await main(process.argv);
-process.exitCode = exitCode;
+// Exit explicitly: engine worker threads (threaded wasm) or a lingering handle must not keep a
+// finished command alive. Writes to stdout/stderr are synchronous for files and pipes on Linux.
+process.exit(exitCode);

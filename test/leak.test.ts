@@ -44,8 +44,8 @@ test('the reference network: shapes, parameter count, He-normal (fan_out) scale'
   // 3x3 convs 1-16-16-32-32-64-2 with biases
   const expect = [[1, 16], [16, 16], [16, 32], [32, 32], [32, 64], [64, 2]].reduce((a, [i, o]) => a + 9 * i! * o! + o!, 0);
   assert.equal(n, expect);
-  const w = net.variables['conv5.w']!.dataSync();
-  const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+  const w = net.variables['conv5.w']!.dataSync() as Float32Array;
+  const std = Math.sqrt(w.reduce((a: number, v: number) => a + v * v, 0) / w.length);
   assert.ok(Math.abs(std - Math.sqrt(2 / (9 * 64))) < 0.01, `std ${std}`);
   net.dispose();
 });

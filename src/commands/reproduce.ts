@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
 import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile } from '../config/config.js';
 import { formatDuration } from '../cli/progress.js';
-import { lossNames } from '../losses/registry.js';
+import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
 import { figureNaming, type View, viewsOf } from '../report/figures.js';
 import { expectedFigures, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery } from '../report/gallery.js';
@@ -35,7 +35,6 @@ const PACKAGE_CONFIGS = fileURLToPath(new URL('../../configs', import.meta.url))
  * Losses whose information is all in the angle: reproduce draws them both raw and on the unit
  * circle unless the config or --view says otherwise.
  */
-export const NORMALIZED_LOSSES: ReadonlySet<string> = new Set(['normface', 'cosface', 'arcface', 'sphereface', 'l2softmax', 'magface', 'circle']);
 
 export interface ReproduceOptions extends Omit<Overrides, 'seed'> {
   profile?: Profile;
@@ -116,7 +115,7 @@ function sortByRegistry<T extends { stem: string; config?: ResolvedConfig }>(ite
 export function batchView(config: ResolvedConfig, flag?: 'raw' | 'unit' | 'both'): 'raw' | 'unit' | 'both' {
   if (flag) return flag;
   if (config.plot.view !== 'raw') return config.plot.view;
-  return NORMALIZED_LOSSES.has(config.loss.name) ? 'both' : 'raw';
+  return getLossDefinition(config.loss.name).normalized ? 'both' : 'raw';
 }
 
 function canonical(v: unknown): string {

@@ -58,6 +58,7 @@ export class ArcFaceLoss extends ScaledCosineHead {
 
 export const arcfaceLoss: LossDefinition = {
   name: 'arcface',
+  normalized: true,
   displayName: 'ArcFaceLoss',
   figureFolder: 'ArcFace',
   description: 'ArcFace: additive angular margin, target logit s·cos(θ_y + m).',

@@ -37,6 +37,7 @@ export class CircleLoss extends ScaledCosineHead {
 
 export const circleLoss: LossDefinition = {
   name: 'circle',
+  normalized: true,
   displayName: 'CircleLoss',
   figureFolder: 'Circle',
   description: 'Circle loss (class-level): self-paced weights α_p, α_n on the cosine logits, margins 1 − m and m; defaults re-chosen for 2-D.',

@@ -39,6 +39,7 @@ export class CosFaceLoss extends ScaledCosineHead {
 
 export const cosfaceLoss: LossDefinition = {
   name: 'cosface',
+  normalized: true,
   aliases: ['amsoftmax'],
   displayName: 'CosFaceLoss',
   figureFolder: 'CosFace',

@@ -48,6 +48,7 @@ export class L2SoftmaxLoss extends BaseLoss {
 
 export const l2softmaxLoss: LossDefinition = {
   name: 'l2softmax',
+  normalized: true,
   displayName: 'L2-SoftmaxLoss',
   figureFolder: 'L2Softmax',
   description: 'L2-Softmax: features L2-normalized and scaled by alpha (fixed or trainable) before a softmax classifier.',

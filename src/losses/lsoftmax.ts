@@ -145,6 +145,7 @@ export const lsoftmaxLoss: LossDefinition = {
 
 export const spherefaceLoss: LossDefinition = {
   name: 'sphereface',
+  normalized: true,
   aliases: ['asoftmax'],
   displayName: 'SphereFaceLoss',
   figureFolder: 'SphereFace',

@@ -57,6 +57,7 @@ export class MagFaceLoss extends ScaledCosineHead {
 
 export const magfaceLoss: LossDefinition = {
   name: 'magface',
+  normalized: true,
   displayName: 'MagFaceLoss',
   figureFolder: 'MagFace',
   description:

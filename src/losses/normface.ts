@@ -24,6 +24,7 @@ export class NormFaceLoss extends ScaledCosineHead {
 
 export const normfaceLoss: LossDefinition = {
   name: 'normface',
+  normalized: true,
   displayName: 'NormFaceLoss',
   figureFolder: 'NormFace',
   description: 'NormFace: softmax on s·cos θ with normalized features and weights (no margin).',

@@ -83,6 +83,8 @@ export interface LossDefinition {
   /** Folder under pics/ for the figures, e.g. 'ArcFace'. */
   figureFolder?: string;
   description: string;
+  /** True for heads whose geometry lives on the unit circle (figures default to raw + unit views). */
+  normalized?: boolean;
   params: ParamSchema;
   /** Extra cross-parameter validation; return an error message or null. Warnings via `warn`. */
   validate?(params: LossParams, ctx: LossContext, warn: (msg: string) => void): string | null;
