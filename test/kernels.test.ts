@@ -36,7 +36,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** dL/dx and dL/dW of L = sum(conv(x, W) * r) (r random, so dy is random), on `backend`. */
-async function convGrads(backend: string, c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array; db?: Float32Array }> {
+async function convGrads(backend: string, c: Case, seed: number): Promise<{ y: Float32Array; dx: Float32Array; dw: Float32Array; db?: Float32Array }> {
   await tf.setBackend(backend);
   const rng = new Rng(seed);
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -48,15 +48,16 @@ async function convGrads(backend: string, c: Case, seed: number): Promise<{ dx: 
     const y0 = tf.conv2d(x, w, c.strides ?? 1, c.pad);
     const r = tf.tensor(rng.normalArray(size(y0.shape)), y0.shape);
     if (c.fused) {
+      const y = tf.fused.conv2d({ x, filter: w, strides: c.strides ?? 1, pad: c.pad, bias: b, activation: 'relu' }).dataSync() as Float32Array;
       const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
         tf.sum(tf.mul(tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, strides: c.strides ?? 1, pad: c.pad, bias: bb, activation: 'relu' }), r)),
       );
       const [dx, dw, db] = g([x, w, b]);
-      return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array, db: db!.dataSync() as Float32Array };
+      return { y, dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array, db: db!.dataSync() as Float32Array };
     }
     const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides ?? 1, c.pad), r)));
     const [dx, dw] = g([x, w]);
-    return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+    return { y: y0.dataSync() as Float32Array, dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
   });
   assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
   return out;
@@ -66,6 +67,8 @@ async function compare(c: Case, seed: number): Promise<void> {
   const w = await convGrads('wasm', c, seed);
   const r = await convGrads('cpu', c, seed);
   const label = `x=[${c.x}] f=[${c.f}] pad=${JSON.stringify(c.pad)} stride=${c.strides ?? 1}${c.fused ? ' fused' : ''}`;
+  const ey = relErr(w.y, r.y);
+  assert.ok(ey <= TOL, `${label}: forward relative error ${ey}`);
   const ex = relErr(w.dx, r.dx);
   const ew = relErr(w.dw, r.dw);
   assert.ok(ex <= TOL, `${label}: dx relative error ${ex}`);
@@ -130,6 +133,36 @@ test('fixed shapes: 3x3 same (the model), even kernels, 1x1, batch 1, explicit p
     { x: [3, 10, 10, 4], f: [3, 3, 4, 6], pad: 'same', fused: true },
   ];
   for (const [i, c] of cases.entries()) await compare(c, 200 + i);
+});
+
+test('forward convolution: SIMD kernel (bias, ReLU, linear) and stock fallbacks match the cpu backend', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad; strides?: number }> = [
+    { x: [3, 9, 8, 5], f: [3, 3, 5, 16], pad: 'same' },
+    { x: [2, 7, 7, 3], f: [2, 3, 3, 8], pad: 'valid' },
+    { x: [2, 6, 6, 4], f: [1, 1, 4, 12], pad: 'same' },
+    { x: [2, 6, 6, 4], f: [3, 3, 4, 6], pad: 'same' }, // co % 4 != 0: stock kernel
+    { x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 }, // strided: stock kernel
+    { x: [1, 5, 7, 2], f: [3, 3, 2, 4], pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+  ];
+  for (const [i, c] of shapes.entries()) {
+    for (const activation of ['linear', 'relu'] as const) {
+      for (const withBias of [true, false]) {
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const rng = new Rng(700 + i);
+          return tf.tidy(() => {
+            const x = tf.tensor4d(rng.normalArray(c.x.reduce((a, b) => a * b, 1)), c.x);
+            const w = tf.tensor4d(rng.normalArray(c.f.reduce((a, b) => a * b, 1)), c.f);
+            const b = withBias ? tf.tensor1d(rng.normalArray(c.f[3])) : undefined;
+            return tf.fused.conv2d({ x, filter: w, strides: c.strides ?? 1, pad: c.pad, bias: b, activation }).dataSync();
+          });
+        };
+        const a = await run('wasm');
+        const b = await run('cpu');
+        assert.ok(relErr(a, b) <= TOL, `case ${i} ${activation} bias=${withBias}: ${relErr(a, b)}`);
+      }
+    }
+  }
 });
 
 test('strided convolutions: dilated filter gradient, stock input-gradient fallback', async () => {

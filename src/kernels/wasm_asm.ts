@@ -60,6 +60,7 @@ export const SIMD = {
   v128_bitselect: 0x52,
   f32x4_add: 0xe4,
   f32x4_mul: 0xe6,
+  f32x4_max: 0xe9,
   /** relaxed SIMD: a*b + c, one fused multiply-add where the CPU has FMA. */
   f32x4_relaxed_madd: 0x105,
 } as const;

@@ -30,6 +30,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
+import { convKernel, padInto } from './simd_conv.js';
 
 const BACKEND = 'wasm';
 
@@ -53,6 +54,83 @@ export function configureWasmGradKernels(opts: { simd?: boolean }): void {
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
   return useSimd ? simdKernelsOf(backend) : undefined;
+}
+
+function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  const wasm = (backend as unknown as { wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
+  return wasm?.wasmMemory ?? wasm?.asm?.memory;
+}
+
+/**
+ * Stride-1 NHWC convolution (+ bias, + ReLU) with the SIMD kernel of simd_conv.ts, or undefined
+ * when it does not apply (SIMD off, output channels not a multiple of 4, no heap found).
+ */
+function simdConv(
+  backend: WasmBackendLike,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | null,
+  relu: boolean,
+  pads: Pads,
+): TensorInfo | undefined {
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const [n, h, w] = x.shape as [number, number, number, number];
+  if (!useSimd || co % 4 !== 0 || x.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
+  if (bias && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== co)) return undefined;
+  if (pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0) return undefined;
+  const memory = heapMemory(backend);
+  if (!memory) return undefined;
+  const hp = h + pads.top + pads.bottom;
+  const wp = w + pads.left + pads.right;
+  const oh = hp - kh + 1;
+  const ow = wp - kw + 1;
+  if (oh <= 0 || ow <= 0) return undefined;
+  const fn = convKernel(memory, { ci, co, kh, kw, bias: bias !== null, relu });
+  const addr = (t: TensorInfo) => heapAddress(backend, t);
+  const padded = pads.top + pads.bottom + pads.left + pads.right > 0;
+  const xp = padded ? backend.makeOutput([n, hp, wp, ci], 'float32') : x;
+  try {
+    const out = backend.makeOutput([n, oh, ow, co], 'float32');
+    if (padded) {
+      padInto(new Float32Array(memory.buffer), addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pads });
+    }
+    fn(addr(xp), addr(filter), bias ? addr(bias) : 0, addr(out), n, hp, wp, oh, ow);
+    return out;
+  } finally {
+    if (padded) backend.disposeData(xp.dataId);
+  }
+}
+
+const CONV2D = 'Conv2D';
+const FUSED_CONV2D = 'FusedConv2D';
+let stockConv2D: KernelConfig | undefined;
+let stockFusedConv2D: KernelConfig | undefined;
+
+type ConvArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
+
+/** Conv2D / FusedConv2D on wasm: the SIMD kernel for stride 1, NHWC, linear/ReLU; else stock. */
+function convForward(fused: boolean, args: ConvArgs): TensorInfo | TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const attrs = (args.attrs ?? {}) as Record<string, unknown>;
+  const { x, filter, bias, preluActivationWeights } = args.inputs as {
+    x: TensorInfo;
+    filter: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  const stock = fused ? stockFusedConv2D : stockConv2D;
+  const eligible =
+    x.shape.length === 4 &&
+    unsupported(CONV2D, { strides: attrs.strides, dataFormat: attrs.dataFormat, dilations: attrs.dilations }) === null &&
+    (activation === 'linear' || activation === 'relu') &&
+    preluActivationWeights == null;
+  if (eligible) {
+    const { pads } = padsOf(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], [1, 1], attrs.pad, attrs.dimRoundingMode);
+    const out = simdConv(backend, x, filter, bias ?? null, activation === 'relu', pads);
+    if (out) return out;
+  }
+  return stock!.kernelFunc(args as Parameters<KernelFunc>[0]);
 }
 
 type Pads = { top: number; bottom: number; left: number; right: number };
@@ -275,13 +353,13 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
         }
       }
     }
-    const dx = conv2d(backend, dy, flipped, {
+    const dxPads = {
       top: kh - 1 - pads.top,
       bottom: kh - 1 - pads.bottom,
       left: kw - 1 - pads.left,
       right: kw - 1 - pads.right,
-    });
-    return dx;
+    };
+    return simdConv(backend, dy, flipped, null, false, dxPads) ?? conv2d(backend, dy, flipped, dxPads);
   } finally {
     backend.disposeData(flipped.dataId);
   }
@@ -322,5 +400,25 @@ export function registerWasmGradKernels(): void {
     backendName: BACKEND,
     kernelFunc: conv2DBackpropFilter as unknown as KernelFunc,
   });
+  // The forward convolution: SIMD kernel where it applies, the stock (XNNPACK) one otherwise.
+  stockConv2D = conv;
+  tf.unregisterKernel(CONV2D, BACKEND);
+  tf.registerKernel({
+    kernelName: CONV2D,
+    backendName: BACKEND,
+    setupFunc: conv.setupFunc,
+    kernelFunc: ((a: ConvArgs) => convForward(false, a)) as unknown as KernelFunc,
+  });
+  const fusedStock = tf.getKernel(FUSED_CONV2D, BACKEND);
+  if (fusedStock) {
+    stockFusedConv2D = fusedStock;
+    tf.unregisterKernel(FUSED_CONV2D, BACKEND);
+    tf.registerKernel({
+      kernelName: FUSED_CONV2D,
+      backendName: BACKEND,
+      setupFunc: fusedStock.setupFunc,
+      kernelFunc: ((a: ConvArgs) => convForward(true, a)) as unknown as KernelFunc,
+    });
+  }
   registered = true;
 }
