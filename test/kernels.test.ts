@@ -289,6 +289,24 @@ test(`Sum (replaced for leading axes, ${simd ? 'SIMD' : 'JavaScript'}) matches t
 });
 }
 
+test('Identity and same-dtype Cast share data without leaking; other casts still convert', async () => {
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const ids = tf.engine().backend.numDataIds();
+  const x = tf.tensor([1.5, -2.5, 3.25]);
+  const c = tf.clone(x);
+  const k = tf.cast(x, 'float32');
+  const i = tf.cast(x, 'int32');
+  x.dispose();
+  assert.deepEqual([...c.dataSync()], [1.5, -2.5, 3.25]);
+  assert.deepEqual([...k.dataSync()], [1.5, -2.5, 3.25]);
+  assert.equal(i.dtype, 'int32');
+  assert.deepEqual([...i.dataSync()], [1, -2, 3]);
+  tf.dispose([c, k, i]);
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(tf.engine().backend.numDataIds(), ids);
+});
+
 test('kernel registration is idempotent', () => {
   registerWasmGradKernels();
   registerWasmGradKernels();

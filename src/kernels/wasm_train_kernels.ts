@@ -1,5 +1,5 @@
 /**
- * Faster replacements for two wasm kernels that dominate a training step after the convolutions:
+ * Faster replacements for wasm kernels that dominate a training step after the convolutions:
  *
  * - `MaxPoolGrad`: the stock C++ kernel recomputes, for every input pixel, the argmax of every
  *   window that contains it (about 9x9 comparisons per pixel for a 3x3 window). Here each window's
@@ -8,7 +8,9 @@
  *   first transposes the input so that the reduced axes are innermost. Here rows are accumulated
  *   directly (in float64).
  *
- * Both run on the wasm heap in place: as wasm SIMD kernels (simd_kernels.ts) when the channel count
+ * - `Identity` and same-dtype `Cast`: share the data instead of copying it (below).
+ *
+ * The first two run on the wasm heap in place: as wasm SIMD kernels (simd_kernels.ts) when the channel count
  * is a multiple of 4, else as JavaScript loops over typed-array views. Anything else (other
  * dtypes, dilations, non-leading reductions) goes to the stock kernel.
  */
@@ -21,6 +23,7 @@ const BACKEND = 'wasm';
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: object): void;
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
@@ -136,6 +139,26 @@ function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   return out;
 }
 
+/**
+ * Identity (tf.clone, and the engine's copies of the tensors a gradient needs) and same-dtype Cast:
+ * the stock wasm kernels copy the data; tensors are immutable, so sharing it (one more reference,
+ * as the cpu backend and the wasm Reshape kernel do) is enough.
+ */
+function identity(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === 'string') return callStock('Identity', args);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+}
+
+function cast(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const dtype = (args.attrs ?? {}).dtype as tf.DataType | undefined;
+  if (dtype === x.dtype && x.dtype !== 'string') return identity(args);
+  return callStock('Cast', args);
+}
+
 let registered = false;
 
 function replace(name: string, kernelFunc: (args: KernelArgs) => TensorInfo | TensorInfo[]): void {
@@ -146,10 +169,12 @@ function replace(name: string, kernelFunc: (args: KernelArgs) => TensorInfo | Te
   tf.registerKernel({ kernelName: name, backendName: BACKEND, setupFunc: old.setupFunc, kernelFunc: kernelFunc as unknown as KernelFunc });
 }
 
-/** Replaces the wasm MaxPoolGrad and Sum kernels (see above). Idempotent. */
+/** Replaces the wasm MaxPoolGrad, Sum, Identity and Cast kernels (see above). Idempotent. */
 export function registerWasmTrainKernels(): void {
   if (registered) return;
   replace('MaxPoolGrad', maxPoolGrad);
   replace('Sum', sum);
+  replace('Identity', identity);
+  replace('Cast', cast);
   registered = true;
 }
