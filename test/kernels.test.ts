@@ -8,6 +8,7 @@ import { initBackend } from '../src/backend.js';
 import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
 import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
+import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -305,6 +306,41 @@ test('Identity and same-dtype Cast share data without leaking; other casts still
   tf.dispose([c, k, i]);
   assert.equal(tf.memory().numTensors, before);
   assert.equal(tf.engine().backend.numDataIds(), ids);
+});
+
+test('conv2dBiasAct: value and gradients equal the unfused conv + bias + ReLU, on wasm and cpu', async () => {
+  const cases: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; act: 'relu' | 'linear'; pad: 'same' | 'valid'; ig: boolean }> = [
+    { x: [4, 10, 10, 3], f: [3, 3, 3, 8], act: 'relu', pad: 'same', ig: true },
+    { x: [3, 7, 7, 8], f: [3, 3, 8, 2], act: 'linear', pad: 'same', ig: true },
+    { x: [2, 9, 8, 1], f: [3, 3, 1, 4], act: 'relu', pad: 'valid', ig: false },
+  ];
+  for (const backend of ['wasm', 'cpu']) {
+    await tf.setBackend(backend);
+    for (const [i, c] of cases.entries()) {
+      const rng = new Rng(800 + i);
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const x = tf.tensor4d(rng.normalArray(c.x.reduce((a, b) => a * b, 1)), c.x);
+        const w = tf.tensor4d(rng.normalArray(c.f.reduce((a, b) => a * b, 1)), c.f);
+        const b = tf.tensor1d(rng.normalArray(c.f[3]));
+        const r = tf.randomUniform(tf.conv2d(x, w, 1, c.pad).shape, -1, 1, 'float32', 3);
+        const ref = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+          const z = tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, c.pad), bb);
+          return tf.sum(tf.mul(c.act === 'relu' ? tf.relu(z) : z, r));
+        };
+        const mine = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(conv2dBiasAct(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, { activation: c.act, pad: c.pad, inputGradient: c.ig }), r));
+        const [a0, a1, a2] = tf.grads(ref)([x, w, b]);
+        const [m0, m1, m2] = tf.grads(mine)([x, w, b]);
+        assert.ok(relErr(mine(x, w, b).dataSync(), ref(x, w, b).dataSync()) <= TOL, `${backend} case ${i} value`);
+        if (c.ig) assert.ok(relErr(m0!.dataSync(), a0!.dataSync()) <= TOL, `${backend} case ${i} dx`);
+        else assert.ok(m0!.dataSync().every((v) => v === 0), 'dx skipped: zeros');
+        assert.ok(relErr(m1!.dataSync(), a1!.dataSync()) <= TOL, `${backend} case ${i} dW`);
+        assert.ok(relErr(m2!.dataSync(), a2!.dataSync()) <= TOL, `${backend} case ${i} db`);
+      });
+      assert.equal(tf.memory().numTensors, before, `${backend} case ${i}: leak`);
+    }
+  }
 });
 
 test('kernel registration is idempotent', () => {
