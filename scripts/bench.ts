@@ -3,7 +3,11 @@
  * with weight decay) on MNIST-shaped random data, batch 128 by default.
  *
  *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|cpu|auto|tensorflow|tensorflow-gpu]
- *                    [--batch 128] [--threads N] [--profile-ops]
+ *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
+ *
+ * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0: one process).
+ * --fused-net: the same network and weights with conv2dBiasAct (src/kernels/fused_conv.ts) in
+ *              place of tf.fused.conv2d, to measure what that change to src/model/net.ts gives.
  *
  * Prints one JSON line (backend, imagesPerSecond, msPerStep, threads, steps, batch, tfjsVersion,
  * node) and one human-readable line. With --profile-ops it then profiles one more step and prints
@@ -19,6 +23,8 @@ import { createFeatureNet } from '../src/model/net.js';
 import { Rng } from '../src/rng.js';
 import { Adam } from '../src/train/optimizer.js';
 import { trainStep, trainableVariables } from '../src/train/step.js';
+import { DataParallel } from '../src/train/parallel.js';
+import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);
@@ -39,6 +45,8 @@ const { values } = parseArgs({
     backend: { type: 'string' },
     batch: { type: 'string' },
     threads: { type: 'string' },
+    workers: { type: 'string' },
+    'fused-net': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -48,7 +56,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--profile-ops]\n',
+      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--profile-ops]\n',
   );
   process.exit(0);
 }
@@ -56,6 +64,7 @@ const steps = positiveInt('steps', values.steps, 30);
 const warmup = positiveInt('warmup', values.warmup, 5, 0);
 const batch = positiveInt('batch', values.batch, 128);
 const threads = values.threads === undefined ? undefined : positiveInt('threads', values.threads, 1);
+const workers = positiveInt('workers', values.workers, 0, 0);
 const backendName = (values.backend ?? 'wasm') as BackendName;
 if (!BACKEND_NAMES.includes(backendName)) fail(`unknown --backend '${backendName}'; choose one of ${BACKEND_NAMES.join(', ')}`);
 
@@ -64,9 +73,29 @@ const info = await initBackend(backendName, { threads });
 // The experiment, as the trainer builds it: reference net, softmax head, Adam lr 1e-3 wd 1e-4.
 const initRng = new Rng(1 + 0x5eed);
 const net = createFeatureNet(initRng, 2);
+if (values['fused-net']) {
+  // net.ts's architecture with conv2dBiasAct instead of tf.fused.conv2d (same variables).
+  const v = net.variables;
+  net.forward = (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const conv = (h: tf.Tensor4D, i: number, relu: boolean) =>
+        conv2dBiasAct(h, v[`conv${i}.w`] as tf.Tensor4D, v[`conv${i}.b`] as tf.Tensor1D, { activation: relu ? 'relu' : 'linear', inputGradient: i > 1 });
+      let h = conv(x, 1, true);
+      h = conv(h, 2, true);
+      h = tf.maxPool(h, 3, 2, 'same');
+      h = conv(h, 3, true);
+      h = conv(h, 4, true);
+      h = tf.maxPool(h, 3, 2, 'same');
+      h = conv(h, 5, true);
+      h = conv(h, 6, false);
+      return tf.mean(h, [1, 2]) as tf.Tensor2D;
+    });
+}
 const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: initRng }, () => {});
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
+const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
+if (dp && values['fused-net']) fail('--fused-net applies to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
 const dataRng = new Rng(42);
@@ -79,7 +108,7 @@ function step(i: number): number {
   return tf.tidy(() => {
     const x = tf.tensor4d(images[i % NB]!, [batch, 28, 28, 1]);
     const y = tf.tensor1d(labels[i % NB]!, 'int32');
-    const r = trainStep(net, loss, optimizer, vars, x, y);
+    const r = dp ? dp.trainStep(loss, optimizer, vars, x, y) : trainStep(net, loss, optimizer, vars, x, y);
     if (r.logits) tf.argMax(r.logits, 1).dataSync();
     const v = r.loss.dataSync()[0]!;
     // trainStep's results are tf.keep()-ed (they survive tidy): the caller disposes them.
@@ -117,6 +146,8 @@ const result = {
   cpuMsPerStep: Number(((cpu.user + cpu.system) / 1000 / steps).toFixed(2)),
   loadAverage: os.loadavg()[0]!.toFixed(2),
   threads: info.threads ?? 1,
+  workers,
+  fusedNet: values['fused-net'],
   steps,
   warmup,
   batch,
@@ -130,7 +161,8 @@ process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
     `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s), load average ${result.loadAverage})\n`,
+    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}, ` +
+    `load average ${result.loadAverage})\n`,
 );
 
 if (values['profile-ops']) {
@@ -168,6 +200,7 @@ if (values['profile-ops']) {
   show('time per kernel and input shapes', [...byShape.values()], 40);
 }
 
+await dp?.dispose();
 optimizer.dispose();
 loss.dispose();
 net.dispose();
