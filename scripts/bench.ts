@@ -6,6 +6,7 @@
  *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
  *
  * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0: one process).
+ * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --fused-net: the same network and weights with conv2dBiasAct (src/kernels/fused_conv.ts) in
  *              place of tf.fused.conv2d, to measure what that change to src/model/net.ts gives.
  *
@@ -25,6 +26,8 @@ import { Adam } from '../src/train/optimizer.js';
 import { trainStep, trainableVariables } from '../src/train/step.js';
 import { DataParallel } from '../src/train/parallel.js';
 import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
+import { configureWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
+import { configureWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     workers: { type: 'string' },
     'fused-net': { type: 'boolean', default: false },
+    'no-simd': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -56,7 +60,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--profile-ops]\n',
+      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--profile-ops]\n',
   );
   process.exit(0);
 }
@@ -69,6 +73,10 @@ const backendName = (values.backend ?? 'wasm') as BackendName;
 if (!BACKEND_NAMES.includes(backendName)) fail(`unknown --backend '${backendName}'; choose one of ${BACKEND_NAMES.join(', ')}`);
 
 const info = await initBackend(backendName, { threads });
+if (values['no-simd']) {
+  configureWasmGradKernels({ simd: false });
+  configureWasmTrainKernels({ simd: false });
+}
 
 // The experiment, as the trainer builds it: reference net, softmax head, Adam lr 1e-3 wd 1e-4.
 const initRng = new Rng(1 + 0x5eed);
@@ -95,6 +103,7 @@ const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: i
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
 const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
+if (dp && values['no-simd']) fail('--no-simd applies to the single-process step only');
 if (dp && values['fused-net']) fail('--fused-net applies to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
@@ -148,6 +157,7 @@ const result = {
   threads: info.threads ?? 1,
   workers,
   fusedNet: values['fused-net'],
+  simd: !values['no-simd'],
   steps,
   warmup,
   batch,
@@ -161,7 +171,7 @@ process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
     `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}, ` +
+    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}${values['no-simd'] ? ', no SIMD kernels' : ''}, ` +
     `load average ${result.loadAverage})\n`,
 );
 
