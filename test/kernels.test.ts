@@ -141,7 +141,7 @@ test('forward convolution: SIMD kernel (bias, ReLU, linear) and stock fallbacks 
     { x: [3, 9, 8, 5], f: [3, 3, 5, 16], pad: 'same' },
     { x: [2, 7, 7, 3], f: [2, 3, 3, 8], pad: 'valid' },
     { x: [2, 6, 6, 4], f: [1, 1, 4, 12], pad: 'same' },
-    { x: [2, 6, 6, 4], f: [3, 3, 4, 6], pad: 'same' }, // co % 4 != 0: stock kernel
+    { x: [2, 6, 6, 4], f: [3, 3, 4, 6], pad: 'same' }, // co % 4 != 0: zero-padded channels
     { x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 }, // strided: stock kernel
     { x: [1, 5, 7, 2], f: [3, 3, 2, 4], pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
   ];
