@@ -3,7 +3,7 @@
  * optional sheet title on top.
  */
 import { createCanvas, loadImage, type SKRSContext2D } from '@napi-rs/canvas';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/fsx.js';
 import { plotFontFamily } from './fonts.js';
 
 export interface ContactSheetTile {

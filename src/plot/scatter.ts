@@ -17,13 +17,13 @@ import {
   type Plugin,
   type Scale,
 } from 'chart.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/fsx.js';
 import { plotFontFamily } from './fonts.js';
 
 export { formatTitleParams, pyFloat, pyValue, type TitleFormatOptions } from './title.js';
 export { renderContactSheet, writeContactSheetPng, type ContactSheetTile, type ContactSheetOptions } from './contact-sheet.js';
 export { pngSize, isPng } from './png.js';
-export { writeFileAtomic } from './atomic.js';
+export { writeFileAtomic } from '../util/fsx.js';
 
 Chart.register(ScatterController, LinearScale, PointElement, Title);
 
