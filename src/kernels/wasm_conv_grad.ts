@@ -1,24 +1,24 @@
 /**
- * Convolution gradient kernels for the tfjs wasm backend.
+ * Convolution kernels for the tfjs wasm backend: what training the reference network needs.
  *
  * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel (so it cannot train a conv net) and
  * its `Conv2DBackpropInput` is a plain C++ loop, about 10x slower than the forward convolution.
- * Both gradients of a stride-1 convolution are themselves forward convolutions, so this module
- * computes them with the wasm backend's own `Conv2D` kernel (XNNPACK, SIMD, threaded when the
- * threaded build is loaded):
+ * `registerWasmGradKernels` registers / replaces, for the 'wasm' backend:
  *
- * - forward (Conv2D, FusedConv2D with bias/ReLU) and input gradient, stride 1, NHWC: hand-written
- *   SIMD convolution (simd_conv.ts); filter gradient, stride 1, NHWC: hand-written SIMD kernel
- *   (simd_kernels.ts) that reads x and dy in place. Both ~2x XNNPACK's single-thread speed (FMA,
- *   no re-packing); output channels not a multiple of 4 are padded with zero channels;
- * - otherwise the filter gradient, NHWC, stride 1, padding (pt, pb, pl, pr):
- *     dW[kh,kw,ci,co] = sum_{n,h,w} x[n, h+kh-pt, w+kw-pl, ci] * dy[n,h,w,co]
- *   = Conv2D(input = x^T [ci, H, W, n], filter = dy^T [Ho, Wo, n, co], same pads)
- *   whose output [ci, KH, KW, co] is transposed to [KH, KW, ci, co].
- * - input gradient:
- *     dx[n,i,j,ci] = sum_{kh,kw,co} dy[n, i-kh+pt, j-kw+pl, co] * W[kh,kw,ci,co]
- *   = Conv2D(input = dy, filter = W flipped in space with in/out swapped [KH, KW, co, ci],
- *            pads (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr)).
+ * - `Conv2D`, `FusedConv2D` (bias, linear/ReLU) and `Conv2DBackpropInput`, stride 1, NHWC: the
+ *   hand-written SIMD convolution of simd_conv.ts (the input gradient is the convolution of dy,
+ *   padded by (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr), with the filter flipped in space and its
+ *   in/out channels swapped);
+ * - `Conv2DBackpropFilter`, stride 1, NHWC: the hand-written SIMD kernel of simd_kernels.ts, which
+ *   reads x and dy in place:  dW[kh,kw,ci,co] = sum_{n,h,w} x[n, h+kh-pt, w+kw-pl, ci] * dy[n,h,w,co].
+ *
+ * Both run at ~2x XNNPACK's single-thread speed (FMA, no weight re-packing); output channels that
+ * are not a multiple of 4 are computed with zero-padded channel groups. `configureWasmGradKernels
+ * ({ simd: false })` (and anything the SIMD kernels do not handle) uses the XNNPACK routes:
+ *
+ * - filter gradient = Conv2D(input = x^T [ci, H, W, n], filter = dy^T [Ho, Wo, n, co], same pads),
+ *   whose output [ci, KH, KW, co] is rearranged to [KH, KW, ci, co];
+ * - input gradient = Conv2D(dy, flipped filter) as above; forward = the stock XNNPACK Conv2D.
  *
  * A strided filter gradient is the same convolution with the dy "filter" dilated by the stride
  * (the output is then cropped to KH x KW). The input gradient handles stride 1 only and falls back
@@ -46,9 +46,8 @@ interface WasmBackendLike {
 let useSimd = true;
 
 /**
- * Options of the gradient kernels. `simd: false` computes the filter gradient with XNNPACK's
- * convolution (transposes + re-packing) instead of the hand-written SIMD kernel (for comparisons
- * and as a fallback).
+ * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
+ * instead of the hand-written SIMD kernels (for comparisons and as a fallback).
  */
 export function configureWasmGradKernels(opts: { simd?: boolean }): void {
   if (opts.simd !== undefined) useSimd = opts.simd;
