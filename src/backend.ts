@@ -135,7 +135,7 @@ async function useWasm(opts: BackendOptions): Promise<BackendInfo> {
     await tf.ready();
   }
   const threads = wasm.getThreadsCount();
-  return { name: 'wasm', detail: `wasm (XNNPACK, SIMD, ${threads} thread${threads === 1 ? '' : 's'}; facelosses conv-gradient kernels)`, threads };
+  return { name: 'wasm', detail: `wasm (SIMD, ${threads} thread${threads === 1 ? '' : 's'}; facelosses SIMD conv kernels, XNNPACK)`, threads };
 }
 
 async function useCpu(): Promise<BackendInfo> {
