@@ -7,6 +7,7 @@
  *
  * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0: one process).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
+ * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
  * --fused-net: the same network and weights with conv2dBiasAct (src/kernels/fused_conv.ts) in
  *              place of tf.fused.conv2d, to measure what that change to src/model/net.ts gives.
  *
@@ -51,6 +52,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     'fused-net': { type: 'boolean', default: false },
     'no-simd': { type: 'boolean', default: false },
+    'no-winograd': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -60,7 +62,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--profile-ops]\n',
+      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops]\n',
   );
   process.exit(0);
 }
@@ -73,6 +75,7 @@ const backendName = (values.backend ?? 'wasm') as BackendName;
 if (!BACKEND_NAMES.includes(backendName)) fail(`unknown --backend '${backendName}'; choose one of ${BACKEND_NAMES.join(', ')}`);
 
 const info = await initBackend(backendName, { threads });
+if (values['no-winograd']) configureWasmGradKernels({ winograd: false });
 if (values['no-simd']) {
   configureWasmGradKernels({ simd: false });
   configureWasmTrainKernels({ simd: false });
@@ -103,7 +106,7 @@ const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: i
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
 const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
-if (dp && values['no-simd']) fail('--no-simd applies to the single-process step only');
+if (dp && (values['no-simd'] || values['no-winograd'])) fail('--no-simd/--no-winograd apply to the single-process step only');
 if (dp && values['fused-net']) fail('--fused-net applies to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
@@ -158,6 +161,7 @@ const result = {
   workers,
   fusedNet: values['fused-net'],
   simd: !values['no-simd'],
+  winograd: !values['no-simd'] && !values['no-winograd'],
   steps,
   warmup,
   batch,
@@ -171,7 +175,7 @@ process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
     `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}${values['no-simd'] ? ', no SIMD kernels' : ''}, ` +
+    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : ''}, ` +
     `load average ${result.loadAverage})\n`,
 );
 

@@ -166,6 +166,43 @@ test('forward convolution: SIMD kernel (bias, ReLU, linear) and stock fallbacks 
   }
 });
 
+test('Winograd F(2x2,3x3) path (3x3, ci % 4 == 0, co % 16 == 0): odd sizes, valid, bias/ReLU, gradients', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [2, 7, 7, 8], f: [3, 3, 8, 16], pad: 'same' }, // odd output: partial last tiles
+    { x: [3, 6, 9, 4], f: [3, 3, 4, 32], pad: 'same' },
+    { x: [2, 9, 8, 4], f: [3, 3, 4, 16], pad: 'valid' },
+    { x: [1, 5, 5, 16], f: [3, 3, 16, 16], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  ];
+  for (const [i, c] of shapes.entries()) {
+    for (const activation of ['linear', 'relu'] as const) {
+      for (const withBias of [true, false]) {
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const rng = new Rng(900 + i);
+          return tf.tidy(() => {
+            const x = tf.tensor4d(rng.normalArray(c.x.reduce((a, b) => a * b, 1)), c.x);
+            const w = tf.tensor4d(rng.normalArray(c.f.reduce((a, b) => a * b, 1)), c.f);
+            const b = withBias ? tf.tensor1d(rng.normalArray(c.f[3])) : undefined;
+            return tf.fused.conv2d({ x, filter: w, strides: 1, pad: c.pad, bias: b, activation }).dataSync();
+          });
+        };
+        const a = await run('wasm');
+        const b = await run('cpu');
+        assert.ok(relErr(a, b) <= TOL, `case ${i} ${activation} bias=${withBias}: ${relErr(a, b)}`);
+      }
+    }
+    // input gradient through Winograd too (dy has co = 16/32 channels, the flipped filter ci % 4 == 0)
+    await compare({ x: c.x, f: c.f, pad: c.pad }, 950 + i);
+  }
+  // and the direct kernel for the same shapes (Winograd off)
+  configureWasmGradKernels({ winograd: false });
+  try {
+    for (const [i, c] of shapes.entries()) await compare({ x: c.x, f: c.f, pad: c.pad }, 970 + i);
+  } finally {
+    configureWasmGradKernels({ winograd: true });
+  }
+});
+
 test('strided convolutions: dilated filter gradient, stock input-gradient fallback', async () => {
   await compare({ x: [2, 9, 9, 3], f: [3, 3, 3, 4], pad: 'same', strides: 2 }, 300);
   await compare({ x: [3, 10, 11, 2], f: [3, 2, 2, 3], pad: 'valid', strides: 2 }, 301);

@@ -33,6 +33,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
 import { convKernel, padInto } from './simd_conv.js';
+import { winogradEligible, winogradFilter, winogradKernel, winogradPadding } from './simd_winograd.js';
 
 const BACKEND = 'wasm';
 
@@ -44,13 +45,15 @@ interface WasmBackendLike {
 }
 
 let useSimd = true;
+let useWinograd = true;
 
 /**
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
  * instead of the hand-written SIMD kernels (for comparisons and as a fallback).
  */
-export function configureWasmGradKernels(opts: { simd?: boolean }): void {
+export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean }): void {
   if (opts.simd !== undefined) useSimd = opts.simd;
+  if (opts.winograd !== undefined) useWinograd = opts.winograd;
 }
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
@@ -89,7 +92,11 @@ function simdConv(
   // Output channels are computed in groups of 4: pad the filter (and bias) with zero channels
   // when needed (the last layer, 64 -> 2) and drop the extra channels afterwards.
   const co4 = Math.ceil(co / 4) * 4;
-  const fn = convKernel(memory, { ci, co: co4, kh, kw, bias: bias !== null, relu });
+  const wino = useWinograd && winogradEligible(kh, kw, ci, co4);
+  const tiles = winogradPadding(oh, ow);
+  const pd = wino ? { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight } : pads;
+  const hpp = h + pd.top + pd.bottom;
+  const wpp = w + pd.left + pd.right;
   const addr = (t: TensorInfo) => heapAddress(backend, t);
   const temps: TensorInfo[] = [];
   const temp = (shape: number[]) => {
@@ -98,8 +105,8 @@ function simdConv(
     return t;
   };
   try {
-    const padded = pads.top + pads.bottom + pads.left + pads.right > 0;
-    const xp = padded ? temp([n, hp, wp, ci]) : x;
+    const padded = pd.top + pd.bottom + pd.left + pd.right > 0;
+    const xp = padded ? temp([n, hpp, wpp, ci]) : x;
     let f = filter;
     let b = bias;
     let out4: TensorInfo | undefined;
@@ -108,14 +115,37 @@ function simdConv(
       if (bias) b = temp([co4]);
       out4 = temp([n, oh, ow, co4]);
     }
+    const u = wino ? temp([16, ci, co4]) : undefined;
+    const vbuf = wino ? temp([16, tiles.th * tiles.tw, ci]) : undefined;
+    const mbuf = wino ? temp([16, tiles.th * tiles.tw, co4]) : undefined;
     const out = backend.makeOutput([n, oh, ow, co], 'float32');
     const heap = new Float32Array(memory.buffer); // after every allocation (the heap may grow)
-    if (padded) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pads });
+    if (padded) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pd });
     if (co4 !== co) {
       widenChannels(heap, addr(filter) / 4, addr(f) / 4, kh * kw * ci, co, co4);
       if (bias && b) widenChannels(heap, addr(bias) / 4, addr(b) / 4, 1, co, co4);
     }
-    fn(addr(xp), addr(f), b ? addr(b) : 0, addr(out4 ?? out), n, hp, wp, oh, ow);
+    const target = addr(out4 ?? out);
+    if (wino) {
+      winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4);
+      winogradKernel(memory, { ci, co: co4, bias: b !== null, relu })(
+        addr(xp),
+        addr(u!),
+        b ? addr(b) : 0,
+        target,
+        addr(vbuf!),
+        addr(mbuf!),
+        n,
+        hpp,
+        wpp,
+        oh,
+        ow,
+        tiles.th,
+        tiles.tw,
+      );
+    } else {
+      convKernel(memory, { ci, co: co4, kh, kw, bias: bias !== null, relu })(addr(xp), addr(f), b ? addr(b) : 0, target, n, hpp, wpp, oh, ow);
+    }
     if (out4) narrowChannels(heap, addr(out4) / 4, addr(out) / 4, n * oh * ow, co4, co);
     return out;
   } finally {
