@@ -149,7 +149,7 @@ const msPerStep = (seconds * 1000) / steps;
 const result = {
   backend: info.name,
   detail: info.detail,
-  imagesPerSecond: Math.round((steps * batch) / seconds),
+  imagesPerSecond: Number(((steps * batch) / seconds).toFixed((steps * batch) / seconds < 10 ? 2 : 0)),
   msPerStep: Number(msPerStep.toFixed(2)),
   // Robust to other processes on the machine: the median and fastest step, and CPU time per step
   // (user+system of this process, all threads).
@@ -160,8 +160,8 @@ const result = {
   threads: info.threads ?? 1,
   workers,
   fusedNet: values['fused-net'],
-  simd: !values['no-simd'],
-  winograd: !values['no-simd'] && !values['no-winograd'],
+  simd: info.name === 'wasm' && !values['no-simd'],
+  winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
   steps,
   warmup,
   batch,
