@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 /**
  * Training-speed benchmark: the real training step (reference network, softmax loss head, Adam
  * with weight decay) on MNIST-shaped random data, batch 128 by default.
@@ -5,7 +6,8 @@
  *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|cpu|auto|tensorflow|tensorflow-gpu]
  *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
  *
- * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0: one process).
+ * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0 or 1: one process;
+ *              default: the number of cores on wasm, as `facelosses train` uses).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
  * --fused-net: the same network and weights with conv2dBiasAct (src/kernels/fused_conv.ts) in
@@ -70,7 +72,9 @@ const steps = positiveInt('steps', values.steps, 30);
 const warmup = positiveInt('warmup', values.warmup, 5, 0);
 const batch = positiveInt('batch', values.batch, 128);
 const threads = values.threads === undefined ? undefined : positiveInt('threads', values.threads, 1);
-const workers = positiveInt('workers', values.workers, 0, 0);
+// Default as `facelosses train`: on wasm, one data-parallel worker per core (0 or 1: one process).
+const defaultWorkers = (values.backend ?? 'wasm') === 'wasm' && availableParallelism() > 1 ? availableParallelism() : 0;
+const workers = positiveInt('workers', values.workers, defaultWorkers, 0) === 1 ? 0 : positiveInt('workers', values.workers, defaultWorkers, 0);
 const backendName = (values.backend ?? 'wasm') as BackendName;
 if (!BACKEND_NAMES.includes(backendName)) fail(`unknown --backend '${backendName}'; choose one of ${BACKEND_NAMES.join(', ')}`);
 

@@ -51,6 +51,7 @@ export function buildProgram(): Command {
     .description('train the reference network under a loss and draw train/valid features at the snapshot epochs')
     .option('-c, --config <file>', 'YAML experiment config, e.g. configs/softmax.yaml (required unless --resume)')
     .option('--resume <run-dir>', 'continue the run in this folder from its last checkpoint, with its own config')
+    .option('--threads <n>', 'CPU threads for training: data-parallel worker threads on the wasm engine (default: the number of cores; when resuming, the run\'s own)', int('--threads', 1))
     .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
     .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default('full'))
     .option('--epochs <n>', 'override the number of epochs', int('--epochs', 1))
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
         config: o.config,
         resume: o.resume,
         nanPolicy: o.nanPolicy,
+        threads: o.threads,
         profile: explicit('profile') ? (o.profile as Profile) : undefined,
         epochs: o.epochs,
         snapshots: o.snapshots,

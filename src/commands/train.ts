@@ -1,5 +1,6 @@
 /** `facelosses train`: config → run folder with metrics, snapshots and figures. */
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile, scheduleNote } from '../config/config.js';
 import { type BackendName, initBackend } from '../backend.js';
@@ -33,6 +34,9 @@ export interface TrainCommandOptions extends Overrides {
   height?: number;
   quiet?: boolean;
   label?: string;
+  /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
+   *  count when resuming, else the number of cores). */
+  threads?: number;
 }
 
 export function defaultRunDir(config: ResolvedConfig): string {
@@ -85,13 +89,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' ? runBackend : 'auto'));
   if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
   if (plan && plan.info.codeVersion !== codeVersion()) warnings.push(`the run was started with code version ${plan.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
+  // Training threads: data-parallel workers on wasm (the native engines use their own threads).
   const runThreads = plan?.checkpoint.threads;
-  if (runThreads && backend.threads && runThreads !== backend.threads) {
-    warnings.push(`the run was trained with ${runThreads} engine thread(s) and continues with ${backend.threads}; it will not match an uninterrupted run exactly`);
+  const workers = backend.name === 'wasm' ? (o.threads ?? runThreads ?? availableParallelism()) : 1;
+  const threads = workers > 1 ? workers : backend.threads;
+  if (runThreads && threads && runThreads !== threads) {
+    warnings.push(`the run was trained with ${runThreads} thread(s) and continues with ${threads}; it will not match an uninterrupted run exactly`);
   }
   if (plan) applyResume(plan);
   else prepareRunDir(outDir, Boolean(o.force));
-  log(`facelosses: ${config.name} (loss ${config.loss.name}), profile ${config.profile}, backend ${backend.detail}`);
+  log(`facelosses: ${config.name} (loss ${config.loss.name}), profile ${config.profile}, backend ${backend.detail}${workers > 1 ? `, ${workers} data-parallel threads` : ''}`);
   printWarnings();
   log(`run folder: ${relative(process.cwd(), outDir) || '.'}${plan ? `, resuming after epoch ${plan.checkpoint.epoch}${plan.checkpoint.position ? ` and ${plan.checkpoint.position.step} steps of epoch ${plan.checkpoint.position.epoch}` : ''}` : ''}`);
   const naming = figureNaming(config);
@@ -113,7 +120,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
     config,
     outDir,
     backend: backend.name,
-    backendThreads: backend.threads,
+    backendThreads: threads,
+    workers,
     dataset,
     resume: plan?.checkpoint,
     runInfo: {

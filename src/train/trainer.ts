@@ -21,6 +21,7 @@ import { type EpochMetrics, appendMetrics, writeRunInfo, type RunInfo } from '..
 import { type Snapshot, saveSnapshot } from '../run/snapshot.js';
 import { codeVersion } from '../version.js';
 import { Adam, stepDecayLr } from './optimizer.js';
+import { DataParallel } from './parallel.js';
 import { computeGradients, trainableVariables } from './step.js';
 
 export type TrainEvent =
@@ -35,6 +36,8 @@ export interface TrainOptions {
   backend: string;
   /** Threads of the engine, recorded in checkpoints (results may differ with another count). */
   backendThreads?: number;
+  /** Data-parallel worker threads for the network's forward and backward (wasm; default 1 = none). */
+  workers?: number;
   onEvent?: (e: TrainEvent) => void;
   /** Called after each snapshot is saved; draws figures (kept out of the trainer so it stays plot-free). */
   onSnapshot?: (runDir: string, epoch: number, snaps: Snapshot[]) => Promise<string[]> | string[];
@@ -212,6 +215,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     exp.dispose();
     throw e;
   }
+  let dp: DataParallel | undefined;
+  if ((opts.workers ?? 1) > 1) {
+    try {
+      dp = await DataParallel.create(exp.net, { workers: opts.workers, maxBatch: batchSize });
+    } catch (e) {
+      exp.dispose();
+      throw e;
+    }
+  }
   const snapshots = new Set(config.snapshots);
   const now = new Date().toISOString();
   const info: RunInfo = {
@@ -306,7 +318,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const r = tf.tidy(() => {
           const x = tf.tensor4d(gatherImages(data.train, idx, xBuf), [batchSize, 28, 28, 1]);
           const y = tf.tensor1d(yArr, 'int32');
-          const g = computeGradients(exp.net, exp.loss, exp.vars, x, y);
+          const g = dp ? dp.computeGradients(exp.loss, exp.vars, x, y) : computeGradients(exp.net, exp.loss, exp.vars, x, y);
           const [lv, probe] = tf.stack([g.loss, finiteProbe(Object.values(g.grads))]).dataSync() as Float32Array;
           const lossValue = inject && inject.epoch === epoch && inject.step === i + 1 ? NaN : lv!;
           const gradsFinite = Number.isFinite(probe);
@@ -318,6 +330,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           if (feats) feats.set(g.embeddings.dataSync(), i * batchSize * 2);
           if (ok) {
             exp.optimizer.apply(g.grads);
+            dp?.markWeightsChanged();
             exp.loss.afterStep?.(g.embeddings, y);
           }
           return { lossValue, gradsFinite, ok, right, hasLogits: Boolean(p) };
@@ -398,11 +411,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     } catch {
       // A full disk must not hide the error that stopped the run.
     }
+    await dp?.dispose();
     exp.dispose();
     throw e;
   }
   const last = all[all.length - 1]!;
   writeRunInfo(outDir, { ...info, status: 'finished', finishedAt: new Date().toISOString(), validAccuracy: last.validAccuracy });
+  await dp?.dispose();
   exp.dispose();
   return { metrics: all, validAccuracy: last.validAccuracy, runDir: outDir };
 }
