@@ -10,8 +10,8 @@ import { availableParallelism } from 'node:os';
  *              default: the number of cores on wasm, as `facelosses train` uses).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
- * --fused-net: the same network and weights with conv2dBiasAct (src/kernels/fused_conv.ts) in
- *              place of tf.fused.conv2d, to measure what that change to src/model/net.ts gives.
+ * --fused-net: the same network and weights with conv2dBiasAct (createFeatureNet's convOp 'biasAct')
+ *              in place of tf.fused.conv2d, to measure what that choice gives.
  *
  * Prints one JSON line (backend, imagesPerSecond, msPerStep, threads, steps, batch, tfjsVersion,
  * node) and one human-readable line. With --profile-ops it then profiles one more step and prints
@@ -28,7 +28,6 @@ import { Rng } from '../src/rng.js';
 import { Adam } from '../src/train/optimizer.js';
 import { trainStep, trainableVariables } from '../src/train/step.js';
 import { DataParallel } from '../src/train/parallel.js';
-import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
 import { configureWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
 import { configureWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 
@@ -87,25 +86,7 @@ if (values['no-simd']) {
 
 // The experiment, as the trainer builds it: reference net, softmax head, Adam lr 1e-3 wd 1e-4.
 const initRng = new Rng(1 + 0x5eed);
-const net = createFeatureNet(initRng, 2);
-if (values['fused-net']) {
-  // net.ts's architecture with conv2dBiasAct instead of tf.fused.conv2d (same variables).
-  const v = net.variables;
-  net.forward = (x: tf.Tensor4D) =>
-    tf.tidy(() => {
-      const conv = (h: tf.Tensor4D, i: number, relu: boolean) =>
-        conv2dBiasAct(h, v[`conv${i}.w`] as tf.Tensor4D, v[`conv${i}.b`] as tf.Tensor1D, { activation: relu ? 'relu' : 'linear', inputGradient: i > 1 });
-      let h = conv(x, 1, true);
-      h = conv(h, 2, true);
-      h = tf.maxPool(h, 3, 2, 'same');
-      h = conv(h, 3, true);
-      h = conv(h, 4, true);
-      h = tf.maxPool(h, 3, 2, 'same');
-      h = conv(h, 5, true);
-      h = conv(h, 6, false);
-      return tf.mean(h, [1, 2]) as tf.Tensor2D;
-    });
-}
+const net = createFeatureNet(initRng, 2, { convOp: values['fused-net'] ? 'biasAct' : 'fused' });
 const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: initRng }, () => {});
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });

@@ -49,3 +49,22 @@ test('the reference network: shapes, parameter count, He-normal (fan_out) scale'
   assert.ok(Math.abs(std - Math.sqrt(2 / (9 * 64))) < 0.01, `std ${std}`);
   net.dispose();
 });
+
+test("the network's two conv expressions (tf.fused.conv2d, conv2dBiasAct) agree, forward and gradient", async () => {
+  await initBackend('wasm');
+  const a = createFeatureNet(new Rng(4));
+  const b = createFeatureNet(new Rng(4), 2, { convOp: 'biasAct' });
+  const x = tf.tensor4d(new Rng(9).normalArray(3 * 28 * 28), [3, 28, 28, 1]);
+  const run = (net: typeof a) =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(net.forward(x))) as tf.Scalar, Object.values(net.variables));
+      return [value.dataSync()[0]!, ...Object.values(grads).flatMap((g) => Array.from(g.dataSync().slice(0, 8)))];
+    });
+  const ra = run(a);
+  const rb = run(b);
+  const scale = Math.max(...ra.map(Math.abs));
+  ra.forEach((v, i) => assert.ok(Math.abs(v - rb[i]!) <= 1e-4 * scale, `value ${i}: ${v} vs ${rb[i]}`));
+  a.dispose();
+  b.dispose();
+  x.dispose();
+});

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-gradients.js';
+import { conv2dBiasAct } from '../kernels/fused_conv.js';
 import { Rng } from '../rng.js';
 
 export interface FeatureNet {
@@ -30,7 +31,13 @@ export const CONV_CHANNELS: ReadonlyArray<[number, number]> = [
 
 let instance = 0;
 
-export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2): FeatureNet {
+export interface FeatureNetOptions {
+  /** How a convolution + bias + ReLU is expressed: tf.fused.conv2d (default), or facelosses'
+   *  conv2dBiasAct, which stays one op under a gradient tape (an experiment of the benchmark). */
+  convOp?: 'fused' | 'biasAct';
+}
+
+export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: FeatureNetOptions = {}): FeatureNet {
   instance += 1;
   const layers: Array<[number, number]> = [...CONV_CHANNELS, [64, embeddingDim]];
   const variables: Record<string, tf.Variable> = {};
@@ -44,8 +51,15 @@ export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2): Featu
     convs.push({ w, b });
   });
 
-  const conv = (x: tf.Tensor4D, i: number, relu: boolean): tf.Tensor4D =>
-    tf.fused.conv2d({ x, filter: convs[i]!.w as tf.Tensor4D, strides: 1, pad: 'same', bias: convs[i]!.b, activation: relu ? 'relu' : 'linear' });
+  const conv = (x: tf.Tensor4D, i: number, relu: boolean): tf.Tensor4D => {
+    const { w, b } = convs[i]!;
+    const activation = relu ? 'relu' : 'linear';
+    if (opts.convOp === 'biasAct') {
+      // The first layer needs no gradient with respect to the image.
+      return conv2dBiasAct(x, w as tf.Tensor4D, b as tf.Tensor1D, { activation, inputGradient: i > 0 });
+    }
+    return tf.fused.conv2d({ x, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation });
+  };
 
   return {
     variables,

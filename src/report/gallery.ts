@@ -10,6 +10,7 @@ import type { EpochMetrics } from '../run/run.js';
 import type { SeparabilityFile } from '../run/separability.js';
 import type { SplitName } from '../run/snapshot.js';
 import { figurePath, type FigureNaming, type View } from './figures.js';
+import { formatDuration } from '../cli/progress.js';
 
 export const GALLERY_START = '<!-- gallery:start -->';
 export const GALLERY_END = '<!-- gallery:end -->';
@@ -91,12 +92,7 @@ const normCell = (s: Separability | undefined) => (s ? `${num(s.normMean)} ± ${
 const escapeCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function formatDurationShort(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '–';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return seconds === undefined || !Number.isFinite(seconds) ? '–' : formatDuration(seconds);
 }
 
 /** The final epoch's metrics line, if any. */
