@@ -30,7 +30,7 @@ test('every config in configs/ loads under every profile', () => {
 test('defaults are the reference schedule', () => {
   const c = resolveConfig(base, 'x.yaml');
   assert.equal(c.name, 'x');
-  assert.deepEqual(c.train, { epochs: 500, batchSize: 128, lr: 0.001, weightDecay: 0.0001, lrStepEpochs: 50, lrGamma: 0.7, seed: 1 });
+  assert.deepEqual(c.train, { epochs: 500, batchSize: 128, lr: 0.001, weightDecay: 0.0001, lrStepEpochs: 50, lrGamma: 0.7, warmupEpochs: 0, seed: 1 });
   assert.deepEqual(c.snapshots, [100, 300, 500]);
   assert.deepEqual(c.loss.params, { bias: false });
   assert.equal(scheduleNote(c), '');
@@ -42,6 +42,9 @@ test('profiles compress the schedule and keep its shape; config overrides per pr
   assert.equal(q.snapshots.length, 3);
   assert.equal(q.snapshots[2], q.train.epochs);
   assert.equal(scheduleNote(q), 'quick profile');
+  assert.equal(q.train.warmupEpochs, 1, 'the quick profile warms its raised learning rate up over one epoch');
+  assert.equal(resolveConfig(base, 'x.yaml', 'ci').train.warmupEpochs, 0);
+  assert.equal(resolveConfig({ ...base, profiles: { quick: { train: { warmupEpochs: 0 } } } }, 'x.yaml', 'quick').train.warmupEpochs, 0);
   const o = resolveConfig({ ...base, profiles: { quick: { train: { epochs: 4 }, snapshots: [1, 4] } } }, 'x.yaml', 'quick');
   assert.equal(o.train.epochs, 4);
   assert.deepEqual(o.snapshots, [1, 4]);
@@ -84,4 +87,10 @@ test('config files: missing file and malformed YAML', () => {
   const dup = join(dir, 'dup.yaml');
   writeFileSync(dup, 'loss:\n  name: softmax\nloss:\n  name: arcface\n');
   assert.throws(() => loadConfigFile(dup), /malformed YAML/);
+});
+
+test('warmupEpochs is checked', () => {
+  expectError({ ...base, train: { warmupEpochs: -1 } }, /train\.warmupEpochs/);
+  expectError({ ...base, train: { warmupEpochs: 'two' } }, /train\.warmupEpochs/);
+  assert.equal(resolveConfig({ ...base, train: { warmupEpochs: 2.5 } }, 'x.yaml').train.warmupEpochs, 2.5);
 });

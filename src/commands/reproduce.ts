@@ -173,7 +173,7 @@ export function describeFullSchedule(files: string[]): string | undefined {
   if (!cfgs.length) return undefined;
   const vals = (get: (c: ResolvedConfig) => string | number) => [...new Set(cfgs.map(get))].join(' or ');
   const data = cfgs.every((c) => c.data.trainLimit === null && c.data.validLimit === null) ? 'all of MNIST' : 'the data each config names';
-  return `${vals((c) => c.train.epochs)} epochs on ${data}, batch ${vals((c) => c.train.batchSize)}, Adam lr ${vals((c) => c.train.lr)} decayed ×${vals((c) => c.train.lrGamma)} every ${vals((c) => c.train.lrStepEpochs)} epochs, snapshots at epochs ${vals((c) => c.snapshots.join(', '))}`;
+  return `${vals((c) => c.train.epochs)} epochs on ${data}, batch ${vals((c) => c.train.batchSize)}, Adam lr ${vals((c) => c.train.lr)}${vals((c) => (c.train.warmupEpochs > 0 ? ` after a ${c.train.warmupEpochs}-epoch linear warm-up` : ''))} decayed ×${vals((c) => c.train.lrGamma)} every ${vals((c) => c.train.lrStepEpochs)} epochs, snapshots at epochs ${vals((c) => c.snapshots.join(', '))}`;
 }
 
 /** A path relative to the current folder when inside it, else absolute. */

@@ -99,3 +99,15 @@ export class Adam {
 export function stepDecayLr(lr0: number, epoch: number, stepEpochs: number, gamma: number): number {
   return lr0 * Math.pow(gamma, Math.floor((epoch - 1) / stepEpochs));
 }
+
+/**
+ * Linear warm-up: the factor (0, 1] by which the learning rate of step `step` (0-based) of epoch
+ * `epoch` (from 1) is multiplied, ramping from 1/W to 1 over the first W = warmupEpochs ·
+ * stepsPerEpoch steps.
+ */
+export function warmupFactor(warmupEpochs: number, epoch: number, step: number, stepsPerEpoch: number): number {
+  const total = warmupEpochs * stepsPerEpoch;
+  if (!(total > 0)) return 1;
+  const done = (epoch - 1) * stepsPerEpoch + step + 1;
+  return Math.min(1, done / total);
+}

@@ -20,7 +20,7 @@ import { type Checkpoint, type EpochPosition, captureState, checkpointPath, data
 import { type EpochMetrics, appendMetrics, writeRunInfo, type RunInfo } from '../run/run.js';
 import { type Snapshot, saveSnapshot } from '../run/snapshot.js';
 import { codeVersion } from '../version.js';
-import { Adam, stepDecayLr } from './optimizer.js';
+import { Adam, stepDecayLr, warmupFactor } from './optimizer.js';
 import { DataParallel } from './parallel.js';
 import { computeGradients, trainableVariables } from './step.js';
 
@@ -329,6 +329,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           if (preds && p) for (let k = 0; k < batchSize; k++) preds[i * batchSize + k] = p[k]!;
           if (feats) feats.set(g.embeddings.dataSync(), i * batchSize * 2);
           if (ok) {
+            exp.optimizer.lr = lr * warmupFactor(config.train.warmupEpochs, epoch, i, bs.length);
             exp.optimizer.apply(g.grads);
             dp?.markWeightsChanged();
             exp.loss.afterStep?.(g.embeddings, y);
