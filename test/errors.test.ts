@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { resolveConfig } from '../src/config/config.js';
@@ -122,6 +124,14 @@ test('output: a folder that cannot be written, a path that is a file, an unfinis
   refuses(['train', '--config', good, '--data-dir', data, '--out', file], /output path .*a-file exists and is not a folder/, file);
   const run = bareRun('unfinished', 'running');
   refuses(['train', '--config', good, '--data-dir', data, '--out', run], /holds an unfinished run \(status: running\); continue it with --resume .*, or start over with --force/, run);
+  // Another live process trains in that folder: even --force leaves it alone.
+  const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    writeFileSync(join(run, '.lock'), JSON.stringify({ pid: owner.pid, host: hostname(), started: new Date().toISOString() }));
+    refuses(['train', '--config', good, '--data-dir', data, '--out', run, '--force'], new RegExp(`is in use by another facelosses process \\(pid ${owner.pid}, since `), run);
+  } finally {
+    owner.kill('SIGKILL');
+  }
 });
 
 test('plot: not a run, a run without snapshots', () => {

@@ -8,6 +8,7 @@ import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import { isRunDir, readRunInfo } from '../run/run.js';
+import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
 import { writeSeparability } from '../run/separability.js';
 import { type NanPolicy, train, TrainingInterrupted, type TrainResult } from '../train/trainer.js';
@@ -96,8 +97,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   if (runThreads && threads && runThreads !== threads) {
     warnings.push(`the run was trained with ${runThreads} thread(s) and continues with ${threads}; it will not match an uninterrupted run exactly`);
   }
-  if (plan) applyResume(plan);
-  else prepareRunDir(outDir, Boolean(o.force));
+  // One process per run folder: lock an existing folder before anything in it is replaced.
+  let unlock = existsSync(outDir) && statSync(outDir).isDirectory() ? acquireRunLock(outDir) : undefined;
+  try {
+    if (plan) applyResume(plan);
+    else prepareRunDir(outDir, Boolean(o.force));
+    unlock ??= acquireRunLock(outDir);
+  } catch (e) {
+    unlock?.();
+    throw e;
+  }
   log(`facelosses: ${config.name} (loss ${config.loss.name}), profile ${config.profile}, backend ${backend.detail}${workers > 1 ? `, ${workers} data-parallel threads` : ''}`);
   printWarnings();
   log(`run folder: ${relative(process.cwd(), outDir) || '.'}${plan ? `, resuming after epoch ${plan.checkpoint.epoch}${plan.checkpoint.position ? ` and ${plan.checkpoint.position.step} steps of epoch ${plan.checkpoint.position.epoch}` : ''}` : ''}`);
@@ -157,6 +166,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
     .finally(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      unlock?.();
     });
   return { ...result, config, files };
 }
