@@ -22,6 +22,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
   const t0 = performance.now();
   let lastPlain = 0;
   let epochs = 1;
+  let warmup = 0;
   let lineOpen = false;
   const prefix = label ? `[${label}] ` : '';
   // Steps done before this process (a resumed run): the ETA counts only this process's pace.
@@ -41,8 +42,9 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
     switch (e.type) {
       case 'start':
         epochs = e.epochs;
+        warmup = e.warmupEpochs ?? 0;
         clear();
-        stream.write(`${prefix}training ${e.epochs} epochs x ${e.stepsPerEpoch} steps (${e.trainCount} train images/epoch, ${e.validCount} valid)${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
+        stream.write(`${prefix}training ${e.epochs} epochs x ${e.stepsPerEpoch} steps (${e.trainCount} train images/epoch, ${e.validCount} valid)${warmup > 0 ? `, lr warm-up over ${warmup} epoch${warmup === 1 ? '' : 's'}` : ''}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
         break;
       case 'step': {
         base ??= e.doneSteps - 1;
@@ -68,7 +70,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
         clear();
         lastPlain = performance.now();
         stream.write(
-          `${prefix}epoch ${m.epoch}/${e.epochs}: loss ${m.loss.toFixed(4)}, train acc ${pct(m.trainAccuracy)}, valid acc ${pct(m.validAccuracy)}, ${Math.round(m.imagesPerSecond)} img/s, ${m.seconds.toFixed(1)}s, lr ${m.lr.toExponential(2)}\n`,
+          `${prefix}epoch ${m.epoch}/${e.epochs}: loss ${m.loss.toFixed(4)}, train acc ${pct(m.trainAccuracy)}, valid acc ${pct(m.validAccuracy)}, ${Math.round(m.imagesPerSecond)} img/s, ${m.seconds.toFixed(1)}s, lr ${m.lr.toExponential(2)}${m.epoch <= Math.ceil(warmup) ? ' (warming up to it)' : ''}\n`,
         );
         break;
       }

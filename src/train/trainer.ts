@@ -25,7 +25,7 @@ import { DataParallel } from './parallel.js';
 import { computeGradients, trainableVariables } from './step.js';
 
 export type TrainEvent =
-  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainCount: number; validCount: number }
+  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainCount: number; validCount: number; warmupEpochs?: number }
   | { type: 'step'; epoch: number; step: number; stepsPerEpoch: number; loss: number; imagesPerSecond: number; doneSteps: number; totalSteps: number }
   | { type: 'epoch'; metrics: EpochMetrics; epochs: number }
   | { type: 'snapshot'; epoch: number; files: string[] };
@@ -244,7 +244,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const all: EpochMetrics[] = ck ? ck.metrics.map((m) => ({ ...m })) : [];
   const startEpoch = ck ? (ck.position ? ck.position.epoch : ck.epoch + 1) : 1;
   let lastGood: string | undefined = ck ? (ck.position ? `epoch ${ck.epoch}, then ${ck.position.step} steps of epoch ${ck.position.epoch}` : `epoch ${ck.epoch}`) : undefined;
-  emit({ type: 'start', epochs, startEpoch, stepsPerEpoch, trainCount: stepsPerEpoch * batchSize, validCount: data.valid.count });
+  emit({ type: 'start', epochs, startEpoch, stepsPerEpoch, trainCount: stepsPerEpoch * batchSize, validCount: data.valid.count, warmupEpochs: config.train.warmupEpochs });
 
   const totalSteps = epochs * stepsPerEpoch;
   const t0 = performance.now() - 1000 * (ck?.elapsedSeconds ?? 0);
