@@ -17,6 +17,7 @@ import {
   getVar,
   lossValue,
   make,
+  makeWithW,
   mean,
   meanCrossEntropy,
   numCols,
@@ -63,8 +64,7 @@ describe('center', () => {
   });
 
   test('value = CE(x·W) + λ·½·mean‖x − c_y‖²', () => {
-    const loss = make('center', { loss_weight: 0.3 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('center', { loss_weight: 0.3 }, C, W);
     const centers: Mat = [
       [0.5, 1.0],
       [2.0, 0.0],
@@ -76,8 +76,7 @@ describe('center', () => {
   });
 
   test('gradients (x, W) match central differences; no gradient reaches the centers', () => {
-    const loss = make('center', { loss_weight: 0.3 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('center', { loss_weight: 0.3 }, C, W);
     setVar(loss, 'centers', [
       [0.5, 1.0],
       [2.0, 0.0],
@@ -114,8 +113,7 @@ describe('center', () => {
   });
 
   test('no NaN/Inf at the edges', () => {
-    const loss = make('center', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('center', {}, C, W);
     assertFiniteEverywhere(loss, [[0, 0], polar(100, 2), polar(20, 3), polar(190, 1)], Y);
     loss.dispose();
   });

@@ -21,6 +21,13 @@ export function make(name: string, params: LossParams = {}, numClasses = 3, warn
   return createLoss(name, params, { numClasses, embeddingDim: 2 }, (m) => warnings.push(m));
 }
 
+/** make(), then the class weights set to `W` (a fixture of the test). */
+export function makeWithW(name: string, params: LossParams, numClasses: number, W: Mat): Loss {
+  const loss = make(name, params, numClasses);
+  setVar(loss, 'W', W);
+  return loss;
+}
+
 /** Assigns a trainable or state variable of the loss by name. */
 export function setVar(loss: Loss, name: string, value: Mat | number): void {
   const v = loss.trainableVariables()[name] ?? loss.stateVariables()[name];

@@ -18,6 +18,7 @@ import {
   dot,
   lossValue,
   make,
+  makeWithW,
   meanCrossEntropy,
   norm,
   numCols,
@@ -154,8 +155,7 @@ for (const [name, normalizeW, minKey] of [
       loss.dispose();
     });
     test('logits / predict carry no margin', () => {
-      const loss = make(name, {}, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW(name, {}, C, W);
       const p = tf.tidy(() => loss.predict!(tf.tensor2d(X)).arraySync() as Mat);
       const expected = X.map((xi) =>
         Array.from({ length: C }, (_, j) => (normalizeW ? dot(xi, col(W, j)) / norm(col(W, j)) : dot(xi, col(W, j)))),
@@ -165,8 +165,7 @@ for (const [name, normalizeW, minKey] of [
     });
     test('no NaN/Inf at x = 0, ∥ and anti-parallel to W_y (m = 1..4)', () => {
       for (let m = 1; m <= 4; m++) {
-        const loss = make(name, { m }, C);
-        setVar(loss, 'W', W);
+        const loss = makeWithW(name, { m }, C, W);
         loss.setCounters({ iteration: 1e7 });
         assertFiniteEverywhere(loss, [[0, 0], polar(100, 2), polar(20, 3), polar(290, 1)], Y, `m=${m}`);
         loss.dispose();

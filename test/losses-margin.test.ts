@@ -23,6 +23,7 @@ import {
   dot,
   lossValue,
   make,
+  makeWithW,
   mean,
   meanCrossEntropy,
   norm,
@@ -77,20 +78,17 @@ function expectConfigError(name: string, params: Record<string, unknown>, key: s
 
 describe('normface', () => {
   test('value = CE of s·cos θ', () => {
-    const loss = make('normface', { s: 8 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('normface', { s: 8 }, C, W);
     assertClose(lossValue(loss, X, Y), headLoss(X, Y, W, (c) => c, (c) => c, 8), { rel: 1e-5 }, 'normface');
     loss.dispose();
   });
   test('gradients (x, W) match central differences, s = 32', () => {
-    const loss = make('normface', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('normface', {}, C, W);
     checkGradients(loss, X, Y);
     loss.dispose();
   });
   test('logits and predict are s·cos θ', () => {
-    const loss = make('normface', { s: 10 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('normface', { s: 10 }, C, W);
     const p = tf.tidy(() => loss.predict!(tf.tensor2d(X)).arraySync() as Mat);
     assertAllClose(p.flat(), cosines(X, W).flat().map((c) => 10 * c), { abs: 1e-5 }, 'predict');
     loss.dispose();
@@ -99,14 +97,12 @@ describe('normface', () => {
 
 describe('cosface / amsoftmax', () => {
   test('value = CE with target s(cos θ_y − m)', () => {
-    const loss = make('cosface', { s: 32, m: 0.15 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('cosface', { s: 32, m: 0.15 }, C, W);
     assertClose(lossValue(loss, X, Y), headLoss(X, Y, W, (c) => c - 0.15, (c) => c, 32), { rel: 1e-5 }, 'cosface');
     loss.dispose();
   });
   test('gradients match central differences', () => {
-    const loss = make('cosface', { s: 32, m: 0.1 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('cosface', { s: 32, m: 0.1 }, C, W);
     checkGradients(loss, X, Y);
     loss.dispose();
   });
@@ -138,15 +134,13 @@ describe('arcface', () => {
     const thetaLast = Math.acos(cosines(x, W)[3]![3]!);
     assert.ok(thetaLast > Math.PI - 0.5, 'the last sample is past π − m');
     for (const rule of ['fallback', 'easy', 'none'] as const) {
-      const loss = make('arcface', { s: 32, m: 0.5, boundary: rule }, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW('arcface', { s: 32, m: 0.5, boundary: rule }, C, W);
       assertClose(lossValue(loss, x, Y), headLoss(x, Y, W, (c) => arcRef(c, 0.5, rule), (c) => c, 32), { rel: 1e-4 }, rule);
       loss.dispose();
     }
   });
   test('gradients match central differences (x, W), m = 0.5', () => {
-    const loss = make('arcface', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('arcface', {}, C, W);
     checkGradients(loss, X, Y);
     loss.dispose();
   });
@@ -170,8 +164,7 @@ describe('arcface', () => {
       ['θ + m past π', [polar(170, 2), polar(260, 0.5), polar(40, 3), polar(130, 1)]],
     ];
     for (const rule of ['fallback', 'easy', 'none'] as const) {
-      const loss = make('arcface', { boundary: rule }, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW('arcface', { boundary: rule }, C, W);
       for (const [what, x] of cases) assertFiniteEverywhere(loss, x, Y, `${rule}, ${what}`);
       loss.dispose();
     }
@@ -192,14 +185,12 @@ describe('magface', () => {
   // Norms 1.5, 3, 0.5 (clamped to l_a) and 12 (clamped to u_a).
   const x: Mat = [polar(30, 1.5), polar(80, 3), polar(250, 0.5), polar(170, 12)];
   test('value = CE with margin m(‖x‖) + λ_g·mean g(a), a clamped to [l_a, u_a]', () => {
-    const loss = make('magface', P, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('magface', P, C, W);
     assertClose(lossValue(loss, x, Y), magRef(x, Y, W), { rel: 1e-4 }, 'magface');
     loss.dispose();
   });
   test('gradients match central differences (margin and regulariser depend on ‖x‖)', () => {
-    const loss = make('magface', P, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('magface', P, C, W);
     checkGradients(loss, x, Y);
     loss.dispose();
   });
@@ -216,8 +207,7 @@ describe('magface', () => {
     expectConfigError('magface', { l_a: 5, u_a: 5 }, 'loss.params.u_a', 'greater than l_a');
   });
   test('no NaN/Inf at x = 0, ∥ and anti-parallel to W_y', () => {
-    const loss = make('magface', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('magface', {}, C, W);
     assertFiniteEverywhere(loss, [[0, 0], polar(100, 5), polar(20, 3), polar(290, 20)], Y);
     loss.dispose();
   });
@@ -240,14 +230,12 @@ describe('circle (class-level)', () => {
     return logits.reduce((s, z, i) => s + crossEntropyRow(z, y[i]!), 0) / x.length;
   }
   test('value = CE of γα_p(s_p − (1 − m)) and γα_n(s_n − m)', () => {
-    const loss = make('circle', { m, gamma }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('circle', { m, gamma }, C, W);
     assertClose(lossValue(loss, X, Y), circleRef(X, Y, W), { rel: 1e-5 }, 'circle');
     loss.dispose();
   });
   test('gradients: central differences with α_p, α_n held fixed (no gradient through them)', () => {
-    const loss = make('circle', { m, gamma }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('circle', { m, gamma }, C, W);
     const frozen = cosines(X, W);
     const h = 1e-5;
     const fdX = X.map((row, i) =>
@@ -282,8 +270,7 @@ describe('circle (class-level)', () => {
     loss.dispose();
   });
   test('logits for accuracy are γ·cos θ; no NaN/Inf at the edges', () => {
-    const loss = make('circle', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('circle', {}, C, W);
     const logits = tf.tidy(() => loss.compute(tf.tensor2d(X), tf.tensor1d(Y, 'int32')).logits!.arraySync() as Mat);
     assertAllClose(logits.flat(), cosines(X, W).flat().map((c) => gamma * c), { abs: 1e-5 }, 'logits');
     assertFiniteEverywhere(loss, [[0, 0], polar(100, 5), polar(20, 3), polar(290, 2)], Y);
@@ -293,8 +280,7 @@ describe('circle (class-level)', () => {
 
 test('normalized heads: W is normalized on every forward (scaling W changes nothing)', () => {
   for (const name of ['normface', 'cosface', 'arcface', 'magface', 'circle']) {
-    const loss = make(name, {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW(name, {}, C, W);
     const a = lossValue(loss, X, Y);
     setVar(loss, 'W', W.map((r) => r.map((v) => v * 7)));
     assertClose(lossValue(loss, X, Y), a, { rel: 1e-5 }, name);

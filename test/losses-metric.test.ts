@@ -18,6 +18,7 @@ import {
   getVar,
   lossValue,
   make,
+  makeWithW,
   mean,
   meanCrossEntropy,
   numCols,
@@ -106,16 +107,14 @@ describe('contrastive', () => {
   });
   test('gradients (x, W) match central differences', () => {
     for (const normalize of [false, true]) {
-      const loss = make('contrastive', { m: 0.5, loss_weight: 0.7, normalize }, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW('contrastive', { m: 0.5, loss_weight: 0.7, normalize }, C, W);
       // x/‖x‖ curves sharply at the first point (‖x‖ ≈ 0.05): a smaller step there.
       checkGradients(loss, X, Y, undefined, normalize ? 1e-4 : 1e-3);
       loss.dispose();
     }
   });
   test('one class, one sample, coincident points, x = 0: finite', () => {
-    const loss = make('contrastive', { loss_weight: 1 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('contrastive', { loss_weight: 1 }, C, W);
     const one: Mat = [[0.1, 0.2], [0.4, -0.1], [0.3, 0.3]];
     assertClose(lossValue(loss, one, [1, 1, 1]), ce(one, [1, 1, 1]) + contrastiveRef(one, [1, 1, 1], 0.5), { rel: 1e-5 }, 'one class');
     assertClose(lossValue(loss, [[0.3, 0.4]], [2]), ce([[0.3, 0.4]], [2]), { rel: 1e-6 }, 'one sample: term 0');
@@ -132,8 +131,7 @@ describe('triplet', () => {
     for (const strategy of ['batch_hard', 'batch_all', 'semi_hard'])
       for (const squared of [false, true])
         for (const normalize of [false, true]) {
-          const loss = make('triplet', { m: 0.25, loss_weight: 0.5, strategy, squared, normalize }, C);
-          setVar(loss, 'W', W);
+          const loss = makeWithW('triplet', { m: 0.25, loss_weight: 0.5, strategy, squared, normalize }, C, W);
           const f = normalize ? X.map(unit) : X;
           const term = tripletRef(f, Y, 0.25, strategy, squared);
           const what = `${strategy} squared=${squared} normalize=${normalize}`;
@@ -147,16 +145,14 @@ describe('triplet', () => {
   });
   test('gradients (x, W) match central differences for every strategy', () => {
     for (const strategy of ['batch_hard', 'batch_all', 'semi_hard']) {
-      const loss = make('triplet', { m: 0.25, loss_weight: 0.5, strategy }, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW('triplet', { m: 0.25, loss_weight: 0.5, strategy }, C, W);
       checkGradients(loss, X, Y);
       loss.dispose();
     }
   });
   test('a single class or no valid triplet gives term 0, not NaN', () => {
     for (const strategy of ['batch_hard', 'batch_all', 'semi_hard']) {
-      const loss = make('triplet', { strategy, loss_weight: 1 }, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW('triplet', { strategy, loss_weight: 1 }, C, W);
       const oneClass: Mat = [[0.1, 0.2], [0.4, -0.1], [0.3, 0.3]];
       assertClose(lossValue(loss, oneClass, [1, 1, 1]), ce(oneClass, [1, 1, 1]), { rel: 1e-6 }, `${strategy}: one class`);
       assertFiniteEverywhere(loss, oneClass, [1, 1, 1], `${strategy}: one class`);
@@ -202,8 +198,7 @@ describe('triplet_center', () => {
     }
   });
   test('gradients (x, W) match central differences', () => {
-    const loss = make('triplet_center', { w_trp: 0.4, w_ctr: 0.3 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('triplet_center', { w_trp: 0.4, w_ctr: 0.3 }, C, W);
     setVar(loss, 'centers', centers);
     checkGradients(loss, X, Y);
     loss.dispose();

@@ -17,6 +17,7 @@ import {
   getVar,
   lossValue,
   make,
+  makeWithW,
   mean,
   meanCrossEntropy,
   norm,
@@ -43,8 +44,7 @@ const EDGES: Mat = [[0, 0], polar(100, 2), polar(20, 3), polar(190, 1)];
 
 describe('softmax', () => {
   test('value, gradients (x, W), edges', () => {
-    const loss = make('softmax', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('softmax', {}, C, W);
     assertClose(lossValue(loss, X, Y), meanCrossEntropy(linear(X, W), Y), { rel: 1e-5 }, 'softmax');
     checkGradients(loss, X, Y);
     assertFiniteEverywhere(loss, EDGES, Y);
@@ -76,8 +76,7 @@ describe('l2softmax', () => {
     loss.dispose();
   });
   test('gradients (x, W, α) match central differences', () => {
-    const loss = make('l2softmax', { alpha: 3 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('l2softmax', { alpha: 3 }, C, W);
     checkGradients(loss, X, Y);
     loss.dispose();
   });
@@ -103,8 +102,7 @@ describe('l2softmax', () => {
     assert.deepEqual(none, []);
   });
   test('no NaN/Inf at the edges', () => {
-    const loss = make('l2softmax', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('l2softmax', {}, C, W);
     assertFiniteEverywhere(loss, EDGES, Y);
     loss.dispose();
   });
@@ -116,8 +114,7 @@ describe('ring', () => {
     return meanCrossEntropy(linear(x, wn), Y) + lw * 0.5 * mean(x.map((xi) => (norm(xi) - R) ** 2));
   };
   test('value = CE(x·Ŵ) + λ·½·mean((‖x‖ − R)²); R readable and settable', () => {
-    const loss = make('ring', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('ring', {}, C, W);
     assertClose(lossValue(loss, X, Y), ref(X, W, 1, 0.1), { rel: 1e-5 }, 'R 1');
     setVar(loss, 'R', 2.5);
     assert.equal((loss.trainableVariables().R!.dataSync()[0]), 2.5);
@@ -126,14 +123,12 @@ describe('ring', () => {
     loss.dispose();
   });
   test('gradients (x, W, R) match central differences', () => {
-    const loss = make('ring', { R: 1.3, loss_weight: 0.5 }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('ring', { R: 1.3, loss_weight: 0.5 }, C, W);
     checkGradients(loss, X, Y);
     loss.dispose();
   });
   test('no NaN/Inf at the edges', () => {
-    const loss = make('ring', {}, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('ring', {}, C, W);
     assertFiniteEverywhere(loss, EDGES, Y);
     loss.dispose();
   });
@@ -157,8 +152,7 @@ describe('focal', () => {
       [0.5, null],
       [0, null],
     ] as Array<[number, number[] | null]>) {
-      const loss = make('focal', { gamma, alpha }, C);
-      setVar(loss, 'W', W);
+      const loss = makeWithW('focal', { gamma, alpha }, C, W);
       assertClose(lossValue(loss, X, Y), ref(X, W, gamma, alpha), { rel: 1e-5 }, `γ=${gamma} α=${alpha}`);
       loss.dispose();
     }
@@ -168,8 +162,7 @@ describe('focal', () => {
     ce.dispose();
   });
   test('gradients (x, W) match central differences', () => {
-    const loss = make('focal', { gamma: 2, alpha: [0.25, 0.5, 1] }, C);
-    setVar(loss, 'W', W);
+    const loss = makeWithW('focal', { gamma: 2, alpha: [0.25, 0.5, 1] }, C, W);
     checkGradients(loss, X, Y);
     loss.dispose();
   });

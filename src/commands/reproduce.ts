@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { loadImage } from '@napi-rs/canvas';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
-import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, warmupPhrase } from '../config/config.js';
 import { formatDuration } from '../cli/progress.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
@@ -173,7 +173,7 @@ export function describeFullSchedule(files: string[]): string | undefined {
   if (!cfgs.length) return undefined;
   const vals = (get: (c: ResolvedConfig) => string | number) => [...new Set(cfgs.map(get))].join(' or ');
   const data = cfgs.every((c) => c.data.trainLimit === null && c.data.validLimit === null) ? 'all of MNIST' : 'the data each config names';
-  return `${vals((c) => c.train.epochs)} epochs on ${data}, batch ${vals((c) => c.train.batchSize)}, Adam lr ${vals((c) => c.train.lr)}${vals((c) => (c.train.warmupEpochs > 0 ? ` after a ${c.train.warmupEpochs}-epoch linear warm-up` : ''))} decayed ×${vals((c) => c.train.lrGamma)} every ${vals((c) => c.train.lrStepEpochs)} epochs, snapshots at epochs ${vals((c) => c.snapshots.join(', '))}`;
+  return `${vals((c) => c.train.epochs)} epochs on ${data}, batch ${vals((c) => c.train.batchSize)}, Adam lr ${vals((c) => c.train.lr)}${vals((c) => warmupPhrase(c.train))} decayed ×${vals((c) => c.train.lrGamma)} every ${vals((c) => c.train.lrStepEpochs)} epochs, snapshots at epochs ${vals((c) => c.snapshots.join(', '))}`;
 }
 
 /** A path relative to the current folder when inside it, else absolute. */

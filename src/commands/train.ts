@@ -44,23 +44,34 @@ export function defaultRunDir(config: ResolvedConfig): string {
   return join('runs', `${config.name}-${config.profile}`);
 }
 
-/** Makes sure `dir` can hold a new run; refuses to clobber an unfinished run without --force. */
-export function prepareRunDir(dir: string, force: boolean): void {
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new UserError(`output path ${dir} exists and is not a folder`);
-    if (isRunDir(dir)) {
-      const info = readRunInfo(dir);
-      if (info.status !== 'finished' && !force) {
-        throw new UserError(`${dir} holds an unfinished run (status: ${info.status}); continue it with --resume ${dir}, or start over with --force`);
-      }
-      for (const sub of ['run.json', 'metrics.jsonl', 'snapshots', 'pics', 'checkpoint']) rmSync(join(dir, sub), { recursive: true, force: true });
-    }
-  }
+/**
+ * Makes sure `dir` can hold a new run; refuses to clobber an unfinished run without --force.
+ * Takes the folder's lock (before anything in it is removed) and returns its release.
+ */
+export function prepareRunDir(dir: string, force: boolean): () => void {
+  let unlock: (() => void) | undefined;
   try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) throw new UserError(`output path ${dir} exists and is not a folder`);
+      unlock = acquireRunLock(dir);
+      if (isRunDir(dir)) {
+        const info = readRunInfo(dir);
+        if (info.status !== 'finished' && !force) {
+          throw new UserError(`${dir} holds an unfinished run (status: ${info.status}); continue it with --resume ${dir}, or start over with --force`);
+        }
+        for (const sub of ['run.json', 'metrics.jsonl', 'snapshots', 'pics', 'checkpoint']) rmSync(join(dir, sub), { recursive: true, force: true });
+      }
+    }
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+    } catch (e) {
+      throw new UserError(`cannot write to output folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return unlock ?? acquireRunLock(dir);
   } catch (e) {
-    throw new UserError(`cannot write to output folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    unlock?.();
+    throw e;
   }
 }
 
@@ -97,16 +108,17 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
   if (runThreads && threads && runThreads !== threads) {
     warnings.push(`the run was trained with ${runThreads} thread(s) and continues with ${threads}; it will not match an uninterrupted run exactly`);
   }
-  // One process per run folder: lock an existing folder before anything in it is replaced.
-  let unlock = existsSync(outDir) && statSync(outDir).isDirectory() ? acquireRunLock(outDir) : undefined;
-  try {
-    if (plan) applyResume(plan);
-    else prepareRunDir(outDir, Boolean(o.force));
-    unlock ??= acquireRunLock(outDir);
-  } catch (e) {
-    unlock?.();
-    throw e;
-  }
+  // One process per run folder: the lock is taken before anything in the folder is replaced.
+  let unlock: () => void;
+  if (plan) {
+    unlock = acquireRunLock(outDir);
+    try {
+      applyResume(plan);
+    } catch (e) {
+      unlock();
+      throw e;
+    }
+  } else unlock = prepareRunDir(outDir, Boolean(o.force));
   log(`facelosses: ${config.name} (loss ${config.loss.name}), profile ${config.profile}, backend ${backend.detail}${workers > 1 ? `, ${workers} data-parallel threads` : ''}`);
   printWarnings();
   log(`run folder: ${relative(process.cwd(), outDir) || '.'}${plan ? `, resuming after epoch ${plan.checkpoint.epoch}${plan.checkpoint.position ? ` and ${plan.checkpoint.position.step} steps of epoch ${plan.checkpoint.position.epoch}` : ''}` : ''}`);
@@ -166,7 +178,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult 
     .finally(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      unlock?.();
+      unlock();
     });
   return { ...result, config, files };
 }

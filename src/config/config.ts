@@ -306,6 +306,11 @@ export function loadConfigFile(file: string, profile: Profile = 'full', ov: Over
 }
 
 /** How a figure title names the schedule: '' for the reference schedule, else e.g. 'quick profile'. */
+/** " after a N-epoch linear warm-up" when the schedule has one, else "" (for schedule descriptions). */
+export function warmupPhrase(train: Pick<Config['train'], 'warmupEpochs'>): string {
+  return train.warmupEpochs > 0 ? ` after a ${train.warmupEpochs}-epoch linear warm-up` : '';
+}
+
 export function scheduleNote(c: Pick<ResolvedConfig, 'profile' | 'customized'>): string {
   if (c.profile === 'full' && !c.customized) return '';
   return `${c.profile === 'full' ? 'custom' : c.profile} profile${c.customized && c.profile !== 'full' ? ', custom' : ''}`;

@@ -9,7 +9,7 @@
  * accumulators); the inner loop walks the filter's (kw, ci) rows, which are contiguous both in the
  * padded input row and in the [KH, KW, CI, CO] filter.
  */
-import { Fn, I32, SIMD, V128, assemble } from './wasm_asm.js';
+import { Fn, I32, SIMD, V128, assemble, mem } from './wasm_asm.js';
 import { fmaAvailable } from './simd_kernels.js';
 
 export interface ConvSpec {
@@ -47,7 +47,6 @@ function convFn(spec: ConvSpec, fma: boolean): Fn {
   const wv = Array.from({ length: coV }, () => f.local(V128));
   const s = f.local(V128);
   const zero = f.local(V128);
-  const mem = (offset: number) => ({ align: 0, offset });
   const c = (v: number) => () => f.i32(v);
   const g = (v: number) => () => f.get(v);
 

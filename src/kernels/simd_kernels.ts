@@ -12,7 +12,7 @@
  * The module is assembled at start-up by wasm_asm.ts (no build step, no binary in the repo).
  */
 import v8 from 'node:v8';
-import { Fn, SIMD, V128, I32, assemble } from './wasm_asm.js';
+import { Fn, SIMD, V128, I32, assemble, mem } from './wasm_asm.js';
 
 /** Register-blocking variants: input channels per block x f32x4 vectors of output channels. */
 const VARIANTS: ReadonlyArray<{ ciB: number; coV: number }> = [
@@ -64,6 +64,14 @@ export function fmaAvailable(): boolean {
   return fmaChecked;
 }
 
+/** Pushes max(0, a) as i32, a given by a pusher (evaluated twice): a > 0 ? a : 0 with select. */
+function pushMax0(f: Fn, push: () => void): void {
+  push();
+  f.i32(0);
+  push();
+  f.i32(0).op(0x4a).select(); // i32.gt_s
+}
+
 /**
  * (x, dy, out, N, H, W, ci, co, Ho, Wo, KH, KW, pt, pl): byte addresses and sizes.
  * Loop order: image, tap (kh, kw), channel block, then the rows and columns of the image for which
@@ -82,14 +90,7 @@ function filterGradFn(ciB: number, coV: number, fma: boolean): Fn {
   const s = f.local(V128);
   const c = (v: number) => () => f.i32(v);
   const g = (v: number) => () => f.get(v);
-  const mem = (offset: number) => ({ align: 0, offset });
-  // max(0, a) and min(a, b) for pushers
-  const max0 = (push: () => void) => {
-    push();
-    f.i32(0);
-    push();
-    f.i32(0).op(0x4a).select();
-  };
+  const max0 = (push: () => void) => pushMax0(f, push);
   const minOf = (pushA: () => void, pushB: () => void) => {
     pushA();
     pushB();
@@ -196,13 +197,7 @@ function maxPoolGradFn(): Fn {
   const g = f.local(V128);
   const c = (k: number) => () => f.i32(k);
   const get = (k: number) => () => f.get(k);
-  const mem = (offset: number) => ({ align: 0, offset });
-  const max0 = (push: () => void) => {
-    push();
-    f.i32(0);
-    push();
-    f.i32(0).op(0x4a).select(); // gt_s
-  };
+  const max0 = (push: () => void) => pushMax0(f, push);
   const minOf = (pushA: () => void, pushB: () => void) => {
     pushA();
     pushB();
@@ -275,7 +270,6 @@ function sumRowsFn(): Fn {
   const acc = f.local(V128);
   const c = (k: number) => () => f.i32(k);
   const get = (k: number) => () => f.get(k);
-  const mem = { align: 0, offset: 0 };
   f.get(C).i32(4).mul().set(c4);
   f.forRange(
     m0,
@@ -293,13 +287,13 @@ function sumRowsFn(): Fn {
           f.get(X).get(m0).get(c4).mul().add().get(cb).add().set(p);
           f.get(m1).get(m0).sub().set(cnt);
           f.op(0x03, 0x40);
-          f.get(acc).get(p).simd(SIMD.load, mem).simd(SIMD.f32x4_add).set(acc);
+          f.get(acc).get(p).simd(SIMD.load, mem()).simd(SIMD.f32x4_add).set(acc);
           f.get(p).get(c4).add().set(p);
           f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
           f.op(0x0b);
           f.get(OUT).get(cb).add();
-          f.get(OUT).get(cb).add().simd(SIMD.load, mem).get(acc).simd(SIMD.f32x4_add);
-          f.simd(SIMD.store, mem);
+          f.get(OUT).get(cb).add().simd(SIMD.load, mem()).get(acc).simd(SIMD.f32x4_add);
+          f.simd(SIMD.store, mem());
         },
         16,
       );

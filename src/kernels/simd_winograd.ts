@@ -13,7 +13,7 @@
  *   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
  *   Aᵀ = [1 1 1 0; 0 1 -1 -1]
  */
-import { Fn, I32, SIMD, V128, assemble } from './wasm_asm.js';
+import { Fn, I32, SIMD, V128, assemble, mem } from './wasm_asm.js';
 import { fmaAvailable } from './simd_kernels.js';
 
 const F32X4_SUB = 0xe5;
@@ -48,7 +48,6 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   const uv = Array.from({ length: coV }, () => f.local(V128));
   const s = f.local(V128);
   const zero = f.local(V128);
-  const mem = (offset: number) => ({ align: 0, offset });
   const c0 = (v: number) => () => f.i32(v);
   const g = (v: number) => () => f.get(v);
   const add = (x: number, y: number) => f.get(x).get(y).simd(SIMD.f32x4_add);

@@ -66,6 +66,11 @@ export const SIMD = {
 } as const;
 
 /** Builder for one function body. Locals are numbered after the parameters. */
+/** The memory immediate of a load or store: no alignment hint, a constant byte offset. */
+export function mem(offset = 0): { align: number; offset: number } {
+  return { align: 0, offset };
+}
+
 export class Fn {
   readonly code: number[] = [];
   private readonly locals: ValType[] = [];

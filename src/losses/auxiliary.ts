@@ -4,7 +4,7 @@
  * L = CE(x·W) + Σ λ_k·L_k(x).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BaseLoss, SQRT_EPS, classWeights, crossEntropy, greaterMask, l2Normalize, oneHotFloat, uniqueName } from './common.js';
+import { BaseLoss, SQRT_EPS, crossEntropy, greaterMask, l2Normalize, oneHotFloat, uniqueName } from './common.js';
 import type { ComputeOptions, LossContext, LossOutput, LossParams } from './types.js';
 
 export abstract class SoftmaxPlusAuxLoss extends BaseLoss {
@@ -13,8 +13,7 @@ export abstract class SoftmaxPlusAuxLoss extends BaseLoss {
 
   constructor(params: Readonly<LossParams>, ctx: LossContext, displayName: string) {
     super(params, ctx, displayName);
-    this.W = classWeights(ctx);
-    this.trainable.W = this.W;
+    this.W = this.addClassWeights(ctx);
   }
 
   /** The weighted auxiliary term (a scalar), inside the caller's tidy. */

@@ -94,6 +94,13 @@ export abstract class BaseLoss implements Loss {
     this.embeddingDim = ctx.embeddingDim;
   }
 
+  /** Creates the class weights W [embeddingDim, numClasses] (Glorot normal) as the trainable 'W'. */
+  protected addClassWeights(ctx: LossContext): tf.Variable {
+    const w = classWeights(ctx);
+    this.trainable.W = w;
+    return w;
+  }
+
   trainableVariables(): Record<string, tf.Variable> {
     return { ...this.trainable };
   }

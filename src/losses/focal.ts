@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BaseLoss, classWeights } from './common.js';
+import { BaseLoss } from './common.js';
 import type { ComputeOptions, LossContext, LossDefinition, LossOutput, LossParams } from './types.js';
 
 /**
@@ -12,8 +12,7 @@ export class FocalLoss extends BaseLoss {
 
   constructor(params: Readonly<LossParams>, ctx: LossContext) {
     super(params, ctx, 'FocalLoss');
-    this.W = classWeights(ctx);
-    this.trainable.W = this.W;
+    this.W = this.addClassWeights(ctx);
   }
 
   predict(embeddings: tf.Tensor2D): tf.Tensor2D {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BaseLoss, classWeights, crossEntropy, l2Normalize, uniqueName } from './common.js';
+import { BaseLoss, crossEntropy, l2Normalize, uniqueName } from './common.js';
 import type { ComputeOptions, LossContext, LossDefinition, LossOutput, LossParams } from './types.js';
 
 /** Target probability the lower bound on α is derived for (Ranjan et al. 2017). */
@@ -22,10 +22,9 @@ export class L2SoftmaxLoss extends BaseLoss {
 
   constructor(params: Readonly<LossParams>, ctx: LossContext) {
     super(params, ctx, 'L2-SoftmaxLoss');
-    this.W = classWeights(ctx);
+    this.W = this.addClassWeights(ctx);
     const trainable = params.trainable as boolean;
     this.alpha = tf.variable(tf.scalar(params.alpha as number), trainable, uniqueName('alpha'));
-    this.trainable.W = this.W;
     if (trainable) this.trainable.alpha = this.alpha;
     else this.state.alpha = this.alpha;
   }

@@ -10,7 +10,7 @@
  * `predict` are the plain ones: `scaleLogits` applied to the unmodified cosines.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BaseLoss, classWeights, colNorm, crossEntropy, l2Normalize, oneHotFloat, rowNorm } from './common.js';
+import { BaseLoss, colNorm, crossEntropy, l2Normalize, oneHotFloat, rowNorm } from './common.js';
 import type { ComputeOptions, LossContext, LossOutput, LossParams } from './types.js';
 
 /** What a margin step may look at, besides the cosines. All tensors live in the compute's tidy. */
@@ -31,8 +31,7 @@ export abstract class MarginHeadLoss extends BaseLoss {
 
   constructor(params: Readonly<LossParams>, ctx: LossContext, displayName: string) {
     super(params, ctx, displayName);
-    this.W = classWeights(ctx);
-    this.trainable.W = this.W;
+    this.W = this.addClassWeights(ctx);
   }
 
   /** The new target cosine [N, 1] from the target cosine cos θ_y [N, 1]. */

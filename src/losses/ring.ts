@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BaseLoss, classWeights, crossEntropy, l2Normalize, rowNorm, uniqueName } from './common.js';
+import { BaseLoss, crossEntropy, l2Normalize, rowNorm, uniqueName } from './common.js';
 import type { ComputeOptions, LossContext, LossDefinition, LossOutput, LossParams } from './types.js';
 
 /**
@@ -14,9 +14,8 @@ export class RingLoss extends BaseLoss {
 
   constructor(params: Readonly<LossParams>, ctx: LossContext) {
     super(params, ctx, 'RingLoss');
-    this.W = classWeights(ctx);
+    this.W = this.addClassWeights(ctx);
     this.R = tf.variable(tf.scalar(params.R as number), true, uniqueName('R'));
-    this.trainable.W = this.W;
     this.trainable.R = this.R;
   }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BaseLoss, classWeights, crossEntropy, uniqueName } from './common.js';
+import { BaseLoss, crossEntropy, uniqueName } from './common.js';
 import type { ComputeOptions, LossContext, LossDefinition, LossOutput, LossParams } from './types.js';
 
 /** Plain softmax cross-entropy on a linear classifier: logits = x·W (+ b). */
@@ -10,8 +10,7 @@ export class SoftmaxLoss extends BaseLoss {
 
   constructor(params: Readonly<LossParams>, ctx: LossContext) {
     super(params, ctx, params.bias ? 'SoftmaxLoss_bias' : 'SoftmaxLoss');
-    this.W = classWeights(ctx);
-    this.trainable.W = this.W;
+    this.W = this.addClassWeights(ctx);
     if (params.bias) {
       this.b = tf.variable(tf.zeros([ctx.numClasses]), true, uniqueName('b'));
       this.trainable.b = this.b;

@@ -4,7 +4,7 @@
  * part of README.md between the gallery markers. Pure text: nothing here trains or draws.
  */
 import { relative, sep } from 'node:path';
-import type { ResolvedConfig } from '../config/config.js';
+import { type ResolvedConfig, warmupPhrase } from '../config/config.js';
 import type { Separability } from '../metrics/separability.js';
 import type { EpochMetrics } from '../run/run.js';
 import type { SeparabilityFile } from '../run/separability.js';
@@ -117,7 +117,7 @@ function paramList(params: Record<string, unknown>): string {
 function scheduleLine(c: ResolvedConfig): string {
   const t = c.train;
   const data = [c.data.trainLimit ? `first ${c.data.trainLimit.toLocaleString('en-US')} training images` : 'all training images', c.data.validLimit ? `first ${c.data.validLimit.toLocaleString('en-US')} test images` : 'all test images'];
-  return `${t.epochs} epochs on the ${data.join(' and the ')}, batch ${t.batchSize}, Adam lr ${t.lr} (weight decay ${t.weightDecay})${t.warmupEpochs > 0 ? ` after a ${t.warmupEpochs}-epoch linear warm-up` : ''}, ×${t.lrGamma} every ${t.lrStepEpochs} epochs, seed ${t.seed}`;
+  return `${t.epochs} epochs on the ${data.join(' and the ')}, batch ${t.batchSize}, Adam lr ${t.lr} (weight decay ${t.weightDecay})${warmupPhrase(t)}, ×${t.lrGamma} every ${t.lrStepEpochs} epochs, seed ${t.seed}`;
 }
 
 /** The markdown table of final valid accuracy (and separability at the last snapshot) per loss. */

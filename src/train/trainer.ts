@@ -277,7 +277,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const rngAtEpochStart = exp.rng.getState();
       const tEpoch = performance.now();
       const lr = stepDecayLr(config.train.lr, epoch, config.train.lrStepEpochs, config.train.lrGamma);
-      exp.optimizer.lr = lr;
       const order = shuffledIndices(data.train.count, exp.rng);
       const bs = batches(order, batchSize, true);
       const snap = snapshots.has(epoch);
