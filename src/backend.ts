@@ -4,20 +4,35 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './tfjs-gradients.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { join } from 'node:path';
 import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
 
-export type BackendName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'];
+export type BackendName = 'auto' | 'wasm' | 'webgpu' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'wasm', 'webgpu', 'cpu', 'tensorflow', 'tensorflow-gpu'];
 
 export interface BackendInfo {
-  /** tfjs backend name actually in use ('wasm', 'cpu', 'tensorflow'). */
+  /** tfjs backend name actually in use ('wasm', 'webgpu', 'cpu', 'tensorflow'). */
   name: string;
   /** What was asked for and what was found, for the start-up line. */
   detail: string;
   /** Threads the backend computes with (wasm: XNNPACK's thread pool; 1 when single-threaded). */
   threads?: number;
+  /** webgpu: the adapter the device was taken from. */
+  adapter?: GpuAdapterSummary;
+}
+
+/** What a WebGPU adapter says about itself (GPUAdapterInfo), for the start-up line. */
+export interface GpuAdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software fallback (for example Mesa's lavapipe/llvmpipe), not a GPU. */
+  fallback: boolean;
 }
 
 export interface BackendOptions {
@@ -155,14 +170,139 @@ async function useNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu
   return { name: 'tensorflow', detail: `tensorflow (${pkg}, native libtensorflow)` };
 }
 
+// ---------------------------------------------------------------------------------------------
+// WebGPU through Dawn's Node binding (the optional `webgpu` package): Vulkan on Linux, Metal on
+// macOS, D3D12 on Windows. Traps handled here:
+//  - tfjs-backend-webgpu registers itself only when `navigator.gpu` exists at import, and its
+//    WebGPUBackend constructor checks `navigator.gpu` again: the property is defined (Node 21+
+//    has a built-in `navigator` that cannot be assigned) before the package is imported;
+//  - its own factory asks for an adapter inside setBackend, and with none leaves tfjs half-switched:
+//    the adapter and device are taken here first, and the backend is registered on that device;
+//  - dataSync()/arraySync() throw in Node on webgpu (they need OffscreenCanvas): nothing in the
+//    project reads tensors synchronously on this engine (the trainer, evaluation, optimizer and
+//    checkpoints read with data()).
+
+const GPU_API: Record<string, string> = { linux: 'Vulkan', darwin: 'Metal', win32: 'D3D12' };
+
+interface GpuLike {
+  requestAdapter(o?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
+}
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+  features: ReadonlySet<string>;
+  limits: Record<string, number>;
+  requestDevice(d?: unknown): Promise<unknown>;
+}
+
+/** Linux: whether the Vulkan loader Dawn opens (libvulkan.so.1) can be found at all. */
+function vulkanLoaderPresent(): boolean {
+  const arch = os.arch() === 'arm64' ? 'aarch64' : 'x86_64';
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    `/usr/lib/${arch}-linux-gnu`,
+    `/lib/${arch}-linux-gnu`,
+    '/usr/lib64',
+    '/lib64',
+    '/usr/lib',
+    '/lib',
+    '/usr/local/lib',
+  ];
+  if (dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')))) return true;
+  try {
+    return execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes('libvulkan.so.1');
+  } catch {
+    return false;
+  }
+}
+
+function summarize(a: GpuAdapterLike): GpuAdapterSummary {
+  const i = a.info ?? {};
+  return {
+    vendor: i.vendor ?? '',
+    architecture: i.architecture ?? '',
+    device: i.device ?? '',
+    description: i.description ?? '',
+    fallback: Boolean(i.isFallbackAdapter ?? a.isFallbackAdapter),
+  };
+}
+
+/** "mesa software (llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)), software fallback" */
+export function describeAdapter(a: GpuAdapterSummary): string {
+  const head = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown vendor';
+  const body = a.description || a.device;
+  return `${head}${body ? ` (${body})` : ''}${a.fallback ? ', software fallback' : ''}`;
+}
+
+type Probe = { ok: true; gpu: GpuLike; adapter: GpuAdapterLike } | { ok: false; why: string };
+
+/** Loads Dawn and asks for an adapter, without touching tfjs. */
+async function probeWebGPU(): Promise<Probe> {
+  const api = GPU_API[process.platform] ?? 'the native GPU API';
+  if (!installed('webgpu')) return { ok: false, why: 'the optional package webgpu (Dawn) is not installed; run: npm install webgpu' };
+  if (process.platform === 'linux' && !vulkanLoaderPresent()) {
+    return { ok: false, why: 'no Vulkan loader (libvulkan.so.1) on this machine: install the GPU driver with its Vulkan support (Debian/Ubuntu: libvulkan1 and the vendor driver)' };
+  }
+  let dawn: { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
+  try {
+    dawn = (await import('webgpu')) as unknown as typeof dawn;
+  } catch (e) {
+    return { ok: false, why: `the webgpu package (Dawn) cannot load on ${process.platform}-${process.arch}: ${(e as Error).message}` };
+  }
+  // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as browsers have them; nothing is replaced.
+  const g = globalThis as Record<string, unknown>;
+  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in g)) Object.defineProperty(g, k, { value: v, configurable: true, writable: true });
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return { ok: false, why: `Dawn found no ${api} adapter (is the GPU driver with ${api} support installed?)` };
+  return { ok: true, gpu, adapter };
+}
+
+async function useWebGPU(probe: Probe): Promise<BackendInfo> {
+  if (!probe.ok) throw new Error(`webgpu: ${probe.why}`);
+  const { gpu, adapter } = probe;
+  const g = globalThis as Record<string, unknown>;
+  const nav = g.navigator as Record<string, unknown> | undefined;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, enumerable: true, writable: true });
+  else Object.defineProperty(g, 'navigator', { value: { gpu }, configurable: true, enumerable: true, writable: true });
+  // The device as tfjs-backend-webgpu's own factory asks for it.
+  const limits = adapter.limits;
+  const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  const webgpu = await import('@tensorflow/tfjs-backend-webgpu');
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new webgpu.WebGPUBackend(device as never, adapter.info as never), 0);
+  if (!(await tf.setBackend('webgpu'))) throw new Error('webgpu: tf.setBackend returned false');
+  await tf.ready();
+  const summary = summarize(adapter);
+  const api = GPU_API[process.platform] ?? 'native';
+  return { name: 'webgpu', detail: `webgpu (Dawn, ${api}; adapter ${describeAdapter(summary)})`, adapter: summary };
+}
+
 let current: BackendInfo | undefined;
 
-/** Selects the backend once per process. `auto`: tfjs-node-gpu, else tfjs-node, else wasm. */
+/**
+ * Selects the backend once per process. `auto`: a hardware WebGPU adapter (not a software fallback
+ * such as lavapipe), else tfjs-node-gpu, else tfjs-node, else wasm.
+ */
 export async function initBackend(name: BackendName = 'auto', opts: BackendOptions = {}): Promise<BackendInfo> {
   if (current) return current;
   switch (name) {
     case 'wasm':
       current = await useWasm(opts);
+      break;
+    case 'webgpu':
+      current = await useWebGPU(await probeWebGPU());
       break;
     case 'cpu':
       current = await useCpu();
@@ -173,12 +313,18 @@ export async function initBackend(name: BackendName = 'auto', opts: BackendOptio
     case 'tensorflow-gpu':
       current = await useNode('@tensorflow/tfjs-node-gpu');
       break;
-    case 'auto':
-      if (installed('@tensorflow/tfjs-node-gpu')) current = await useNode('@tensorflow/tfjs-node-gpu');
+    case 'auto': {
+      const probe = await probeWebGPU();
+      const gpu = probe.ok && !summarize(probe.adapter).fallback;
+      if (gpu) current = await useWebGPU(probe);
+      else if (installed('@tensorflow/tfjs-node-gpu')) current = await useNode('@tensorflow/tfjs-node-gpu');
       else if (installed('@tensorflow/tfjs-node')) current = await useNode('@tensorflow/tfjs-node');
       else current = await useWasm(opts);
-      current = { ...current, detail: `auto -> ${current.detail}` };
+      // Why no GPU was taken, in one phrase.
+      const why = gpu ? '' : probe.ok ? `; no GPU: WebGPU offers only ${describeAdapter(summarize(probe.adapter))}` : `; no GPU: ${probe.why.replace(/;.*$/, '').replace(/ \(.*$/, '')}`;
+      current = { ...current, detail: `auto -> ${current.detail}${why}` };
       break;
+    }
     default:
       throw new Error(`unknown backend '${name as string}'; choose one of ${BACKEND_NAMES.join(', ')}`);
   }
