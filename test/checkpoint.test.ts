@@ -37,8 +37,8 @@ function step(exp: Experiment): void {
   exp.rng.next();
 }
 
-function checkpointOf(exp: Experiment): Checkpoint {
-  return { format: 'facelosses-checkpoint/1', savedAt: 'now', backend: 'wasm', epoch: 0, ...captureState(exp), metrics: [], elapsedSeconds: 0, data: '' };
+async function checkpointOf(exp: Experiment): Promise<Checkpoint> {
+  return { format: 'facelosses-checkpoint/1', savedAt: 'now', backend: 'wasm', epoch: 0, ...(await captureState(exp)), metrics: [], elapsedSeconds: 0, data: '' };
 }
 
 /** Everything but the metadata, as comparable plain arrays. */
@@ -47,20 +47,20 @@ function plain(c: Checkpoint): unknown {
 }
 
 for (const def of lossDefinitions()) {
-  test(`checkpoint round trip: ${def.name}`, () => {
+  test(`checkpoint round trip: ${def.name}`, async () => {
     const config = resolveConfig({ loss: { name: def.name }, train: { seed: 5 } }, 'cfg.yaml');
     const a = buildExperiment(config, 10);
     const b = buildExperiment({ ...config, train: { ...config.train, seed: 99 } }, 10);
     try {
       step(a);
       step(a);
-      const saved = checkpointOf(a);
+      const saved = await checkpointOf(a);
       const decoded = decodeCheckpoint(encodeCheckpoint(saved), 'last.json');
       restoreState(b, decoded);
-      assert.deepEqual(plain(checkpointOf(b)), plain(saved));
+      assert.deepEqual(plain(await checkpointOf(b)), plain(saved));
       step(a);
       step(b);
-      assert.deepEqual(plain(checkpointOf(b)), plain(checkpointOf(a)), 'the next step is the same');
+      assert.deepEqual(plain(await checkpointOf(b)), plain(await checkpointOf(a)), 'the next step is the same');
       assert.equal(a.optimizer.step, 3);
     } finally {
       a.dispose();
@@ -69,11 +69,11 @@ for (const def of lossDefinitions()) {
   });
 }
 
-test('a checkpoint that does not fit the model is refused, naming the variable', () => {
+test('a checkpoint that does not fit the model is refused, naming the variable', async () => {
   const a = buildExperiment(resolveConfig({ loss: { name: 'softmax' } }, 'a.yaml'), 10);
   const b = buildExperiment(resolveConfig({ loss: { name: 'softmax', params: { bias: true } } }, 'b.yaml'), 10);
   try {
-    const c = checkpointOf(a);
+    const c = await checkpointOf(a);
     assert.throws(() => restoreState(b, c, 'last.json'), (e: unknown) => e instanceof UserError && /last\.json: the checkpoint does not fit this model: trainable variables are/.test(e.message));
     const bad = { ...c, weights: { ...c.weights, 'conv1.w': { shape: [3, 3, 1, 8], data: new Float32Array(72) } } };
     assert.throws(() => restoreState(a, bad, 'last.json'), /conv1\.w has shape \[3,3,1,8\] in the checkpoint, \[3,3,1,16\] in the model/);
@@ -83,11 +83,11 @@ test('a checkpoint that does not fit the model is refused, naming the variable',
   }
 });
 
-test('saving replaces the file atomically and leaves no temporary files; corrupt files are refused', () => {
+test('saving replaces the file atomically and leaves no temporary files; corrupt files are refused', async () => {
   const dir = tempDir();
   const exp = buildExperiment(resolveConfig({ loss: { name: 'softmax' } }, 'a.yaml'), 10);
   try {
-    const c = checkpointOf(exp);
+    const c = await checkpointOf(exp);
     saveCheckpoint(dir, c);
     saveCheckpoint(dir, { ...c, epoch: 0 });
     assert.deepEqual(readdirSync(`${dir}/checkpoint`), ['last.json']);

@@ -104,26 +104,36 @@ export function dataFingerprint(d: Dataset): string {
   return h.digest('hex');
 }
 
-const copyF32 = (t: tf.Tensor): Float32Array => Float32Array.from(t.dataSync() as Float32Array);
+const copyF32 = async (t: tf.Tensor): Promise<Float32Array> => Float32Array.from((await t.data()) as Float32Array);
 
-/** Reads the state of the experiment (weights, optimizer, loss state and counters, generators). */
-export function captureState(s: TrainState): Pick<Checkpoint, 'rng' | 'initRng' | 'weights' | 'optimizer' | 'lossState' | 'lossCounters'> {
-  const weights: Record<string, TensorBlob> = {};
-  for (const [k, v] of Object.entries(s.vars)) weights[k] = { shape: [...v.shape], data: copyF32(v) };
-  const lossState: Record<string, TensorBlob> = {};
-  for (const [k, v] of Object.entries(s.loss.stateVariables())) lossState[k] = { shape: [...v.shape], data: copyF32(v) };
-  const opt = s.optimizer.getState();
+/**
+ * Reads the state of the experiment (weights, optimizer, loss state and counters, generators).
+ * Asynchronous: a GPU engine reads tensors back only with data(). Nothing may change the state
+ * while it is read (the trainer awaits it between steps).
+ */
+export async function captureState(s: TrainState): Promise<Pick<Checkpoint, 'rng' | 'initRng' | 'weights' | 'optimizer' | 'lossState' | 'lossCounters'>> {
+  const rng = s.rng.getState();
+  const initRng = s.initRng.getState();
+  const lossCounters = { ...s.loss.getCounters() };
+  const read = async (vars: Record<string, tf.Variable>) => {
+    const out: Record<string, TensorBlob> = {};
+    const entries = Object.entries(vars);
+    const data = await Promise.all(entries.map(([, v]) => copyF32(v)));
+    entries.forEach(([k, v], i) => (out[k] = { shape: [...v.shape], data: data[i]! }));
+    return out;
+  };
+  const [weights, lossState, opt] = await Promise.all([read(s.vars), read(s.loss.stateVariables()), s.optimizer.getState()]);
   const m: Record<string, Float32Array> = {};
   const v: Record<string, Float32Array> = {};
   for (const k of Object.keys(opt.m)) m[k] = Float32Array.from(opt.m[k]!);
   for (const k of Object.keys(opt.v)) v[k] = Float32Array.from(opt.v[k]!);
   return {
-    rng: s.rng.getState(),
-    initRng: s.initRng.getState(),
+    rng,
+    initRng,
     weights,
     optimizer: { step: opt.step, m, v },
     lossState,
-    lossCounters: { ...s.loss.getCounters() },
+    lossCounters,
   };
 }
 

@@ -70,14 +70,18 @@ export class Adam {
     });
   }
 
-  getState(): AdamState {
+  /** Reads the moments back (asynchronously: a GPU engine cannot read synchronously). */
+  async getState(): Promise<AdamState> {
     const m: Record<string, Float32Array> = {};
     const v: Record<string, Float32Array> = {};
-    for (const name of Object.keys(this.params)) {
-      m[name] = this.m.get(name)!.dataSync() as Float32Array;
-      v[name] = this.v.get(name)!.dataSync() as Float32Array;
-    }
-    return { step: this.step, m, v };
+    const step = this.step;
+    await Promise.all(
+      Object.keys(this.params).map(async (name) => {
+        m[name] = (await this.m.get(name)!.data()) as Float32Array;
+        v[name] = (await this.v.get(name)!.data()) as Float32Array;
+      }),
+    );
+    return { step, m, v };
   }
 
   setState(state: AdamState): void {

@@ -133,24 +133,11 @@ export function buildExperiment(config: ResolvedConfig, numClasses: number): Exp
   };
 }
 
-/** argmax per row of [N, C] logits → Uint8Array. */
-function argmaxRows(logits: Float32Array | Int32Array | Uint8Array, n: number, c: number, out: Uint8Array, offset: number): void {
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bv = -Infinity;
-    for (let j = 0; j < c; j++) {
-      const v = logits[i * c + j]!;
-      if (v > bv) {
-        bv = v;
-        best = j;
-      }
-    }
-    out[offset + i] = best;
-  }
-}
-
-/** Features, predictions and mean loss over a split, in evaluation mode (no state changes). */
-export function evaluate(exp: Experiment, split: Split, numClasses: number, batchSize = 500): { snapshot: Omit<Snapshot, 'epoch' | 'split'>; loss: number; accuracy: number } {
+/**
+ * Features, predictions and mean loss over a split, in evaluation mode (no state changes). One
+ * asynchronous read-back per batch (a GPU engine cannot read synchronously).
+ */
+export async function evaluate(exp: Experiment, split: Split, numClasses: number, batchSize = 500): Promise<{ snapshot: Omit<Snapshot, 'epoch' | 'split'>; loss: number; accuracy: number }> {
   const n = split.count;
   const features = new Float32Array(n * 2);
   const predicted = new Uint8Array(n);
@@ -160,16 +147,22 @@ export function evaluate(exp: Experiment, split: Split, numClasses: number, batc
   for (let s = 0; s < n; s += batchSize) {
     const idx = new Uint32Array(Math.min(batchSize, n - s)).map((_, i) => s + i);
     const b = idx.length;
-    tf.tidy(() => {
+    // [loss, features (2b), predicted class (b, or none without logits)]
+    const readout = tf.tidy(() => {
       const x = tf.tensor4d(gatherImages(split, idx), [b, split.height, split.width, 1]);
       const y = tf.tensor1d(gatherLabels(split, idx), 'int32');
       const emb = exp.net.forward(x);
       const out = exp.loss.compute(emb, y, { training: false });
       const logits = exp.loss.predict ? exp.loss.predict(emb) : out.logits;
-      features.set(emb.dataSync(), s * 2);
-      lossSum += out.loss.dataSync()[0]! * b;
-      if (logits) argmaxRows(logits.dataSync() as Float32Array, b, numClasses, predicted, s);
+      const parts = [tf.reshape(out.loss, [1]), tf.reshape(emb, [-1])];
+      if (logits) parts.push(tf.cast(tf.argMax(logits, 1), 'float32'));
+      return tf.concat(parts);
     });
+    const v = (await readout.data()) as Float32Array;
+    readout.dispose();
+    lossSum += v[0]! * b;
+    features.set(v.subarray(1, 1 + 2 * b), s * 2);
+    if (v.length > 1 + 2 * b) for (let k = 0; k < b; k++) predicted[s + k] = v[1 + 2 * b + k]!;
   }
   for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
   return {
@@ -178,7 +171,6 @@ export function evaluate(exp: Experiment, split: Split, numClasses: number, batc
     accuracy: n ? correct / n : 0,
   };
 }
-
 
 /** 0 when every value of every tensor is finite, NaN otherwise (one scalar to read back). */
 function finiteProbe(ts: tf.Tensor[]): tf.Scalar {
@@ -189,6 +181,11 @@ function parseNaNHook(v: string | undefined): { epoch: number; step: number } | 
   const m = v ? /^(\d+):(\d+)$/.exec(v.trim()) : null;
   return m ? { epoch: Number(m[1]), step: Number(m[2]) } : undefined;
 }
+
+/** Training reads its per-step values back at most this often (seconds) ... */
+const READ_BACK_SECONDS = 1;
+/** ... or after this many steps (a GPU runs ahead of the host by at most this many steps). */
+const READ_BACK_STEPS = 32;
 
 /** Lets pending signals (Ctrl-C) and I/O run between steps. */
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -250,25 +247,29 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now() - 1000 * (ck?.elapsedSeconds ?? 0);
   const elapsed = () => (performance.now() - t0) / 1000;
   const xBuf = new Float32Array(batchSize * 28 * 28);
-  const checkpoint = (epoch: number, position?: EpochPosition): string =>
-    saveCheckpoint(outDir, {
+  const checkpoint = async (epoch: number, position?: EpochPosition): Promise<string> => {
+    const state = await captureState(exp);
+    return saveCheckpoint(outDir, {
       format: 'facelosses-checkpoint/1',
       savedAt: new Date().toISOString(),
       backend: opts.backend,
       threads: opts.backendThreads,
       epoch,
       position,
-      ...captureState(exp),
+      ...state,
       metrics: all,
       elapsedSeconds: elapsed(),
       data: fingerprint,
     });
+  };
   const stopRequested = () => Boolean(opts.signal?.aborted);
+  /** Steps whose values are still on the device (see readBack below). */
+  const pending: Array<{ step: number; readout: tf.Tensor1D; applied: boolean }> = [];
   const signalName = () => String(opts.signal?.reason ?? 'SIGINT');
   try {
     if (!ck) {
       // The initial state: a run killed in its first epoch can be resumed too.
-      checkpoint(0);
+      await checkpoint(0);
       lastGood = 'epoch 0, before training';
     }
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
@@ -295,10 +296,63 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         labs.set(pos.snapshot.labels.subarray(0, firstStep * batchSize));
         preds.set(pos.snapshot.predicted.subarray(0, firstStep * batchSize));
       }
+      // Each step's loss, gradient probe, correct count (and, in a snapshot epoch, predictions and
+      // features) stay on the device until read back together: at most every READ_BACK_SECONDS
+      // or READ_BACK_STEPS steps, at the end of the epoch and before a checkpoint. No per-step
+      // synchronisation, which would stall a GPU, except with nanPolicy 'skip-batch', where a
+      // step's update waits for its own values (a non-finite batch is not applied).
+      let lastRead = performance.now();
+      const readBack = async (): Promise<void> => {
+        if (!pending.length) return;
+        const batch = pending.splice(0);
+        const joined = batch.length === 1 ? batch[0]!.readout : tf.concat(batch.map((p) => p.readout));
+        let values: Float32Array;
+        try {
+          values = (await joined.data()) as Float32Array;
+        } finally {
+          tf.dispose([joined, ...batch.map((p) => p.readout)]);
+        }
+        lastRead = performance.now();
+        let o = 0;
+        for (const p of batch) {
+          const i = p.step;
+          const n = p.readout.shape[0];
+          const v = values.subarray(o, o + n);
+          o += n;
+          const lossValue = inject && inject.epoch === epoch && inject.step === i + 1 ? NaN : v[0]!;
+          const ok = Number.isFinite(lossValue) && Number.isFinite(v[1]!);
+          if (preds && n - 3 - (feats ? 2 * batchSize : 0) === batchSize) for (let k = 0; k < batchSize; k++) preds[i * batchSize + k] = v[3 + k]!;
+          if (feats) feats.set(v.subarray(n - 2 * batchSize), i * batchSize * 2);
+          if (ok) {
+            lossSum += lossValue;
+            applied++;
+            if (v[2]! >= 0) {
+              correct += v[2]!;
+              counted += batchSize;
+            }
+          } else if (nanPolicy === 'stop' || p.applied) {
+            const what = Number.isFinite(lossValue) ? 'a gradient became non-finite' : `the loss became ${lossValue}`;
+            throw new NonFiniteLossError(epoch, i + 1, lossValue, what, lastGood, outDir);
+          } else {
+            skipped++;
+          }
+          emit({
+            type: 'step',
+            epoch,
+            step: i + 1,
+            stepsPerEpoch,
+            loss: lossValue,
+            imagesPerSecond: ((i + 1 - firstStep) * batchSize) / ((performance.now() - tEpoch) / 1000),
+            doneSteps: (epoch - 1) * stepsPerEpoch + i + 1,
+            totalSteps,
+          });
+        }
+      };
       for (let i = firstStep; i < bs.length; i++) {
         if (stopRequested()) {
+          await readBack();
           const n = i * batchSize;
-          const file = checkpoint(epoch - 1, {
+          const file = await checkpoint(epoch - 1, {
             epoch,
             step: i,
             rngAtEpochStart,
@@ -314,61 +368,58 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         }
         const idx = bs[i]!;
         const yArr = gatherLabels(data.train, idx);
-        const r = tf.tidy(() => {
+        if (labs) labs.set(yArr, i * batchSize);
+        // Readout: [loss, gradient probe, correct count (-1 without logits), predictions (B, in a
+        // snapshot epoch with logits), features (2B, in a snapshot epoch)].
+        const g = tf.tidy(() => {
           const x = tf.tensor4d(gatherImages(data.train, idx, xBuf), [batchSize, 28, 28, 1]);
           const y = tf.tensor1d(yArr, 'int32');
-          const g = dp ? dp.computeGradients(exp.loss, exp.vars, x, y) : computeGradients(exp.net, exp.loss, exp.vars, x, y);
-          const [lv, probe] = tf.stack([g.loss, finiteProbe(Object.values(g.grads))]).dataSync() as Float32Array;
-          const lossValue = inject && inject.epoch === epoch && inject.step === i + 1 ? NaN : lv!;
-          const gradsFinite = Number.isFinite(probe);
-          const ok = Number.isFinite(lossValue) && gradsFinite;
-          let right = 0;
-          const p = g.logits ? tf.argMax(g.logits, 1).dataSync() : undefined;
-          if (p) for (let k = 0; k < batchSize; k++) if (p[k] === yArr[k]) right++;
-          if (preds && p) for (let k = 0; k < batchSize; k++) preds[i * batchSize + k] = p[k]!;
-          if (feats) feats.set(g.embeddings.dataSync(), i * batchSize * 2);
-          if (ok) {
+          const r = dp ? dp.computeGradients(exp.loss, exp.vars, x, y) : computeGradients(exp.net, exp.loss, exp.vars, x, y);
+          const pred = r.logits ? tf.argMax(r.logits, 1) : undefined;
+          const right = pred ? tf.sum(tf.cast(tf.equal(pred, y), 'float32')) : tf.scalar(-1);
+          const parts: tf.Tensor[] = [tf.reshape(r.loss, [1]), tf.reshape(finiteProbe(Object.values(r.grads)), [1]), tf.reshape(right, [1])];
+          if (preds && pred) parts.push(tf.cast(pred, 'float32'));
+          if (feats) parts.push(tf.reshape(r.embeddings, [-1]));
+          return { grads: r.grads, embeddings: r.embeddings, y, readout: tf.concat(parts) as tf.Tensor1D };
+        });
+        let apply = true;
+        if (nanPolicy === 'skip-batch') {
+          // The update waits for this step's values: read them (and everything before) now.
+          pending.push({ step: i, readout: g.readout, applied: false });
+          const before = skipped;
+          try {
+            await readBack();
+          } catch (e) {
+            tf.dispose([g.grads, g.embeddings, g.y]);
+            throw e;
+          }
+          apply = skipped === before;
+        }
+        if (apply) {
+          tf.tidy(() => {
             exp.optimizer.lr = lr * warmupFactor(config.train.warmupEpochs, epoch, i, bs.length);
             exp.optimizer.apply(g.grads);
             dp?.markWeightsChanged();
-            exp.loss.afterStep?.(g.embeddings, y);
-          }
-          return { lossValue, gradsFinite, ok, right, hasLogits: Boolean(p) };
-        });
-        if (labs) for (let k = 0; k < batchSize; k++) labs[i * batchSize + k] = yArr[k]!;
-        if (r.ok) {
-          lossSum += r.lossValue;
-          applied++;
-          if (r.hasLogits) {
-            correct += r.right;
-            counted += batchSize;
-          }
-        } else if (nanPolicy === 'stop') {
-          const what = Number.isFinite(r.lossValue) ? 'a gradient became non-finite' : `the loss became ${r.lossValue}`;
-          throw new NonFiniteLossError(epoch, i + 1, r.lossValue, what, lastGood, outDir);
-        } else {
-          skipped++;
+            exp.loss.afterStep?.(g.embeddings, g.y);
+          });
         }
-        const done = (epoch - 1) * stepsPerEpoch + i + 1;
-        emit({
-          type: 'step',
-          epoch,
-          step: i + 1,
-          stepsPerEpoch,
-          loss: r.lossValue,
-          imagesPerSecond: ((i + 1 - firstStep) * batchSize) / ((performance.now() - tEpoch) / 1000),
-          doneSteps: done,
-          totalSteps,
-        });
+        tf.dispose([g.grads, g.embeddings, g.y]);
+        if (nanPolicy !== 'skip-batch') {
+          pending.push({ step: i, readout: g.readout, applied: true });
+          if (pending.length >= READ_BACK_STEPS || performance.now() - lastRead >= 1000 * READ_BACK_SECONDS || i === bs.length - 1) await readBack();
+        }
         await yieldToEventLoop();
       }
+      await readBack();
       const trainTime = (performance.now() - tEpoch) / 1000;
       if (applied === 0) throw new NonFiniteLossError(epoch, bs.length, NaN, `every batch of the epoch had a non-finite loss or gradient (${skipped} skipped)`, lastGood, outDir);
       // The update of a finite gradient can still overflow, and a loss's own step can go wrong:
       // nothing non-finite goes into a checkpoint.
-      const stateOk = tf.tidy(() => Number.isFinite(finiteProbe([...Object.values(exp.vars), ...Object.values(exp.loss.stateVariables())]).dataSync()[0]!));
+      const probe = finiteProbe([...Object.values(exp.vars), ...Object.values(exp.loss.stateVariables())]);
+      const stateOk = Number.isFinite((await probe.data())[0]!);
+      probe.dispose();
       if (!stateOk) throw new NonFiniteLossError(epoch, bs.length, lossSum / applied, 'a weight became non-finite', lastGood, outDir);
-      const ev = evaluate(exp, data.valid, numClasses);
+      const ev = await evaluate(exp, data.valid, numClasses);
       const m: EpochMetrics = {
         epoch,
         lr,
@@ -394,7 +445,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         emit({ type: 'snapshot', epoch, files });
       }
       // Last: a kill before this line redoes the epoch (metrics, snapshots and figures included).
-      const file = checkpoint(epoch);
+      const file = await checkpoint(epoch);
       lastGood = `epoch ${epoch}`;
       if (stopRequested() && epoch < epochs) throw new TrainingInterrupted(signalName(), epoch + 1, 0, bs.length, file);
     }
@@ -411,6 +462,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     } catch {
       // A full disk must not hide the error that stopped the run.
     }
+    tf.dispose(pending.splice(0).map((p) => p.readout));
     await dp?.dispose();
     exp.dispose();
     throw e;
