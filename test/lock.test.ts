@@ -42,3 +42,16 @@ test('a live owner keeps the folder; a dead one leaves a stale lock that is take
   writeFileSync(join(dir, LOCK_FILE), '{"pi');
   acquireRunLock(dir)();
 });
+
+test('a holder killed a moment ago (still exiting, or not yet reaped) does not block --resume', () => {
+  const dir = tempDir();
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  writeFileSync(join(dir, LOCK_FILE), lockOf(child.pid!));
+  child.kill('SIGKILL');
+  // Synchronously, at once: the child is dying or a zombie (this event loop has not reaped it).
+  const t0 = Date.now();
+  const release = acquireRunLock(dir);
+  assert.equal(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
+  assert.ok(Date.now() - t0 < 5000, 'waits at most briefly');
+  release();
+});

@@ -20,7 +20,7 @@ let cfg = '';
 let reference = '';
 
 function args(out: string, extra: string[] = []): string[] {
-  return ['train', '--config', cfg, '--data-dir', data, '--out', out, '--backend', 'wasm', '--quiet', ...extra];
+  return ['train', '--config', cfg, '--profile', 'full', '--data-dir', data, '--out', out, '--backend', 'wasm', '--quiet', ...extra];
 }
 
 function cli(a: string[], env: Record<string, string> = {}) {
@@ -144,7 +144,7 @@ test('Ctrl-C: checkpoint at the end of the step (position in the epoch included)
     assert.equal(ck.position.epoch, ck.epoch + 1);
     assert.ok(ck.position.step > 0);
   }
-  const again = cli(['train', '--config', cfg, '--data-dir', data, '--out', run]);
+  const again = cli(['train', '--config', cfg, '--profile', 'full', '--data-dir', data, '--out', run]);
   assert.equal(again.code, 2, 'an interrupted run is not clobbered without --force');
   assert.match(again.stderr, /unfinished run \(status: interrupted\); continue it with --resume/);
   const r = cli(['train', '--resume', run, '--quiet']);

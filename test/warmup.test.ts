@@ -13,7 +13,7 @@ test('train.warmupEpochs ramps the learning rate: a different run, the same as n
     const cfg = join(dir, `w${warmup}.yaml`);
     writeFileSync(cfg, `name: w\nloss: { name: softmax }\ntrain: { epochs: 2, batchSize: 16, lr: 0.01, warmupEpochs: ${warmup} }\nsnapshots: [2]\n`);
     const out = join(dir, `run${warmup}`);
-    const r = runCli(['train', '--config', cfg, '--data-dir', data, '--out', out, '--threads', '1']);
+    const r = runCli(['train', '--config', cfg, '--profile', 'full', '--data-dir', data, '--out', out, '--threads', '1']);
     assert.equal(r.code, 0, r.stderr);
     const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number);
     return { losses, stderr: r.stderr };

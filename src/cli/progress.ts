@@ -17,6 +17,37 @@ export function formatDuration(seconds: number): string {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** The terminal's width now (it follows resizes), 80 when unknown. */
+function columnsOf(stream: { columns?: number }): number {
+  return stream.columns && stream.columns > 0 ? stream.columns : 80;
+}
+
+type StepEvent = Extract<TrainEvent, { type: 'step' }>;
+
+/**
+ * The redrawn progress line, at most `columns - 1` characters (a line as wide as the terminal
+ * wraps on some terminals): the bar, then the details that fit, most important first. The
+ * percentage and the step counter both count steps of the whole run.
+ */
+export function stepLine(e: StepEvent, epochs: number, prefix: string, left: string, columns: number): string {
+  const max = Math.max(10, columns - 1);
+  const frac = e.doneSteps / e.totalSteps;
+  const pctText = `${(frac * 100).toFixed(1)}%`;
+  const head = `${prefix}epoch ${e.epoch}/${epochs}`;
+  const optional = [`step ${e.doneSteps}/${e.totalSteps}`, `loss ${e.loss.toFixed(4)}`, `${Math.round(e.imagesPerSecond)} img/s`];
+  for (let keep = optional.length; keep >= 0; keep--) {
+    const tail = [pctText, ...optional.slice(0, keep), `ETA ${left}`].join(' ');
+    const room = max - head.length - tail.length - 4; // ' [' + '] '
+    if (room >= 10 || (keep === 0 && room >= 0)) {
+      const width = Math.min(24, room);
+      if (width < 3) return `${head} ${tail}`.slice(0, max);
+      const fill = Math.round(frac * width);
+      return `${head} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${tail}`;
+    }
+  }
+  return `${head} ${pctText} ETA ${left}`.slice(0, max);
+}
+
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, label = ''): (e: TrainEvent) => void {
   const tty = Boolean(stream.isTTY);
   const t0 = performance.now();
@@ -24,6 +55,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
   let epochs = 1;
   let warmup = 0;
   let lineOpen = false;
+  let etaShown = false;
   const prefix = label ? `[${label}] ` : '';
   // Steps done before this process (a resumed run): the ETA counts only this process's pace.
   let base: number | undefined;
@@ -50,17 +82,21 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
         base ??= e.doneSteps - 1;
         const frac = e.doneSteps / e.totalSteps;
         const left = formatDuration(eta(e.doneSteps, e.totalSteps));
+        const elapsed = (performance.now() - t0) / 1000;
+        // One line with the estimate for the whole run, once the pace is known (a few seconds in).
+        if (!etaShown && e.doneSteps - (base ?? 0) >= 3 && (elapsed >= 5 || e.step === e.stepsPerEpoch)) {
+          etaShown = true;
+          clear();
+          stream.write(`${prefix}estimated time left: ${left} for ${e.totalSteps - e.doneSteps} more steps (${Math.round(e.imagesPerSecond)} img/s)\n`);
+        }
         if (tty) {
-          const width = 24;
-          const fill = Math.round(frac * width);
-          const bar = '#'.repeat(fill) + '-'.repeat(width - fill);
-          stream.write(`\r\x1b[K${prefix}epoch ${e.epoch}/${epochs} [${bar}] ${(frac * 100).toFixed(1)}% step ${e.step}/${e.stepsPerEpoch} loss ${e.loss.toFixed(4)} ${Math.round(e.imagesPerSecond)} img/s ETA ${left}`);
+          stream.write(`\r\x1b[K${stepLine(e, epochs, prefix, left, columnsOf(stream))}`);
           lineOpen = true;
         } else {
           const now = performance.now();
           if (now - lastPlain > 30000) {
             lastPlain = now;
-            stream.write(`${prefix}epoch ${e.epoch}/${epochs} step ${e.step}/${e.stepsPerEpoch} loss ${e.loss.toFixed(4)} ${Math.round(e.imagesPerSecond)} img/s, ${(frac * 100).toFixed(1)}% done, ETA ${left}\n`);
+            stream.write(`${prefix}epoch ${e.epoch}/${epochs}, step ${e.doneSteps}/${e.totalSteps} (${(frac * 100).toFixed(1)}%), loss ${e.loss.toFixed(4)}, ${Math.round(e.imagesPerSecond)} img/s, ETA ${left}\n`);
           }
         }
         break;

@@ -2,8 +2,9 @@
  * Experiment configs: YAML files in configs/, validated key by key. Every error a user can cause
  * names the file and the dotted key, says what is wrong and what would be right.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { LossConfigError, getLossDefinition, resolveParams } from '../losses/registry.js';
 import type { LossParams } from '../losses/types.js';
@@ -119,13 +120,25 @@ function isSpec(x: unknown): x is FieldSpec {
   return typeof x === 'object' && x !== null && 'kind' in x && !('name' in x && typeof (x as { name: unknown }).name === 'object');
 }
 
+/** A YAML value as a person reads it in a message: NaN and Infinity by name, lists as lists. */
+export function showValue(v: unknown): string {
+  if (typeof v === 'number') return Number.isNaN(v) ? '.nan (not a number)' : Number.isFinite(v) ? String(v) : v > 0 ? '.inf (infinity)' : '-.inf (minus infinity)';
+  if (Array.isArray(v)) return `a list ${JSON.stringify(v)}`;
+  if (v === null) return 'nothing (null)';
+  if (v === undefined) return 'nothing';
+  return JSON.stringify(v);
+}
+
+/** What a config's `name` may be: it names the run folder, so one plain file name. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 function checkField(where: string, key: string, spec: FieldSpec, v: unknown): void {
   const fail = (what: string) => {
     throw new ConfigError(`${where}: ${key} ${what}`);
   };
   const num = (allowNull: boolean, int: boolean) => {
     if (v === null && allowNull) return;
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`must be a ${int ? 'whole number' : 'number'}${allowNull ? ' or null' : ''}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`must be a ${int ? 'whole number' : 'number'}${allowNull ? ' or null' : ''}, got ${showValue(v)}`);
     const n = v as number;
     if (int && !Number.isInteger(n)) fail(`must be a whole number, got ${n}`);
     if (spec.min !== undefined && n < spec.min) fail(`must be >= ${spec.min}, got ${n}`);
@@ -134,18 +147,21 @@ function checkField(where: string, key: string, spec: FieldSpec, v: unknown): vo
   };
   const k = spec.kind;
   if (typeof k === 'object') {
-    if (typeof v !== 'string' || !k.oneOf.includes(v)) fail(`must be one of ${k.oneOf.join(', ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !k.oneOf.includes(v)) fail(`must be one of ${k.oneOf.join(', ')}, got ${showValue(v)}`);
     return;
   }
   switch (k) {
     case 'string':
-      if (typeof v !== 'string' || v === '') fail(`must be a non-empty string, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'string' || v === '') fail(`must be a non-empty string, got ${showValue(v)}`);
+      if (key === 'name' && !SAFE_NAME.test(v as string)) {
+        fail(`must be a plain file name (letters, digits, '.', '_', '-'; no '/', no leading '.'), got ${showValue(v)}: it names the run folder runs/<name>-<profile>`);
+      }
       return;
     case 'string?':
-      if (v !== null && typeof v !== 'string') fail(`must be a string or null, got ${JSON.stringify(v)}`);
+      if (v !== null && typeof v !== 'string') fail(`must be a string or null, got ${showValue(v)}`);
       return;
     case 'bool':
-      if (typeof v !== 'boolean') fail(`must be true or false, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'boolean') fail(`must be true or false, got ${showValue(v)}`);
       return;
     case 'int':
       return num(false, true);
@@ -154,13 +170,13 @@ function checkField(where: string, key: string, spec: FieldSpec, v: unknown): vo
     case 'number':
       return num(false, false);
     case 'object':
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`must be a mapping (key: value), got ${JSON.stringify(v)}`);
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`must be a mapping (key: value), got ${showValue(v)}`);
       return;
     case 'int[]':
-      if (!Array.isArray(v) || v.length === 0) fail(`must be a non-empty list of whole numbers, got ${JSON.stringify(v)}`);
+      if (!Array.isArray(v) || v.length === 0) fail(`must be a non-empty list of whole numbers like [100, 300, 500], got ${showValue(v)}`);
       (v as unknown[]).forEach((x, i) => {
         if (typeof x !== 'number' || !Number.isInteger(x) || x < (spec.min ?? -Infinity)) {
-          throw new ConfigError(`${where}: ${key}[${i}] must be a whole number >= ${spec.min ?? 0}, got ${JSON.stringify(x)}`);
+          throw new ConfigError(`${where}: ${key}[${i}] must be a whole number >= ${spec.min ?? 0}, got ${showValue(x)}`);
         }
       });
       return;
@@ -170,7 +186,8 @@ function checkField(where: string, key: string, spec: FieldSpec, v: unknown): vo
 /** Checks that `raw` has only known keys of the right types; throws ConfigError naming `where` and the key. */
 export function validateShape(raw: unknown, where: string, requireCore: boolean): void {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(`${where}: a config must be a YAML mapping (key: value lines), got ${raw === null ? 'an empty document' : typeof raw}`);
+    const got = raw === null || raw === undefined ? 'an empty document' : Array.isArray(raw) ? 'a list (lines starting with "- ")' : `a single ${typeof raw} ${showValue(raw)}`;
+    throw new ConfigError(`${where}: a config must be a YAML mapping (key: value lines, e.g. "loss: { name: softmax }"), got ${got}`);
   }
   const obj = raw as Record<string, unknown>;
   for (const [key, value] of Object.entries(obj)) {
@@ -181,7 +198,7 @@ export function validateShape(raw: unknown, where: string, requireCore: boolean)
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigError(`${where}: ${key} must be a mapping with keys ${Object.keys(spec).join(', ')}`);
+      throw new ConfigError(`${where}: ${key} must be a mapping with keys ${Object.keys(spec).join(', ')}, got ${showValue(value)}`);
     }
     for (const [sub, v] of Object.entries(value as Record<string, unknown>)) {
       const fs = spec[sub];
@@ -218,6 +235,15 @@ export interface ResolvedConfig extends Config {
   customized: boolean;
   /** Where it came from, for messages. */
   source: string;
+}
+
+/** Snapshot epochs written in a config must lie within its epochs (a later one would never be drawn). */
+function checkSnapshotsWithin(cfg: Config, where: string, key: string): void {
+  const E = cfg.train.epochs;
+  const i = cfg.snapshots.findIndex((s) => s > E);
+  if (i >= 0) {
+    throw new ConfigError(`${where}: ${key}[${i}] is epoch ${cfg.snapshots[i]}, beyond train.epochs (${E}); it would never be drawn: use epochs 1..${E}, or raise train.epochs`);
+  }
 }
 
 /** Scales the reference schedule down for a profile, keeping its shape. */
@@ -257,6 +283,7 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
     obj,
   );
   cfg.loss = { name: obj.loss.name, params: { ...(obj.loss.params ?? {}) } };
+  if (obj.snapshots !== undefined) checkSnapshotsWithin(cfg, where, 'snapshots');
   cfg = applyProfile(cfg, profile, where);
 
   const customized = [ov.epochs, ov.trainLimit, ov.validLimit, ov.snapshots, ov.dataDir].some((v) => v !== undefined);
@@ -288,14 +315,70 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
   return { ...cfg, profile, customized, source: where };
 }
 
-export function loadConfigFile(file: string, profile: Profile = 'full', ov: Overrides = {}, warn?: (m: string) => void): ResolvedConfig {
-  if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
-  let raw: unknown;
+/** The profile of a `train` that names none (a resumed run keeps its own). */
+export const DEFAULT_PROFILE: Profile = 'quick';
+
+/** The configs that ship with the package (configs/ next to src/ or dist/). */
+export const PACKAGE_CONFIGS = fileURLToPath(new URL('../../configs', import.meta.url));
+
+/** Config stems in a folder, sorted; [] when there is none. */
+export function configStems(dir: string): string[] {
   try {
-    const doc = YAML.parseDocument(readFileSync(file, 'utf8'), { uniqueKeys: true });
+    return readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => f.replace(/\.ya?ml$/, ''))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Where `--config X` points: the file X when it exists; else, for a bare name or a path that
+ * does not exist (`arcface`, `arcface.yaml`, `configs/arcface.yaml` outside a clone), the config
+ * of that stem in ./configs, then among the packaged configs. Throws a ConfigError listing the
+ * names that exist.
+ */
+export function findConfigFile(file: string): { file: string; packaged: boolean } {
+  if (existsSync(file)) {
+    if (statSync(file).isDirectory()) {
+      const stems = configStems(file);
+      throw new ConfigError(`${file} is a folder, not a config file; give one YAML file${stems.length ? `, e.g. --config ${join(file, stems[0] + '.yaml')}` : ''}`);
+    }
+    return { file, packaged: false };
+  }
+  const stem = basename(file).replace(/\.ya?ml$/, '');
+  // Only a bare name, or a path into a configs/ folder (the README's configs/arcface.yaml run
+  // outside a clone), falls back to the packaged configs: a mistyped path of one's own does not.
+  const byName = dirname(file) === '.' || basename(dirname(file)) === 'configs';
+  for (const dir of byName ? ['configs', PACKAGE_CONFIGS] : []) {
+    for (const ext of ['.yaml', '.yml']) {
+      const f = join(dir, stem + ext);
+      if (existsSync(f) && statSync(f).isFile()) return { file: f, packaged: true };
+    }
+  }
+  const names = [...new Set([...configStems('configs'), ...configStems(PACKAGE_CONFIGS)])].sort();
+  throw new ConfigError(`config file not found: ${file}; ${names.length ? `packaged configs (give one by name, e.g. --config ${names.includes('softmax') ? 'softmax' : names[0]}): ${names.join(', ')}` : 'give the path of a YAML config'}`);
+}
+
+export function loadConfigFile(file: string, profile: Profile = 'full', ov: Overrides = {}, warn?: (m: string) => void): ResolvedConfig {
+  const found = findConfigFile(file);
+  if (found.file !== file) file = relative(process.cwd(), found.file).startsWith('..') ? found.file : relative(process.cwd(), found.file);
+  let raw: unknown;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check its permissions`);
+  }
+  try {
+    const doc = YAML.parseDocument(text, { uniqueKeys: true });
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      throw new ConfigError(`${file}: malformed YAML: ${e.message.split('\n')[0]}`);
+      const pos = e.linePos?.[0];
+      const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      const line = pos ? text.split(/\r?\n/)[pos.line - 1]?.trim() : undefined;
+      throw new ConfigError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${what}${line ? ` (in the line ${JSON.stringify(line)})` : ''}; fix the YAML syntax there`);
     }
     raw = doc.toJS();
   } catch (e) {

@@ -62,7 +62,7 @@ export interface ScatterInput {
   labelLabels?: ClassIds;
   /** Number of classes (10 for MNIST). */
   numClasses: number;
-  /** Figure title, e.g. 'alpha=1.0, trainable=True, epoch=100'; empty for none. */
+  /** Figure title, e.g. 'alpha=1.0, trainable=True, epoch=100'; empty for none; '\n' starts a new line. */
   title: string;
   /** Canvas size in pixels; default 640x480. */
   width?: number;
@@ -375,7 +375,7 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       plugins: {
         title: {
           display: input.title.length > 0,
-          text: input.title,
+          text: input.title.includes('\n') ? input.title.split('\n') : input.title,
           color: '#000000',
           font: { family, size: sz.title, weight: 'normal' },
           padding: { top: sz.pad, bottom: sz.pad },

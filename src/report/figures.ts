@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { type ResolvedConfig, scheduleNote } from '../config/config.js';
 import { getLossDefinition } from '../losses/registry.js';
-import { formatTitleParams, writeScatterPng } from '../plot/scatter.js';
+import { formatTitleParams, renderScatterPng } from '../plot/scatter.js';
+import { writeFilesAllOrNone } from '../util/fsx.js';
 import type { Snapshot, SplitName } from '../run/snapshot.js';
 
 export type View = 'raw' | 'unit';
@@ -43,9 +44,29 @@ export function figureNaming(config: ResolvedConfig): FigureNaming {
   }
 }
 
-export function figureTitle(naming: FigureNaming, epoch: number, schedule: string): string {
+/** What a figure shows besides the loss's parameters: the split, the colouring and the view. */
+export interface FigureContext {
+  split: SplitName;
+  colorBy?: 'predicted' | 'true';
+  view?: View;
+}
+
+/**
+ * Two lines: the loss, the split, the colour mode (and the view and schedule when not the
+ * reference's), then the parameters as the reference figures print them (`alpha=1.0, epoch=100`).
+ * Without `ctx`, only the second line with the schedule.
+ */
+export function figureTitle(naming: FigureNaming, epoch: number, schedule: string, ctx?: FigureContext): string {
   const base = formatTitleParams(naming.titleParams, epoch, { integerKeys: naming.integerKeys });
-  return schedule ? `${base} (${schedule})` : base;
+  if (!ctx) return schedule ? `${base} (${schedule})` : base;
+  const head = [
+    naming.displayName,
+    ctx.split === 'valid' ? 'valid (test images)' : 'train',
+    `coloured by ${ctx.colorBy === 'true' ? 'true' : 'predicted'} class`,
+    ...(ctx.view === 'unit' ? ['on the unit circle'] : []),
+    ...(schedule ? [schedule] : []),
+  ].join(', ');
+  return `${head}\n${base}`;
 }
 
 export function figurePath(picsDir: string, naming: FigureNaming, split: SplitName, epoch: number, view: View = 'raw'): string {
@@ -53,22 +74,29 @@ export function figurePath(picsDir: string, naming: FigureNaming, split: SplitNa
   return join(picsDir, naming.folder, `${stem}${view === 'unit' ? '_unit' : ''}.png`);
 }
 
-export async function drawSnapshot(snap: Snapshot, naming: FigureNaming, schedule: string, opts: FigureOptions): Promise<string[]> {
-  const files: string[] = [];
+/** The PNGs of one snapshot, in memory: nothing is written. */
+export async function renderSnapshot(snap: Snapshot, naming: FigureNaming, schedule: string, opts: FigureOptions): Promise<Array<{ file: string; png: Buffer }>> {
+  const out: Array<{ file: string; png: Buffer }> = [];
   for (const view of opts.views ?? ['raw']) {
-    const file = figurePath(opts.picsDir, naming, snap.split, snap.epoch, view);
-    await writeScatterPng(file, {
+    const png = await renderScatterPng({
       points: snap.features,
       colorLabels: opts.colorBy === 'true' ? snap.labels : snap.predicted,
       numClasses: snap.numClasses,
-      title: figureTitle(naming, snap.epoch, schedule),
+      title: figureTitle(naming, snap.epoch, schedule, { split: snap.split, colorBy: opts.colorBy, view }),
       width: opts.width,
       height: opts.height,
       view,
     });
-    files.push(file);
+    out.push({ file: figurePath(opts.picsDir, naming, snap.split, snap.epoch, view), png });
   }
-  return files;
+  return out;
+}
+
+/** Draws one snapshot's figures: all of them or none. */
+export async function drawSnapshot(snap: Snapshot, naming: FigureNaming, schedule: string, opts: FigureOptions): Promise<string[]> {
+  const figs = await renderSnapshot(snap, naming, schedule, opts);
+  writeFilesAllOrNone(figs.map((f) => ({ file: f.file, data: f.png })));
+  return figs.map((f) => f.file);
 }
 
 export function viewsOf(v: 'raw' | 'unit' | 'both'): View[] {

@@ -19,12 +19,32 @@ interface LockInfo {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: the process exists but belongs to someone else.
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // A killed process that its parent has not reaped yet (a zombie) holds nothing any more.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /s.test(stat);
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
+  }
 }
+
+/** A holder that was just killed may take a moment to exit: waits up to `ms` for it. */
+function aliveAfterWaiting(pid: number, ms = LOCK_WAIT_MS): boolean {
+  const until = Date.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (alive(pid)) {
+    if (Date.now() >= until) return true;
+    Atomics.wait(cell, 0, 0, 50);
+  }
+  return false;
+}
+
+/** How long a second process waits for a lock holder that is exiting. */
+export const LOCK_WAIT_MS = 2000;
 
 function readLock(file: string): LockInfo | undefined {
   try {
@@ -53,7 +73,7 @@ export function acquireRunLock(dir: string): () => void {
       }
       const other = readLock(file);
       const sameHost = other !== undefined && other.host === me.host;
-      if (other && other.pid !== me.pid && (!sameHost || alive(other.pid))) {
+      if (other && other.pid !== me.pid && (!sameHost || aliveAfterWaiting(other.pid))) {
         throw new UserError(
           `${dir} is in use by another facelosses process (pid ${other.pid}${sameHost ? '' : ` on ${other.host}`}, since ${other.started}); ` +
             `wait for it or stop it${sameHost ? '' : `, or delete ${file} if that process is gone`}`,

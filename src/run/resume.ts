@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
 import type { Dataset } from '../data/mnist.js';
 import { UserError } from '../util/errors.js';
-import { type Checkpoint, dataFingerprint, loadCheckpoint } from './checkpoint.js';
+import { restartCommand } from '../cli/hint.js';
+import { type Checkpoint, dataFingerprint, hasCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { type RunInfo, readRunInfo, writeMetrics } from './run.js';
 import { SNAPSHOT_DIR } from './snapshot.js';
 
@@ -60,9 +61,19 @@ export function planResume(r: ResumeRequest, warn: (m: string) => void = () => {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--resume ${r.dir}: no such folder`);
   const info = readRunInfo(dir);
   if (info.status === 'finished') {
-    throw new UserError(`${r.dir}: the run already finished (${info.config.train.epochs} epochs); nothing to resume (start it over with --config ... --force)`);
+    throw new UserError(`${r.dir}: the run already finished (${info.config.train.epochs} epochs); nothing to resume; to train it again: ${restartCommand(dir, info)}`);
   }
-  const checkpoint = loadCheckpoint(dir);
+  let checkpoint: Checkpoint;
+  const over = () => restartCommand(dir, info);
+  if (!hasCheckpoint(dir)) {
+    throw new UserError(`${r.dir} has no checkpoint (checkpoint/last.json): the run stopped before training started, so there is nothing to continue; start it over with: ${over()}`);
+  }
+  try {
+    checkpoint = loadCheckpoint(dir);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${e.message}; the run cannot continue from it: start it over with: ${over()}`, e.exitCode);
+    throw e;
+  }
   const ov: Overrides = Object.fromEntries(Object.entries(r.overrides ?? {}).filter(([, v]) => v !== undefined));
   let candidate: ResolvedConfig;
   let source: string;

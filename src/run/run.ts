@@ -46,13 +46,13 @@ export function isRunDir(dir: string): boolean {
 
 export function readRunInfo(dir: string): RunInfo {
   const file = join(dir, RUN_FILE);
-  if (!existsSync(file)) throw new UserError(`${dir} is not a facelosses run folder (no ${RUN_FILE})`);
+  if (!existsSync(file)) throw new UserError(`${dir} is not a facelosses run folder (no ${RUN_FILE}); give a folder written by facelosses train, e.g. runs/softmax-quick`);
   try {
     const info = JSON.parse(readFileSync(file, 'utf8')) as RunInfo;
     if (info.format !== 'facelosses-run/1') throw new Error(`unknown format ${JSON.stringify(info.format)}`);
     return info;
   } catch (e) {
-    throw new UserError(`${file}: unreadable run file (${(e as Error).message})`);
+    throw new UserError(`${file}: unreadable run file (${(e as Error).message}); the run cannot be continued or redrawn: start it over with --force (it removes only the files a run wrote)`);
   }
 }
 

@@ -59,19 +59,25 @@ export function saveSnapshot(runDir: string, s: Snapshot): string {
 }
 
 export function loadSnapshot(file: string): Snapshot {
+  // A snapshot cannot be rebuilt without retraining its epoch: say so, and how to go on.
+  const bad = (what: string) =>
+    new UserError(`${file}: ${what}; this snapshot cannot be drawn: delete it (plot draws the others), or train the run again with --force to rewrite it`);
   let body: SnapshotFile;
   try {
     body = JSON.parse(readFileSync(file, 'utf8')) as SnapshotFile;
   } catch (e) {
-    throw new UserError(`${file}: not a readable snapshot (${(e as Error).message})`);
+    throw bad(`not a readable snapshot (${(e as Error).message})`);
   }
-  if (body.format !== 'facelosses-snapshot/1') throw new UserError(`${file}: unknown snapshot format ${JSON.stringify(body.format)}`);
+  if (typeof body !== 'object' || body === null || body.format !== 'facelosses-snapshot/1') throw bad(`unknown snapshot format ${JSON.stringify(body?.format)}`);
+  for (const k of ['features', 'labels', 'predicted'] as const) if (typeof body[k] !== 'string') throw bad(`${k} is missing`);
+  if (!Number.isInteger(body.count) || body.count < 0 || !Number.isInteger(body.embeddingDim) || body.embeddingDim < 1) throw bad('count or embeddingDim is missing');
   const fb = Buffer.from(body.features, 'base64');
+  if (fb.byteLength % 4 !== 0) throw bad(`features hold ${fb.byteLength} bytes, not a whole number of float32 values (the file is damaged)`);
   const features = new Float32Array(fb.buffer.slice(fb.byteOffset, fb.byteOffset + fb.byteLength));
   const labels = new Uint8Array(Buffer.from(body.labels, 'base64'));
   const predicted = new Uint8Array(Buffer.from(body.predicted, 'base64'));
   if (features.length !== body.count * body.embeddingDim || labels.length !== body.count || predicted.length !== body.count) {
-    throw new UserError(`${file}: snapshot arrays do not match its count ${body.count}`);
+    throw bad(`snapshot arrays do not match its count ${body.count} (the file is damaged)`);
   }
   return { epoch: body.epoch, split: body.split, numClasses: body.numClasses, embeddingDim: body.embeddingDim, count: body.count, features, labels, predicted };
 }

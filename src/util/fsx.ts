@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, basename, join, resolve } from 'node:path';
 
 export interface AtomicWriteOptions {
   /** Flush the file, and the folder after the rename, to the disk (checkpoints): the new content
@@ -38,4 +38,41 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: A
       // Some filesystems cannot fsync a folder; the rename itself is still atomic.
     }
   }
+}
+
+/**
+ * Writes several files so that either all of them are replaced or none is: every file goes to a
+ * temporary name next to its target first; only when all are written are they renamed into
+ * place. On a failure the temporary files, and the folders this call created, are removed.
+ */
+export function writeFilesAllOrNone(files: Array<{ file: string; data: string | Uint8Array }>): void {
+  const created: string[] = [];
+  const tmps: Array<{ tmp: string; file: string }> = [];
+  const mkdirs = (d: string) => {
+    const chain: string[] = [];
+    for (let x = resolve(d); !existsSync(x) && dirname(x) !== x; x = dirname(x)) chain.unshift(x);
+    for (const x of chain) {
+      mkdirSync(x);
+      created.push(x);
+    }
+  };
+  try {
+    for (const { file, data } of files) {
+      mkdirs(dirname(file));
+      const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+      tmps.push({ tmp, file });
+      writeFileSync(tmp, data);
+    }
+  } catch (e) {
+    for (const t of tmps) rmSync(t.tmp, { force: true });
+    for (const d of created.reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        /* not empty: something else was put there */
+      }
+    }
+    throw e;
+  }
+  for (const t of tmps) renameSync(t.tmp, t.file);
 }
