@@ -45,7 +45,9 @@ export function stepLine(e: StepEvent, epochs: number, prefix: string, left: str
       return `${head} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${tail}`;
     }
   }
-  return `${head} ${pctText} ETA ${left}`.slice(0, max);
+  // Too narrow for the epoch with its prefix: the numbers that matter most, never a cut number.
+  for (const short of [`epoch ${e.epoch}/${epochs} ${pctText} ETA ${left}`, `${pctText} ETA ${left}`, pctText]) if (short.length <= max) return short;
+  return '';
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, label = ''): (e: TrainEvent) => void {
