@@ -137,7 +137,7 @@ test('Ctrl-C: checkpoint at the end of the step (position in the epoch included)
   const end = await p.done;
   assert.equal(end.code, 130, end.stderr);
   assert.match(end.stderr, /interrupted \(SIGINT\)/);
-  assert.match(end.stderr, /continue with: facelosses train --resume \S*interrupted/);
+  assert.match(end.stderr, /continue with: npx facelosses train --resume \S*interrupted$/m, 'a command to paste in the clone');
   assert.equal(status(run), 'interrupted');
   const ck = checkpoint(run);
   if (ck.position) {
