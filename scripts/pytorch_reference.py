@@ -22,7 +22,7 @@ p = argparse.ArgumentParser()
 p.add_argument('--loss', default='normface'); p.add_argument('--s', type=float, default=32); p.add_argument('--m', type=float, default=0.0)
 p.add_argument('--gamma', type=float, default=4)
 p.add_argument('--lr', type=float, default=1e-3); p.add_argument('--wd', type=float, default=1e-4)
-p.add_argument('--epochs', type=int, default=8); p.add_argument('--step', type=int, default=3); p.add_argument('--seed', type=int, default=1)
+p.add_argument('--epochs', type=int, default=8); p.add_argument('--step', type=int, default=3); p.add_argument('--lr-gamma', type=float, default=0.7); p.add_argument('--seed', type=int, default=1)
 p.add_argument('--train', type=int, default=20000); p.add_argument('--valid', type=int, default=2000); p.add_argument('--bs', type=int, default=128)
 p.add_argument('--warmup', type=float, default=0); p.add_argument('--threads', type=int, default=1)
 a = p.parse_args()
@@ -51,6 +51,7 @@ class Head(nn.Module):
         cos = F.normalize(x, dim=1) @ F.normalize(s.W, dim=0)
         oh = F.one_hot(y, 10).float()
         if a.loss == 'normface': lg = a.s * cos
+        elif a.loss == 'l2softmax': lg = a.s * F.normalize(x, dim=1) @ s.W
         elif a.loss == 'cosface': lg = a.s * (cos - a.m * oh)
         elif a.loss == 'arcface':
             c = cos.clamp(-1 + 1e-7, 1 - 1e-7); th = torch.acos(c); t = torch.cos(th + a.m)
@@ -65,7 +66,7 @@ opt = torch.optim.Adam(list(net.parameters()) + list(head.parameters()), lr=a.lr
 n = len(Xtr); spe = n // a.bs; step = 0; out = []
 t0 = time.time()
 for ep in range(1, a.epochs + 1):
-    lr_ep = a.lr * 0.7 ** ((ep - 1) // a.step)  # step decay, epochs from 1
+    lr_ep = a.lr * a.lr_gamma ** ((ep - 1) // a.step)  # step decay, epochs from 1
     perm = torch.randperm(n); net.train()
     for i in range(spe):
         step += 1

@@ -38,19 +38,45 @@ test('defaults are the reference schedule', () => {
 
 test('profiles compress the schedule and keep its shape; config overrides per profile apply', () => {
   const q = resolveConfig(base, 'x.yaml', 'quick');
-  assert.ok(q.train.epochs < 500 && q.data.trainLimit !== null);
+  assert.ok(q.train.epochs < 500);
+  assert.equal(q.data.trainLimit, null, 'the quick profile trains on all the data');
+  assert.equal(q.data.validLimit, null);
   assert.equal(q.snapshots.length, 3);
   assert.equal(q.snapshots[2], q.train.epochs);
   assert.equal(scheduleNote(q), 'quick profile');
-  assert.equal(q.train.warmupEpochs, 1, 'the quick profile warms its raised learning rate up over one epoch');
-  assert.equal(resolveConfig(base, 'x.yaml', 'ci').train.warmupEpochs, 0);
-  assert.equal(resolveConfig({ ...base, profiles: { quick: { train: { warmupEpochs: 0 } } } }, 'x.yaml', 'quick').train.warmupEpochs, 0);
+  assert.equal(q.train.lr, 0.001, 'the quick profile keeps the reference learning rate');
+  assert.equal(q.train.warmupEpochs, 0);
+  assert.equal(resolveConfig({ ...base, profiles: { quick: { train: { warmupEpochs: 1 } } } }, 'x.yaml', 'quick').train.warmupEpochs, 1);
+  const ci = resolveConfig(base, 'x.yaml', 'ci');
+  assert.equal(ci.train.warmupEpochs, 0);
+  assert.equal(ci.data.trainLimit, 3000);
   const o = resolveConfig({ ...base, profiles: { quick: { train: { epochs: 4 }, snapshots: [1, 4] } } }, 'x.yaml', 'quick');
   assert.equal(o.train.epochs, 4);
   assert.deepEqual(o.snapshots, [1, 4]);
+  // More epochs under profiles.quick: the snapshots and the learning-rate drop follow the longer run.
+  const l = resolveConfig({ ...base, profiles: { quick: { train: { epochs: 10 } } } }, 'x.yaml', 'quick');
+  assert.deepEqual(l.snapshots, [2, 6, 10]);
+  assert.equal(l.train.lrStepEpochs, 7, 'the lr drops once, after 70 % of the run');
   const f = resolveConfig(base, 'x.yaml', 'full', { epochs: 3 });
   assert.deepEqual(f.snapshots, [3]);
   assert.equal(scheduleNote(f), 'custom profile');
+});
+
+test('the full profile of every config is the reference schedule, unchanged', () => {
+  for (const file of readdirSync('configs').filter((x) => x.endsWith('.yaml'))) {
+    const c = loadConfigFile(join('configs', file), 'full');
+    assert.equal(c.train.epochs, 500, file);
+    assert.deepEqual(c.snapshots, [100, 300, 500], file);
+    assert.equal(c.data.trainLimit, null, `${file}: all training images`);
+    assert.equal(c.data.validLimit, null, `${file}: all test images`);
+    assert.equal(c.train.batchSize, 128, file);
+    assert.equal(c.train.lr, 0.001, file);
+    assert.equal(c.train.weightDecay, 0.0001, file);
+    assert.equal(c.train.warmupEpochs, 0, file);
+    assert.equal(c.train.lrGamma, 0.7, file);
+    assert.ok([50, 100].includes(c.train.lrStepEpochs), `${file}: reference step decay every 50 or 100 epochs`);
+    assert.equal(c.customized, false);
+  }
 });
 
 test('command-line overrides: epochs, snapshots, limits, seed', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { batchView, checkPng, loadGalleryRun, sameConfig } from '../src/commands/reproduce.js';
 import { resolveConfig } from '../src/config/config.js';
-import { GALLERY_END, GALLERY_START, galleryMarkdown, linkPath, replaceGallery } from '../src/report/gallery.js';
+import { GALLERY_END, GALLERY_START, galleryMarkdown, linkPath, replaceGallery, SUMMARY_END, SUMMARY_START } from '../src/report/gallery.js';
 import { appendMetrics, writeRunInfo } from '../src/run/run.js';
 import { readSeparability, separabilityPath } from '../src/run/separability.js';
 import { saveSnapshot, type Snapshot } from '../src/run/snapshot.js';
@@ -73,8 +73,12 @@ test('README markers: the gallery is replaced and nothing outside the markers ch
   const after = replaceGallery(before, '## Gallery\nnew\n');
   assert.equal(after, `# Title\n\ntext with ${'`'}code${'`'}\n\n${GALLERY_START}\n## Gallery\nnew\n${GALLERY_END}\n\n## After\nmore\n`);
   assert.equal(replaceGallery(after, '## Gallery\nnew\n'), after, 'idempotent');
-  assert.throws(() => replaceGallery('# no markers\n', 'x'), /no gallery markers/);
+  assert.throws(() => replaceGallery('# no markers\n', 'x'), /has no markers <!-- gallery:start -->/);
   assert.throws(() => replaceGallery(`${GALLERY_END}\n${GALLERY_START}\n`, 'x'), /comes before/);
+  // The README's summary has markers of its own; replacing it leaves the gallery markers alone.
+  const both = `${SUMMARY_START}\nold\n${SUMMARY_END}\n${GALLERY_START}\ng\n${GALLERY_END}\n`;
+  assert.equal(replaceGallery(both, 'new\n', SUMMARY_START, SUMMARY_END), `${SUMMARY_START}\nnew\n${SUMMARY_END}\n${GALLERY_START}\ng\n${GALLERY_END}\n`);
+  assert.throws(() => replaceGallery(`${GALLERY_START}\n${GALLERY_END}\n`, 'x', SUMMARY_START, SUMMARY_END), /no markers <!-- summary:start -->/);
 });
 
 test('batch view and config comparison', () => {
@@ -97,7 +101,7 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   writeFileSync(join(configs, 'softmax_bias.yaml'), `name: softmax_bias\ndescription: with bias\n${base.replace('BIAS', 'true')}`);
   writeFileSync(join(configs, 'broken.yaml'), `name: broken\n${base.replace('BIAS', 'false')}data:\n  dir: ${join(dir, 'nodata')}\n`);
   const readme = join(dir, 'README.md');
-  const text = `# x\n\n${GALLERY_START}\n${GALLERY_END}\nend\n`;
+  const text = `# x\n\n${GALLERY_START}\n${GALLERY_END}\nend\n${SUMMARY_START}\n${SUMMARY_END}\n`;
   writeFileSync(readme, text);
   const args = ['reproduce', '--profile', 'ci', '--configs', configs, '--out', join(dir, 'runs'), '--pics', join(dir, 'pics'), '--jobs', '2', '--backend', 'wasm', '--epochs', '1', '--train-limit', '256', '--valid-limit', '100', '--size', '200x150'];
 
@@ -113,7 +117,12 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   assert.ok(existsSync(join(dir, 'pics', 'contact-sheet.png')));
   assert.ok(existsSync(join(dir, 'runs', 'softmax-ci', 'snapshots', 'separability-epoch-0001.json')));
   const md = readFileSync(readme, 'utf8');
-  assert.ok(md.startsWith(`# x\n\n${GALLERY_START}\n## Gallery`) && md.endsWith(`${GALLERY_END}\nend\n`));
+  assert.ok(md.startsWith(`# x\n\n${GALLERY_START}\n## Gallery`));
+  // The summary: a link to the gallery, the contact sheet, the headline figure and the accuracy table.
+  const summaryPart = md.slice(md.indexOf(SUMMARY_START), md.indexOf(SUMMARY_END));
+  assert.match(summaryPart, /Every figure, with its hyperparameters.*\[README.md\]\(README.md\)/);
+  assert.match(summaryPart, /<img src="pics\/Softmax\/SoftmaxLoss-valid_epoch=1.png"/);
+  assert.match(summaryPart, /\| SoftmaxLoss_bias \| `/);
   assert.match(md, /src="pics\/contact-sheet.png"/);
   assert.match(md, /### SoftmaxLoss_bias — /);
   assert.match(md, /`broken`/);

@@ -8,7 +8,7 @@
  * when `train --resume` exists, else started over.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ import { formatDuration } from '../cli/progress.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
 import { figureNaming, type View, viewsOf } from '../report/figures.js';
-import { expectedFigures, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery } from '../report/gallery.js';
+import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from '../report/gallery.js';
 import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
 import { ensureSeparability } from '../run/separability.js';
 import { UserError } from '../util/errors.js';
@@ -500,35 +500,41 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
   };
   writeFileAtomic(join(outRoot, `reproduce-${profile}.json`), JSON.stringify(summary, null, 2) + '\n');
 
-  // README gallery.
+  // The gallery (docs/gallery.md, or the file --readme names) and the README's summary.
   let readme: string | undefined;
+  const defaultGallery = resolve('docs', 'gallery.md');
   const defaultReadme = resolve('README.md');
   if (o.readme !== false) {
-    const target = o.readme ? resolve(o.readme) : pics === resolve('pics') && existsSync(defaultReadme) ? defaultReadme : undefined;
+    const target = o.readme ? resolve(o.readme) : pics === resolve('pics') ? defaultGallery : undefined;
     if (target) {
-      const text = existsSync(target) ? readFileSync(target, 'utf8') : '';
+      const cmd = ['npx facelosses reproduce', `--profile ${profile}`];
+      if (o.view) cmd.push(`--view ${o.view}`);
+      const ref = resolved.values().next().value;
+      const fullSchedule = describeFullSchedule([...resolved.values()].map((r) => r.file));
+      const profileDescription0 = profile === 'full' ? 'the schedule each config file gives' : PROFILE_SETTINGS[profile].describe;
+      const profileDescription = ref?.config.customized ? `${profileDescription0} (with command-line overrides)` : profileDescription0;
+      const common = { contactSheet, command: cmd.join(' '), profile, profileDescription, fullSchedule, missing, codeVersion: version };
+      // A gallery file that does not exist yet is created with its markers; an existing one must have them.
+      const text = existsSync(target) ? readFileSync(target, 'utf8') : `# Gallery\n\n${GALLERY_START}\n${GALLERY_END}\n`;
       if (!hasGalleryMarkers(text)) {
-        if (o.readme) problems.push(`${rel(target)} has no gallery markers (<!-- gallery:start --> ... <!-- gallery:end -->)`);
-        else log(`note: ${rel(target)} has no gallery markers; README not changed`);
+        problems.push(`${rel(target)} has no gallery markers (${GALLERY_START} ... ${GALLERY_END}); add them where the gallery should go`);
       } else {
-        const cmd = ['npx facelosses reproduce', `--profile ${profile}`];
-        if (o.view) cmd.push(`--view ${o.view}`);
-        const ref = resolved.values().next().value;
-        const fullSchedule = describeFullSchedule([...resolved.values()].map((r) => r.file));
-        const profileDescription = profile === 'full' ? 'the schedule each config file gives' : PROFILE_SETTINGS[profile].describe;
-        const md = galleryMarkdown(gallery, {
-          readmeDir: dirname(target),
-          contactSheet,
-          command: cmd.join(' '),
-          profile,
-          profileDescription: ref?.config.customized ? `${profileDescription} (with command-line overrides)` : profileDescription,
-          fullSchedule,
-          missing,
-          codeVersion: version,
-        });
+        const md = galleryMarkdown(gallery, { ...common, readmeDir: dirname(target) });
         const next = replaceGallery(text, md);
-        if (next !== text) writeFileAtomic(target, next);
+        if (next !== text) {
+          mkdirSync(dirname(target), { recursive: true });
+          writeFileAtomic(target, next);
+        }
         readme = target;
+        // The README's summary (contact sheet, accuracy table, headline figures), between its own markers.
+        // With --readme, only that file; by default README.md of the current folder.
+        const summaryTarget = [o.readme ? target : defaultReadme].find((f) => existsSync(f) && hasGalleryMarkers(readFileSync(f, 'utf8'), SUMMARY_START, SUMMARY_END));
+        if (summaryTarget) {
+          const st = readFileSync(summaryTarget, 'utf8');
+          const sm = summaryMarkdown(gallery, { ...common, readmeDir: dirname(summaryTarget), galleryFile: target });
+          const sn = replaceGallery(st, sm, SUMMARY_START, SUMMARY_END);
+          if (sn !== st) writeFileAtomic(summaryTarget, sn);
+        }
       }
     }
   }

@@ -14,6 +14,11 @@ import { formatDuration } from '../cli/progress.js';
 
 export const GALLERY_START = '<!-- gallery:start -->';
 export const GALLERY_END = '<!-- gallery:end -->';
+/** The README's short summary (contact sheet, accuracy table, headline figures) sits between these. */
+export const SUMMARY_START = '<!-- summary:start -->';
+export const SUMMARY_END = '<!-- summary:end -->';
+/** The configs whose last valid figure the README shows, one per headline loss family. */
+export const HEADLINE_CONFIGS = ['softmax', 'center', 'ringloss_r24', 'sphereface', 'cosface', 'arcface'] as const;
 
 export interface ExpectedFigure {
   epoch: number;
@@ -202,21 +207,56 @@ export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions):
 }
 
 /**
- * Replaces what lies between the gallery markers with `body`; everything outside them is kept
- * byte for byte. Throws when the markers are missing, repeated or out of order.
+ * Replaces what lies between the markers `start` and `end` (the gallery's by default) with `body`;
+ * everything outside them is kept byte for byte. Throws when the markers are missing, repeated or
+ * out of order.
  */
-export function replaceGallery(readme: string, body: string): string {
-  const a = readme.indexOf(GALLERY_START);
-  const b = readme.indexOf(GALLERY_END);
-  if (a < 0 || b < 0) throw new Error(`the README has no gallery markers (${GALLERY_START} ... ${GALLERY_END})`);
-  if (readme.indexOf(GALLERY_START, a + 1) >= 0 || readme.indexOf(GALLERY_END, b + 1) >= 0) throw new Error('the README has more than one pair of gallery markers');
-  if (b < a) throw new Error(`the README's ${GALLERY_END} comes before ${GALLERY_START}`);
+export function replaceGallery(readme: string, body: string, start = GALLERY_START, end = GALLERY_END): string {
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a < 0 || b < 0) throw new Error(`the file has no markers ${start} ... ${end}`);
+  if (readme.indexOf(start, a + 1) >= 0 || readme.indexOf(end, b + 1) >= 0) throw new Error(`the file has more than one pair of markers ${start} ... ${end}`);
+  if (b < a) throw new Error(`the file's ${end} comes before ${start}`);
   const inner = body.endsWith('\n') ? body : body + '\n';
-  return readme.slice(0, a + GALLERY_START.length) + '\n' + inner + readme.slice(b);
+  return readme.slice(0, a + start.length) + '\n' + inner + readme.slice(b);
 }
 
-export function hasGalleryMarkers(readme: string): boolean {
-  const a = readme.indexOf(GALLERY_START);
-  const b = readme.indexOf(GALLERY_END);
+export function hasGalleryMarkers(readme: string, start = GALLERY_START, end = GALLERY_END): boolean {
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
   return a >= 0 && b > a;
+}
+
+/**
+ * The README's summary of a gallery: the contact sheet, the accuracy table, the last valid figure
+ * of each headline loss, and a link to the whole gallery. It names no code version, so the README
+ * changes only when the numbers or figures do.
+ */
+export function summaryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions & { galleryFile: string }): string {
+  const out: string[] = [];
+  const galleryLink = linkPath(o.readmeDir, o.galleryFile);
+  out.push(
+    `Made by \`${o.command}\` (the **${o.profile}** profile: ${o.profileDescription}). Every figure, with its hyperparameters, schedule and separability at each snapshot, is in [${galleryLink}](${galleryLink}).`,
+    '',
+  );
+  if (o.contactSheet) out.push(`<a href="${linkPath(o.readmeDir, o.contactSheet)}"><img src="${linkPath(o.readmeDir, o.contactSheet)}" alt="every loss's valid features at the last snapshot"></a>`, '');
+  const heads = HEADLINE_CONFIGS.map((stem) => runs.find((r) => r.stem === stem)).filter((r): r is GalleryRun => r !== undefined);
+  const cells = heads.flatMap((r) => {
+    const last = r.config.snapshots[r.config.snapshots.length - 1];
+    const f = r.figures.find((x) => x.epoch === last && x.split === 'valid' && x.view === 'raw') ?? r.figures.find((x) => x.epoch === last && x.split === 'valid');
+    if (!f) return [];
+    const link = linkPath(o.readmeDir, f.file);
+    return [{ name: r.naming.displayName, html: `<a href="${link}"><img src="${link}" width="260" alt="${r.naming.displayName} valid epoch ${last}"></a>` }];
+  });
+  if (cells.length) {
+    const rows: string[] = [];
+    for (let i = 0; i < cells.length; i += 3) {
+      const row = cells.slice(i, i + 3);
+      rows.push(`| ${row.map((c) => c.name).join(' | ')} |`, `|${row.map(() => '---').join('|')}|`, `| ${row.map((c) => c.html).join(' | ')} |`, '');
+    }
+    out.push(...rows);
+  }
+  out.push('Valid accuracy per loss:', '', accuracyTable(runs), '');
+  if (o.missing?.length) out.push(`Not in this gallery (no finished run): ${o.missing.map((m) => `\`${m.stem}\` (${escapeCell(m.message)})`).join('; ')}.`, '');
+  return out.join('\n').replace(/\n+$/, '\n');
 }
