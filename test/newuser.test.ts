@@ -3,6 +3,7 @@
  * wraps to it, hints print a command that can be pasted, figure titles say what they show.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +13,7 @@ import { cliName, shellArg, shellPath } from '../src/cli/hint.js';
 import { wrapText } from '../src/cli/wrap.js';
 import { resolveConfig } from '../src/config/config.js';
 import { figureNaming, figureTitle } from '../src/report/figures.js';
+import { writeFilesAllOrNone } from '../src/util/fsx.js';
 import { runCli } from './helpers/cli.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -70,4 +72,22 @@ test('figure titles carry the loss, the split, the colour mode (and the view and
   assert.equal(head, `${naming.displayName}, valid (test images), coloured by true class, on the unit circle, quick profile`);
   assert.match(params!, /^alpha=1\.0, .*epoch=8$/);
   assert.equal(figureTitle(naming, 8, '', { split: 'train' }).split('\n')[0], `${naming.displayName}, train, coloured by predicted class`);
+});
+
+test('several figures are written all or none: a failed write leaves no file and no new folder behind', () => {
+  const root = mkdtempSync(join(tmpdir(), 'facelosses-allornone-'));
+  writeFileSync(join(root, 'blocker'), 'a file where a folder is needed');
+  assert.throws(() =>
+    writeFilesAllOrNone([
+      { file: join(root, 'new', 'A', 'a.png'), data: 'a' },
+      { file: join(root, 'blocker', 'b.png'), data: 'b' },
+    ]),
+  );
+  assert.deepEqual(readdirSync(root), ['blocker']);
+  writeFilesAllOrNone([
+    { file: join(root, 'new', 'A', 'a.png'), data: 'a' },
+    { file: join(root, 'new', 'B', 'b.png'), data: 'b' },
+  ]);
+  assert.equal(readFileSync(join(root, 'new', 'B', 'b.png'), 'utf8'), 'b');
+  assert.deepEqual(readdirSync(join(root, 'new', 'A')), ['a.png'], 'no temporary file left');
 });

@@ -64,7 +64,13 @@ export function writeFilesAllOrNone(files: Array<{ file: string; data: string | 
       writeFileSync(tmp, data);
     }
   } catch (e) {
-    for (const t of tmps) rmSync(t.tmp, { force: true });
+    for (const t of tmps) {
+      try {
+        rmSync(t.tmp, { force: true });
+      } catch {
+        /* never written (its folder is not a folder) */
+      }
+    }
     for (const d of created.reverse()) {
       try {
         rmdirSync(d);
