@@ -68,14 +68,14 @@ export interface ProfileSettings {
  */
 export const PROFILE_SETTINGS: Record<Exclude<Profile, 'full'>, ProfileSettings> = {
   quick: {
-    epochs: 5,
+    epochs: 4,
     trainLimit: null,
     validLimit: null,
     lrScale: 1,
     lrStepFraction: 0.7,
     lrGamma: 0.2,
     warmupEpochs: 0,
-    describe: 'all 60,000 training and 10,000 test images for 5 epochs (more for the losses that need them, set under profiles.quick), the reference lr held for 70 % of the run, then x0.2',
+    describe: 'all 60,000 training and 10,000 test images for 4 epochs (more for the losses that need them, set under profiles.quick), the reference lr held for 70 % of the run, then x0.2',
   },
   ci: {
     epochs: 3,
@@ -308,7 +308,8 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
   );
   cfg.loss = { name: obj.loss.name, params: { ...(obj.loss.params ?? {}) } };
   if (obj.snapshots !== undefined) checkSnapshotsWithin(cfg, where, 'snapshots');
-  cfg = applyProfile(cfg, profile, where);
+  // A deep copy: the overrides below must never write into DEFAULTS (deepMerge shares the objects a config does not set).
+  cfg = structuredClone(applyProfile(cfg, profile, where));
 
   const customized = [ov.epochs, ov.trainLimit, ov.validLimit, ov.snapshots, ov.dataDir].some((v) => v !== undefined);
   if (ov.epochs !== undefined) cfg.train.epochs = ov.epochs;

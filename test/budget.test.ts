@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DEV_MACHINE_COST, estimateRun } from '../src/config/budget.js';
+import { loadConfigFile, resolveConfig } from '../src/config/config.js';
+
+const configs = readdirSync('configs').filter((f) => f.endsWith('.yaml')).sort();
+const quick = configs.map((f) => ({ file: f, c: loadConfigFile(join('configs', f), 'quick') }));
+
+test('estimateRun counts the steps a schedule asks for (last partial batch dropped) and prices them', () => {
+  const c = resolveConfig({ loss: { name: 'softmax' } }, 'x.yaml', 'full', { epochs: 2, trainLimit: 1000, validLimit: 500 });
+  const e = estimateRun(c, { trainImagesPerSecond: 100, evalImagesPerSecond: 1000, fixedSeconds: 1 });
+  assert.equal(e.steps, 2 * 7); // floor(1000 / 128) = 7 steps per epoch
+  assert.equal(e.trainImages, 2 * 7 * 128);
+  assert.equal(e.evalImages, 1000);
+  assert.equal(e.seconds, 1 + 1792 / 100 + 1000 / 1000);
+  const full = estimateRun(resolveConfig({ loss: { name: 'softmax' } }, 'x.yaml', 'full'));
+  assert.equal(full.steps, 500 * 468, 'the reference schedule: 468 steps per epoch on all 60,000 images');
+});
+
+test('quick profile budgets on the development machine: softmax under 2 min, every config under 8, all within 2 h', () => {
+  const lines: string[] = [];
+  let total = 0;
+  for (const { file, c } of quick) {
+    const e = estimateRun(c);
+    total += e.seconds;
+    lines.push(`${file}: ${c.train.epochs} epochs, ${e.steps} steps, ~${(e.seconds / 60).toFixed(1)} min`);
+    assert.ok(e.seconds <= 8 * 60, `${file}: ${(e.seconds / 60).toFixed(1)} min is over the 8-minute budget`);
+  }
+  const softmax = quick.find((q) => q.file === 'softmax.yaml')!;
+  const s = estimateRun(softmax.c).seconds;
+  assert.ok(s <= 120, `softmax quick (the README's first command): ${s.toFixed(0)} s is over 2 minutes`);
+  // reproduce runs one process per core with one thread each: the same images/s in all as one
+  // process with a worker thread per core, so the batch costs the sum of the runs.
+  assert.ok(total <= 2 * 3600, `reproduce --profile quick: ${(total / 60).toFixed(0)} min is over 2 hours\n${lines.join('\n')}`);
+  assert.ok(DEV_MACHINE_COST.trainImagesPerSecond > 0);
+});
+
+test('the quick profile trains on all the data with enough steps for the normalised heads', () => {
+  for (const { file, c } of quick) {
+    assert.equal(c.data.trainLimit, null, `${file}: all 60,000 training images`);
+    assert.equal(c.data.validLimit, null, `${file}: all 10,000 test images`);
+    assert.ok(c.train.epochs >= 4, `${file}: at least 4 epochs`);
+    assert.equal(c.snapshots[c.snapshots.length - 1], c.train.epochs, `${file}: a figure at the last epoch`);
+    assert.ok(c.train.lrStepEpochs < c.train.epochs, `${file}: the learning rate drops before the end`);
+  }
+  for (const stem of ['normface', 'cosface', 'arcface', 'l2softmax', 'l2softmax_fixed', 'magface', 'circle']) {
+    const c = quick.find((q) => q.file === `${stem}.yaml`)!.c;
+    assert.ok(estimateRun(c).steps >= 16 * 468, `${stem}: the normalised heads need at least 16 full-data epochs`);
+  }
+});
