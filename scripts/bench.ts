@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
  * Training-speed benchmark: the real training step (reference network, softmax loss head, Adam
  * with weight decay) on MNIST-shaped random data, batch 128 by default.
  *
- *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|cpu|auto|tensorflow|tensorflow-gpu]
+ *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|webgpu|cpu|auto|tensorflow|tensorflow-gpu]
  *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
  *
  * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0 or 1: one process;
@@ -12,6 +12,8 @@ import { availableParallelism } from 'node:os';
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
  * --fused-net: the same network and weights with conv2dBiasAct (createFeatureNet's convOp 'biasAct')
  *              in place of tf.fused.conv2d, to measure what that choice gives.
+ *
+ * --backend webgpu: Dawn's WebGPU (the JSON line names the adapter; see README, Engines and GPU).
  *
  * Prints one JSON line (backend, imagesPerSecond, msPerStep, threads, steps, batch, tfjsVersion,
  * node) and one human-readable line. With --profile-ops it then profiles one more step and prints
@@ -100,21 +102,29 @@ const NB = 4;
 const images = Array.from({ length: NB }, () => dataRng.normalArray(batch * 28 * 28));
 const labels = Array.from({ length: NB }, () => Int32Array.from({ length: batch }, () => dataRng.int(10)));
 
-/** One step exactly as the trainer runs it: tensors from host arrays, step, read loss and predictions. */
-function step(i: number): number {
-  return tf.tidy(() => {
+/**
+ * One step as the trainer runs it: tensors from host arrays, step, then the loss and predictions
+ * read back (asynchronously: a GPU engine cannot read synchronously). The trainer reads back every
+ * few dozen steps; the bench reads every step, so each measured step includes its own completion
+ * (on a GPU, one pipeline stall per step: a lower bound on training speed).
+ */
+async function step(i: number): Promise<number> {
+  const readout = tf.tidy(() => {
     const x = tf.tensor4d(images[i % NB]!, [batch, 28, 28, 1]);
     const y = tf.tensor1d(labels[i % NB]!, 'int32');
     const r = dp ? dp.trainStep(loss, optimizer, vars, x, y) : trainStep(net, loss, optimizer, vars, x, y);
-    if (r.logits) tf.argMax(r.logits, 1).dataSync();
-    const v = r.loss.dataSync()[0]!;
+    const parts = [tf.reshape(r.loss, [1]), ...(r.logits ? [tf.cast(tf.argMax(r.logits, 1), 'float32')] : [])];
+    const out = tf.concat(parts);
     // trainStep's results are tf.keep()-ed (they survive tidy): the caller disposes them.
     tf.dispose([r.loss, r.embeddings, ...(r.logits ? [r.logits] : [])]);
-    return v;
+    return out;
   });
+  const v = (await readout.data())[0]!;
+  readout.dispose();
+  return v;
 }
 
-for (let i = 0; i < warmup; i++) step(i);
+for (let i = 0; i < warmup; i++) await step(i);
 const tensorsBefore = tf.memory().numTensors;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
@@ -122,7 +132,7 @@ const stepMs: number[] = [];
 let last = 0;
 for (let i = 0; i < steps; i++) {
   const ts = performance.now();
-  last = step(warmup + i);
+  last = await step(warmup + i);
   stepMs.push(performance.now() - ts);
 }
 const seconds = (performance.now() - t0) / 1000;
@@ -143,6 +153,7 @@ const result = {
   cpuMsPerStep: Number(((cpu.user + cpu.system) / 1000 / steps).toFixed(2)),
   loadAverage: os.loadavg()[0]!.toFixed(2),
   threads: info.threads ?? 1,
+  adapter: info.adapter,
   workers,
   fusedNet: values['fused-net'],
   simd: info.name === 'wasm' && !values['no-simd'],
@@ -167,8 +178,8 @@ process.stdout.write(
 if (values['profile-ops']) {
   // Value checks would read every kernel output back; they are not part of training.
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
-  const prof = await tf.profile(() => {
-    step(warmup + steps);
+  const prof = await tf.profile(async () => {
+    await step(warmup + steps);
   });
   type Row = { name: string; ms: number; count: number };
   const byName = new Map<string, Row>();

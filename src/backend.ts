@@ -187,6 +187,10 @@ const GPU_API: Record<string, string> = { linux: 'Vulkan', darwin: 'Metal', win3
 interface GpuLike {
   requestAdapter(o?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
 }
+interface GpuDeviceLike {
+  addEventListener(type: 'uncapturederror', listener: (e: { error?: { message?: string } }) => void): void;
+  lost: Promise<{ reason: string; message: string }>;
+}
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
   isFallbackAdapter?: boolean;
@@ -234,6 +238,16 @@ export function describeAdapter(a: GpuAdapterSummary): string {
   return `${head}${body ? ` (${body})` : ''}${a.fallback ? ', software fallback' : ''}`;
 }
 
+let fault: Error | undefined;
+
+/**
+ * An error the engine reported outside any call (WebGPU: a validation error, a lost device), after
+ * which its results cannot be trusted; undefined while there is none (always, on the CPU engines).
+ */
+export function engineFault(): Error | undefined {
+  return fault;
+}
+
 type Probe = { ok: true; gpu: GpuLike; adapter: GpuAdapterLike } | { ok: false; why: string };
 
 /** Loads Dawn and asks for an adapter, without touching tfjs. */
@@ -268,7 +282,7 @@ async function useWebGPU(probe: Probe): Promise<BackendInfo> {
   // The device as tfjs-backend-webgpu's own factory asks for it.
   const limits = adapter.limits;
   const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({
+  const device = (await adapter.requestDevice({
     requiredFeatures,
     requiredLimits: {
       maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
@@ -277,7 +291,17 @@ async function useWebGPU(probe: Probe): Promise<BackendInfo> {
       maxBufferSize: limits.maxBufferSize,
       maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
       maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      // tfjs's AddN binds one buffer per input and does not split at the default limit of 8.
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
     },
+  })) as GpuDeviceLike;
+  // Errors that no call reports (an invalid pipeline, a lost device) would otherwise only be
+  // printed, and training would go on with wrong numbers: kept for engineFault().
+  device.addEventListener('uncapturederror', (e) => {
+    fault ??= new Error(`webgpu: the device reported an error: ${String(e.error?.message ?? e.error).trim()}`);
+  });
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') fault ??= new Error(`webgpu: the device was lost (${info.reason}): ${info.message}`);
   });
   const webgpu = await import('@tensorflow/tfjs-backend-webgpu');
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');

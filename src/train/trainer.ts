@@ -10,6 +10,7 @@
  * batch's update ('skip-batch', counted in the epoch's metrics as skippedBatches).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { engineFault } from '../backend.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { type Dataset, batches, gatherImages, gatherLabels, loadDataset, shuffledIndices, type Split } from '../data/mnist.js';
 import { getLossDefinition } from '../losses/registry.js';
@@ -57,8 +58,6 @@ export interface TrainOptions {
 }
 
 export type NanPolicy = 'stop' | 'skip-batch';
-/** A loss this many times its first value (at least 1) counts as diverged, like a NaN. */
-export const DIVERGENCE_FACTOR = 1e4;
 export const NAN_POLICIES: readonly NanPolicy[] = ['stop', 'skip-batch'];
 
 export interface TrainResult {
@@ -77,13 +76,10 @@ export class NonFiniteLossError extends Error {
     /** Where the checkpoint on disk stands ('epoch 3'), or undefined when none was written. */
     lastGood: string | undefined,
     runDir: string,
-    /** The policy in force: skip-batch is not suggested again when it was the one that failed. */
-    policy: NanPolicy = 'stop',
   ) {
     const kept = lastGood ? `the last good checkpoint (${lastGood}) stays in ${checkpointPath(runDir)}` : 'no checkpoint was written yet';
-    const loss = Number.isFinite(value) && !what.includes('diverged') ? ` (loss ${value})` : '';
-    const next = policy === 'skip-batch' || !lastGood ? 'Lower train.lr or check the loss parameters, then start the run over with --force' : `Lower train.lr, check the loss parameters, or continue with --resume ${runDir} --nan-policy skip-batch`;
-    super(`${what} at epoch ${epoch}, step ${step}${loss}; stopped, ${kept}. ${next}`);
+    const loss = Number.isFinite(value) ? ` (loss ${value})` : '';
+    super(`${what} at epoch ${epoch}, step ${step}${loss}; stopped, ${kept}. Lower train.lr, check the loss parameters, or continue with --resume ${runDir} --nan-policy skip-batch`);
     this.name = 'NonFiniteLossError';
   }
 }
@@ -165,6 +161,8 @@ export async function evaluate(exp: Experiment, split: Split, numClasses: number
     });
     const v = (await readout.data()) as Float32Array;
     readout.dispose();
+    const fault = engineFault();
+    if (fault) throw fault;
     lossSum += v[0]! * b;
     features.set(v.subarray(1, 1 + 2 * b), s * 2);
     if (v.length > 1 + 2 * b) for (let k = 0; k < b; k++) predicted[s + k] = v[1 + 2 * b + k]!;
@@ -179,7 +177,8 @@ export async function evaluate(exp: Experiment, split: Split, numClasses: number
 
 /** 0 when every value of every tensor is finite, NaN otherwise (one scalar to read back). */
 function finiteProbe(ts: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => (ts.length ? tf.addN(ts.map((t) => tf.sum(tf.mul(t, 0)))) : tf.scalar(0)) as tf.Scalar);
+  // Pairwise adds, not addN: one kernel with many inputs can exceed a GPU's buffer bindings.
+  return tf.tidy(() => ts.map((t) => tf.sum(tf.mul(t, 0))).reduce((a, b) => tf.add(a, b), tf.scalar(0)) as tf.Scalar);
 }
 
 function parseNaNHook(v: string | undefined): { epoch: number; step: number } | undefined {
@@ -267,10 +266,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       data: fingerprint,
     });
   };
-  // Divergence (a loss that is finite but exploded, e.g. lr 10) is treated like a NaN: the
-  // reference is the run's first loss (at least 1).
-  let divergeRef: number | undefined = ck?.metrics[0] ? Math.max(1, Math.abs(ck.metrics[0].loss)) : undefined;
-  const diverged = (v: number) => divergeRef !== undefined && Number.isFinite(v) && Math.abs(v) > DIVERGENCE_FACTOR * divergeRef;
   const stopRequested = () => Boolean(opts.signal?.aborted);
   /** Steps whose values are still on the device (see readBack below). */
   const pending: Array<{ step: number; readout: tf.Tensor1D; applied: boolean }> = [];
@@ -309,7 +304,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       // features) stay on the device until read back together: at most every READ_BACK_SECONDS
       // or READ_BACK_STEPS steps, at the end of the epoch and before a checkpoint. No per-step
       // synchronisation, which would stall a GPU, except with nanPolicy 'skip-batch', where a
-      // step's update waits for its own values (a non-finite or diverged batch is not applied).
+      // step's update waits for its own values (a non-finite batch is not applied).
       let lastRead = performance.now();
       const readBack = async (): Promise<void> => {
         if (!pending.length) return;
@@ -321,6 +316,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         } finally {
           tf.dispose([joined, ...batch.map((p) => p.readout)]);
         }
+        const fault = engineFault();
+        if (fault) throw fault;
         lastRead = performance.now();
         let o = 0;
         for (const p of batch) {
@@ -329,11 +326,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           const v = values.subarray(o, o + n);
           o += n;
           const lossValue = inject && inject.epoch === epoch && inject.step === i + 1 ? NaN : v[0]!;
-          const ok = Number.isFinite(lossValue) && Number.isFinite(v[1]!) && !diverged(lossValue);
+          const ok = Number.isFinite(lossValue) && Number.isFinite(v[1]!);
           if (preds && n - 3 - (feats ? 2 * batchSize : 0) === batchSize) for (let k = 0; k < batchSize; k++) preds[i * batchSize + k] = v[3 + k]!;
           if (feats) feats.set(v.subarray(n - 2 * batchSize), i * batchSize * 2);
           if (ok) {
-            divergeRef ??= Math.max(1, Math.abs(lossValue));
             lossSum += lossValue;
             applied++;
             if (v[2]! >= 0) {
@@ -341,9 +337,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
               counted += batchSize;
             }
           } else if (nanPolicy === 'stop' || p.applied) {
-            const what = diverged(lossValue)
-              ? `the loss diverged to ${lossValue.toPrecision(3)} (over ${DIVERGENCE_FACTOR}x its first value ${divergeRef!.toPrecision(3)})`
-              : Number.isFinite(lossValue) ? 'a gradient became non-finite' : `the loss became ${lossValue}`;
+            const what = Number.isFinite(lossValue) ? 'a gradient became non-finite' : `the loss became ${lossValue}`;
             throw new NonFiniteLossError(epoch, i + 1, lossValue, what, lastGood, outDir);
           } else {
             skipped++;
@@ -424,7 +418,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       await readBack();
       const trainTime = (performance.now() - tEpoch) / 1000;
-      if (applied === 0) throw new NonFiniteLossError(epoch, bs.length, NaN, `every batch of the epoch had a non-finite or diverged loss or gradient (${skipped} skipped)`, lastGood, outDir, nanPolicy);
+      if (applied === 0) throw new NonFiniteLossError(epoch, bs.length, NaN, `every batch of the epoch had a non-finite loss or gradient (${skipped} skipped)`, lastGood, outDir);
       // The update of a finite gradient can still overflow, and a loss's own step can go wrong:
       // nothing non-finite goes into a checkpoint.
       const probe = finiteProbe([...Object.values(exp.vars), ...Object.values(exp.loss.stateVariables())]);
@@ -453,15 +447,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           { epoch, split: 'valid', ...ev.snapshot },
         ];
         const files = s.map((x) => saveSnapshot(outDir, x));
-        if (opts.onSnapshot) {
-          try {
-            files.push(...(await opts.onSnapshot(outDir, epoch, s)));
-          } catch (e) {
-            await checkpoint(epoch); // drawing failed: the epoch is trained and saved all the same
-            lastGood = `epoch ${epoch}`;
-            throw e;
-          }
-        }
+        if (opts.onSnapshot) files.push(...(await opts.onSnapshot(outDir, epoch, s)));
         emit({ type: 'snapshot', epoch, files });
       }
       // Last: a kill before this line redoes the epoch (metrics, snapshots and figures included).
