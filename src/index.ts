@@ -10,7 +10,22 @@
 import './tfjs-gradients.js';
 
 export { createLoss, findLoss, getLossDefinition, lossDefinitions, lossNames, resolveParams, LossConfigError } from './losses/registry.js';
-export type { ComputeOptions, Loss, LossContext, LossDefinition, LossOutput, LossParams, ParamSchema, ParamSpec } from './losses/types.js';
+export type {
+  BooleanParamSpec,
+  ChoiceParamSpec,
+  ComputeOptions,
+  Loss,
+  LossContext,
+  LossDefinition,
+  LossOutput,
+  LossParams,
+  NumberListParamSpec,
+  NumberParamSpec,
+  ParamSchema,
+  ParamSpec,
+  ParamsOf,
+} from './losses/types.js';
+export { lossDisplayName } from './losses/types.js';
 export { createFeatureNet, type FeatureNet } from './model/net.js';
 export { Adam, stepDecayLr, type AdamOptions, type AdamState } from './train/optimizer.js';
 export { computeGradients, trainStep, trainableVariables } from './train/step.js';

@@ -16,6 +16,7 @@ import {
   lossNames,
   resolveParams,
 } from '../src/losses/registry.js';
+import { lossDisplayName } from '../src/losses/types.js';
 import { type Mat, assertFiniteEverywhere, polar, tensorsLeaked, useCpu } from './losses-helpers.js';
 
 before(useCpu);
@@ -91,6 +92,28 @@ describe('registry', () => {
       assert.equal(loss.displayName, def.displayName, `${def.name}: instance display name with defaults`);
       assert.equal(loss.name, def.name);
       loss.dispose();
+    }
+  });
+  test('a definition gives the display name and title parameters without building the loss', () => {
+    const variants: Record<string, Array<Record<string, unknown>>> = {
+      softmax: [{}, { bias: true }],
+      contrastive: [{}, { normalize: true }],
+      triplet: [{ normalize: true, strategy: 'semi_hard' }],
+      triplet_center: [{ normalize: true, w_ctr: 0.3 }],
+      arcface: [{ s: 16, m: 0.3 }],
+    };
+    for (const def of lossDefinitions()) {
+      for (const given of variants[def.name] ?? [{}]) {
+        const params = resolveParams(def, given, CTX);
+        const before = tf.memory().numTensors;
+        const name = lossDisplayName(def, params);
+        const title = def.titleParams(params);
+        assert.equal(tf.memory().numTensors, before, `${def.name}: no tensors`);
+        const loss = def.create(params, CTX);
+        assert.equal(name, loss.displayName, `${def.name} ${JSON.stringify(given)}`);
+        assert.deepEqual(title, loss.titleParams(), `${def.name} ${JSON.stringify(given)}`);
+        loss.dispose();
+      }
     }
   });
   test('title parameters (raw values, in the reference order)', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { greaterMask } from './common.js';
 import { ScaledCosineHead } from './margin.js';
-import type { LossContext, LossDefinition, LossParams } from './types.js';
+import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
 /** Floor of sin²θ before the square root: sin θ = sqrt(max(1 − cos²θ, ε)) stays differentiable at ±1. */
 export const SIN_EPS = 1e-6;
@@ -33,46 +33,43 @@ export function additiveAngularMargin(cos: tf.Tensor2D, m: number | tf.Tensor2D,
   });
 }
 
+const arcfaceParams = {
+  s: param.number({ default: 32, gt: 0, description: 'scale s of the cosine logits' }),
+  m: param.number({ default: 0.5, min: 0, max: Math.PI / 2, description: 'additive angular margin m (radians)' }),
+  boundary: param.choice({
+    default: 'fallback',
+    choices: ARC_BOUNDARIES,
+    description:
+      "rule past θ_y > π − m, where cos(θ + m) stops decreasing: 'fallback' (cos θ − m·sin m, insightface), " +
+      "'easy' (margin only where cos θ > 0), 'none' (no margin past π − m)",
+  }),
+};
+
 /** ArcFace (Deng et al. 2019): target logit s·cos(θ_y + m), others s·cos θ_j. */
-export class ArcFaceLoss extends ScaledCosineHead {
-  readonly name = 'arcface';
+export class ArcFaceLoss extends ScaledCosineHead<typeof arcfaceParams> {
   protected readonly scale: number;
   readonly m: number;
   readonly boundary: ArcBoundary;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, 'ArcFaceLoss');
-    this.scale = params.s as number;
-    this.m = params.m as number;
-    this.boundary = params.boundary as ArcBoundary;
+  constructor(params: ParamsOf<typeof arcfaceParams>, ctx: LossContext) {
+    super(arcfaceLoss, params, ctx);
+    this.scale = params.s;
+    this.m = params.m;
+    this.boundary = params.boundary;
   }
 
   protected modifyTargetCosine(cosTarget: tf.Tensor2D): tf.Tensor2D {
     return additiveAngularMargin(cosTarget, this.m, this.boundary);
   }
-
-  titleParams(): Record<string, unknown> {
-    return { s: this.params.s, m: this.params.m };
-  }
 }
 
-export const arcfaceLoss: LossDefinition = {
+export const arcfaceLoss = defineLoss({
   name: 'arcface',
   normalized: true,
   displayName: 'ArcFaceLoss',
   figureFolder: 'ArcFace',
   description: 'ArcFace: additive angular margin, target logit s·cos(θ_y + m).',
-  params: {
-    s: { type: 'number', default: 32, gt: 0, description: 'scale s of the cosine logits' },
-    m: { type: 'number', default: 0.5, min: 0, max: Math.PI / 2, description: 'additive angular margin m (radians)' },
-    boundary: {
-      type: 'string',
-      default: 'fallback',
-      choices: ARC_BOUNDARIES,
-      description:
-        "rule past θ_y > π − m, where cos(θ + m) stops decreasing: 'fallback' (cos θ − m·sin m, insightface), " +
-        "'easy' (margin only where cos θ > 0), 'none' (no margin past π − m)",
-    },
-  },
+  params: arcfaceParams,
+  titleParams: (p) => ({ s: p.s, m: p.m }),
   create: (params, ctx) => new ArcFaceLoss(params, ctx),
-};
+});

@@ -5,23 +5,23 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BaseLoss, SQRT_EPS, crossEntropy, greaterMask, l2Normalize, oneHotFloat, uniqueName } from './common.js';
-import type { ComputeOptions, LossContext, LossOutput, LossParams } from './types.js';
+import type { ComputeOptions, LossContext, LossDefinition, LossOutput, ParamSchema, ParamsOf } from './types.js';
 
-export abstract class SoftmaxPlusAuxLoss extends BaseLoss {
+export abstract class SoftmaxPlusAuxLoss<S extends ParamSchema = ParamSchema> extends BaseLoss<S> {
   /** Class weights [embeddingDim, numClasses] of the softmax classifier. */
   readonly W: tf.Variable;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext, displayName: string) {
-    super(params, ctx, displayName);
+  constructor(definition: LossDefinition<S>, params: ParamsOf<S>, ctx: LossContext) {
+    super(definition, params, ctx);
     this.W = this.addClassWeights(ctx);
   }
 
   /** The weighted auxiliary term (a scalar), inside the caller's tidy. */
   protected abstract auxiliary(embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar;
 
-  /** Features the auxiliary term sees: x, or x/‖x‖ when params.normalize. */
-  protected auxFeatures(embeddings: tf.Tensor2D): tf.Tensor2D {
-    return this.params.normalize ? l2Normalize(embeddings) : embeddings;
+  /** Features the auxiliary term sees: x, or x/‖x‖ when `normalize` (the loss's normalize parameter). */
+  protected auxFeatures(embeddings: tf.Tensor2D, normalize: boolean): tf.Tensor2D {
+    return normalize ? l2Normalize(embeddings) : embeddings;
   }
 
   predict(embeddings: tf.Tensor2D): tf.Tensor2D {

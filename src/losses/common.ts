@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-gradients.js';
 import { Rng } from '../rng.js';
-import type { ComputeOptions, Loss, LossContext, LossOutput, LossParams } from './types.js';
+import { type ComputeOptions, type Loss, type LossContext, type LossDefinition, type LossOutput, type ParamSchema, type ParamsOf, lossDisplayName } from './types.js';
 
 /** Xavier/Glorot normal initial values for a [rows, cols] matrix. */
 export function glorotNormal(rows: number, cols: number, rng?: Rng): Float32Array {
@@ -73,12 +73,14 @@ export function oneHotFloat(labels: tf.Tensor1D, numClasses: number): tf.Tensor2
 }
 
 /**
- * Shared bookkeeping of every loss: parameters, display name, named trainable and state
- * variables, scalar counters, disposal. Subclasses register variables in `trainable` / `state`
- * and counters in `counters`, and implement `compute`.
+ * Shared bookkeeping of every loss: name, display name and title parameters (from its
+ * definition), typed parameters, named trainable and state variables, scalar counters, disposal.
+ * Subclasses register variables in `trainable` / `state` and counters in `counters`, and
+ * implement `compute`.
  */
-export abstract class BaseLoss implements Loss {
-  abstract readonly name: string;
+export abstract class BaseLoss<S extends ParamSchema = ParamSchema> implements Loss {
+  readonly name: string;
+  readonly displayName: string;
   readonly numClasses: number;
   readonly embeddingDim: number;
   protected readonly trainable: Record<string, tf.Variable> = {};
@@ -86,10 +88,12 @@ export abstract class BaseLoss implements Loss {
   protected readonly counters: Record<string, number> = {};
 
   constructor(
-    readonly params: Readonly<LossParams>,
+    protected readonly definition: LossDefinition<S>,
+    readonly params: ParamsOf<S>,
     ctx: LossContext,
-    readonly displayName: string,
   ) {
+    this.name = definition.name;
+    this.displayName = lossDisplayName(definition, params);
     this.numClasses = ctx.numClasses;
     this.embeddingDim = ctx.embeddingDim;
   }
@@ -124,7 +128,10 @@ export abstract class BaseLoss implements Loss {
   }
 
   abstract compute(embeddings: tf.Tensor2D, labels: tf.Tensor1D, opts?: ComputeOptions): LossOutput;
-  abstract titleParams(): Record<string, unknown>;
+
+  titleParams(): Record<string, unknown> {
+    return this.definition.titleParams(this.params);
+  }
 
   dispose(): void {
     for (const v of [...Object.values(this.trainable), ...Object.values(this.state)]) {

@@ -1,37 +1,36 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SoftmaxPlusAuxLoss, contrastiveTerm } from './auxiliary.js';
-import type { LossContext, LossDefinition, LossParams } from './types.js';
+import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
+
+const contrastiveParams = {
+  m: param.number({ default: 0.5, min: 0, description: 'margin m: different-class pairs closer than m are pushed apart' }),
+  loss_weight: param.number({ default: 0.01, min: 0, description: 'weight λ of the contrastive term' }),
+  normalize: param.boolean({ default: false, description: 'compute distances on x/‖x‖ (display name gets _norm)' }),
+};
 
 /**
  * Contrastive loss (Hadsell et al. 2006) over all pairs of the batch, added to softmax:
  * CE(x·W) + λ·mean(same·d² + (1 − same)·max(0, m − d)²), on x or x/‖x‖ (normalize).
  */
-export class ContrastiveLoss extends SoftmaxPlusAuxLoss {
-  readonly name = 'contrastive';
-
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, params.normalize ? 'ContrastiveLoss_norm' : 'ContrastiveLoss');
+export class ContrastiveLoss extends SoftmaxPlusAuxLoss<typeof contrastiveParams> {
+  constructor(params: ParamsOf<typeof contrastiveParams>, ctx: LossContext) {
+    super(contrastiveLoss, params, ctx);
   }
 
   protected auxiliary(embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-    const term = contrastiveTerm(this.auxFeatures(embeddings), labels, this.params.m as number);
-    return tf.mul(this.params.loss_weight as number, term) as tf.Scalar;
-  }
-
-  titleParams(): Record<string, unknown> {
-    return { m: this.params.m, loss_weight: this.params.loss_weight };
+    const { m, loss_weight, normalize } = this.params;
+    const term = contrastiveTerm(this.auxFeatures(embeddings, normalize), labels, m);
+    return tf.mul(loss_weight, term) as tf.Scalar;
   }
 }
 
-export const contrastiveLoss: LossDefinition = {
+export const contrastiveLoss = defineLoss({
   name: 'contrastive',
   displayName: 'ContrastiveLoss',
   figureFolder: 'Contrastive',
   description: 'Contrastive loss over the pairs of each batch, added to softmax; optionally on normalized features.',
-  params: {
-    m: { type: 'number', default: 0.5, min: 0, description: 'margin m: different-class pairs closer than m are pushed apart' },
-    loss_weight: { type: 'number', default: 0.01, min: 0, description: 'weight λ of the contrastive term' },
-    normalize: { type: 'boolean', default: false, description: 'compute distances on x/‖x‖ (display name gets _norm)' },
-  },
+  params: contrastiveParams,
+  displayNameSuffix: (p) => (p.normalize ? '_norm' : ''),
+  titleParams: (p) => ({ m: p.m, loss_weight: p.loss_weight }),
   create: (params, ctx) => new ContrastiveLoss(params, ctx),
-};
+});

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ScaledCosineHead } from './margin.js';
-import type { LossContext, LossDefinition, LossParams } from './types.js';
+import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
 /** Target probability the lower bound on s is derived for (CosFace paper, eq. 10). */
 export const COSFACE_P = 0.9;
@@ -16,52 +16,47 @@ export function cosfaceMinScale(numClasses: number, p = COSFACE_P): number {
   return ((c - 1) / c) * Math.log(((c - 1) * p) / (1 - p));
 }
 
+const cosfaceParams = {
+  s: param.number({
+    default: 32,
+    gt: 0,
+    description: 'scale s; must be >= (C−1)/C·ln((C−1)·0.9/0.1) (≈ 3.95 for C = 10)',
+  }),
+  m: param.number({
+    default: 0.1,
+    min: 0,
+    description: 'cosine margin m; with a 2-D embedding it must be <= 1 − cos(2π/C) (≈ 0.191 for C = 10)',
+  }),
+};
+
 /** CosFace / AM-Softmax (Wang et al. 2018): target logit s(cos θ_y − m), others s cos θ_j. */
-export class CosFaceLoss extends ScaledCosineHead {
-  readonly name = 'cosface';
+export class CosFaceLoss extends ScaledCosineHead<typeof cosfaceParams> {
   protected readonly scale: number;
   readonly m: number;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, 'CosFaceLoss');
-    this.scale = params.s as number;
-    this.m = params.m as number;
+  constructor(params: ParamsOf<typeof cosfaceParams>, ctx: LossContext) {
+    super(cosfaceLoss, params, ctx);
+    this.scale = params.s;
+    this.m = params.m;
   }
 
   protected modifyTargetCosine(cosTarget: tf.Tensor2D): tf.Tensor2D {
     return tf.sub(cosTarget, this.m) as tf.Tensor2D;
   }
-
-  titleParams(): Record<string, unknown> {
-    return { s: this.params.s, m: this.params.m };
-  }
 }
 
-export const cosfaceLoss: LossDefinition = {
+export const cosfaceLoss = defineLoss({
   name: 'cosface',
   normalized: true,
   aliases: ['amsoftmax'],
   displayName: 'CosFaceLoss',
   figureFolder: 'CosFace',
   description: 'CosFace / AM-Softmax: additive cosine margin, target logit s(cos θ_y − m).',
-  params: {
-    s: {
-      type: 'number',
-      default: 32,
-      gt: 0,
-      description: 'scale s; must be >= (C−1)/C·ln((C−1)·0.9/0.1) (≈ 3.95 for C = 10)',
-    },
-    m: {
-      type: 'number',
-      default: 0.1,
-      min: 0,
-      description: 'cosine margin m; with a 2-D embedding it must be <= 1 − cos(2π/C) (≈ 0.191 for C = 10)',
-    },
-  },
+  params: cosfaceParams,
+  titleParams: (p) => ({ s: p.s, m: p.m }),
   validate(params, ctx) {
     const C = ctx.numClasses;
-    const m = params.m as number;
-    const s = params.s as number;
+    const { m, s } = params;
     if (ctx.embeddingDim === 2) {
       const mMax = cosfaceMaxMargin2d(C);
       if (m > mMax) {
@@ -81,4 +76,4 @@ export const cosfaceLoss: LossDefinition = {
     return null;
   },
   create: (params, ctx) => new CosFaceLoss(params, ctx),
-};
+});

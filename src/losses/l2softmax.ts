@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BaseLoss, crossEntropy, l2Normalize, uniqueName } from './common.js';
-import type { ComputeOptions, LossContext, LossDefinition, LossOutput, LossParams } from './types.js';
+import { type ComputeOptions, type LossContext, type LossOutput, type ParamsOf, defineLoss, param } from './types.js';
 
 /** Target probability the lower bound on α is derived for (Ranjan et al. 2017). */
 export const L2SOFTMAX_P = 0.9;
@@ -10,21 +10,29 @@ export function l2softmaxAlphaLow(numClasses: number, p = L2SOFTMAX_P): number {
   return Math.log((p * (numClasses - 2)) / (1 - p));
 }
 
+const l2softmaxParams = {
+  alpha: param.number({
+    default: 1.0,
+    gt: 0,
+    description: 'scale α of the normalized features (initial value when trainable); a fixed α should be >= ln(p(C−2)/(1−p)) ≈ 4.28 (C = 10, p = 0.9)',
+  }),
+  trainable: param.boolean({ default: true, description: 'learn α with the network' }),
+};
+
 /**
  * L2-Softmax (Ranjan et al. 2017): logits W_j·(α x/‖x‖) on a linear classifier; α fixed or
  * trainable. The features the model outputs (and that are plotted) are the raw x.
  */
-export class L2SoftmaxLoss extends BaseLoss {
-  readonly name = 'l2softmax';
+export class L2SoftmaxLoss extends BaseLoss<typeof l2softmaxParams> {
   readonly W: tf.Variable;
   /** The scale α, a scalar variable: trainable when params.trainable, else state. */
   readonly alpha: tf.Variable;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, 'L2-SoftmaxLoss');
+  constructor(params: ParamsOf<typeof l2softmaxParams>, ctx: LossContext) {
+    super(l2softmaxLoss, params, ctx);
     this.W = this.addClassWeights(ctx);
-    const trainable = params.trainable as boolean;
-    this.alpha = tf.variable(tf.scalar(params.alpha as number), trainable, uniqueName('alpha'));
+    const trainable = params.trainable;
+    this.alpha = tf.variable(tf.scalar(params.alpha), trainable, uniqueName('alpha'));
     if (trainable) this.trainable.alpha = this.alpha;
     else this.state.alpha = this.alpha;
   }
@@ -39,30 +47,19 @@ export class L2SoftmaxLoss extends BaseLoss {
       return { loss: crossEntropy(logits, labels), logits };
     });
   }
-
-  titleParams(): Record<string, unknown> {
-    return { alpha: this.params.alpha, trainable: this.params.trainable };
-  }
 }
 
-export const l2softmaxLoss: LossDefinition = {
+export const l2softmaxLoss = defineLoss({
   name: 'l2softmax',
   normalized: true,
   displayName: 'L2-SoftmaxLoss',
   figureFolder: 'L2Softmax',
   description: 'L2-Softmax: features L2-normalized and scaled by alpha (fixed or trainable) before a softmax classifier.',
-  params: {
-    alpha: {
-      type: 'number',
-      default: 1.0,
-      gt: 0,
-      description: 'scale α of the normalized features (initial value when trainable); a fixed α should be >= ln(p(C−2)/(1−p)) ≈ 4.28 (C = 10, p = 0.9)',
-    },
-    trainable: { type: 'boolean', default: true, description: 'learn α with the network' },
-  },
+  params: l2softmaxParams,
+  titleParams: (p) => ({ alpha: p.alpha, trainable: p.trainable }),
   validate(params, ctx, warn) {
     const low = l2softmaxAlphaLow(ctx.numClasses);
-    const alpha = params.alpha as number;
+    const alpha = params.alpha;
     if (!params.trainable && Number.isFinite(low) && alpha < low) {
       warn(
         `alpha = ${alpha} (fixed) is below the L2-Softmax lower bound α_low = ln(p(C−2)/(1−p)) = ${low.toFixed(3)} ` +
@@ -73,4 +70,4 @@ export const l2softmaxLoss: LossDefinition = {
     return null;
   },
   create: (params, ctx) => new L2SoftmaxLoss(params, ctx),
-};
+});

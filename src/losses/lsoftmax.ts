@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from './common.js';
 import { MarginHeadLoss, type MarginContext } from './margin.js';
-import type { LossContext, LossDefinition, LossParams, ParamSchema } from './types.js';
+import { type LossContext, type LossDefinition, type NumberParamSpec, type ParamsOf, defineLoss, param } from './types.js';
 
 /** Chebyshev polynomial T_m(c) = cos(m·acos c), by T_{n+1} = 2c·T_n − T_{n−1}. */
 export function chebyshev(c: tf.Tensor, m: number): tf.Tensor {
@@ -61,19 +61,18 @@ export function annealingWeight(s: AnnealingSchedule, iteration: number): number
   return Math.max(s.min, s.base * Math.pow(1 + s.gamma * iteration, -s.power));
 }
 
-abstract class AngularMarginLoss extends MarginHeadLoss {
+/** The parameters L-Softmax and SphereFace share (each adds its own floor, beta_min or lambda_min). */
+type ScheduleSchema = ReturnType<typeof scheduleParams>;
+
+abstract class AngularMarginLoss<S extends ScheduleSchema> extends MarginHeadLoss<S> {
   readonly m: number;
   protected readonly schedule: AnnealingSchedule;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext, displayName: string, minKey: string) {
-    super(params, ctx, displayName);
-    this.m = params.m as number;
-    this.schedule = {
-      base: params.base as number,
-      gamma: params.gamma as number,
-      power: params.power as number,
-      min: params[minKey] as number,
-    };
+  /** `min` is the annealing floor (params.beta_min or params.lambda_min). */
+  constructor(definition: LossDefinition<S>, params: ParamsOf<S>, ctx: LossContext, min: number) {
+    super(definition, params, ctx);
+    this.m = params.m;
+    this.schedule = { base: params.base, gamma: params.gamma, power: params.power, min };
     this.counters.iteration = 0;
   }
 
@@ -96,17 +95,12 @@ abstract class AngularMarginLoss extends MarginHeadLoss {
   afterStep(_embeddings?: tf.Tensor2D, _labels?: tf.Tensor1D): void {
     this.counters.iteration! += 1;
   }
-
-  titleParams(): Record<string, unknown> {
-    return { m: this.params.m };
-  }
 }
 
 /** L-Softmax: target logit ‖W_y‖‖x‖ψ(θ_y), others W_j·x (unnormalized weights). */
-export class LSoftmaxLoss extends AngularMarginLoss {
-  readonly name = 'lsoftmax';
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, 'L-SoftmaxLoss', 'beta_min');
+export class LSoftmaxLoss extends AngularMarginLoss<typeof lsoftmaxParams> {
+  constructor(params: ParamsOf<typeof lsoftmaxParams>, ctx: LossContext) {
+    super(lsoftmaxLoss, params, ctx, params.beta_min);
   }
   protected scaleLogits(cos: tf.Tensor2D, c: Pick<MarginContext, 'xNorm' | 'wNorm'>): tf.Tensor2D {
     return tf.mul(tf.mul(cos, c.xNorm), c.wNorm) as tf.Tensor2D;
@@ -114,42 +108,57 @@ export class LSoftmaxLoss extends AngularMarginLoss {
 }
 
 /** A-Softmax / SphereFace: ‖W_j‖ = 1, target logit ‖x‖ψ(θ_y), others ‖x‖cos θ_j. */
-export class SphereFaceLoss extends AngularMarginLoss {
-  readonly name = 'sphereface';
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, 'SphereFaceLoss', 'lambda_min');
+export class SphereFaceLoss extends AngularMarginLoss<typeof spherefaceParams> {
+  constructor(params: ParamsOf<typeof spherefaceParams>, ctx: LossContext) {
+    super(spherefaceLoss, params, ctx, params.lambda_min);
   }
   protected scaleLogits(cos: tf.Tensor2D, c: Pick<MarginContext, 'xNorm' | 'wNorm'>): tf.Tensor2D {
     return tf.mul(cos, c.xNorm) as tf.Tensor2D;
   }
 }
 
-function scheduleParams(d: { base: number; gamma: number; power: number }, minKey: string, min: number, symbol: string): ParamSchema {
+function scheduleParams(d: { base: number; gamma: number; power: number }, symbol: string) {
   return {
-    m: { type: 'integer', default: 3, min: 1, max: 8, description: 'multiplicative angular margin m (1 = no margin)' },
-    base: { type: 'number', default: d.base, min: 0, description: `annealing: ${symbol} starts at base` },
-    gamma: { type: 'number', default: d.gamma, min: 0, description: `annealing: ${symbol} = base·(1 + gamma·iteration)^(−power)` },
-    power: { type: 'number', default: d.power, min: 0, description: 'annealing exponent' },
-    [minKey]: { type: 'number', default: min, min: 0, description: `annealing: ${symbol} never goes below ${minKey}` },
+    m: param.integer({ default: 3, min: 1, max: 8, description: 'multiplicative angular margin m (1 = no margin)' }),
+    base: param.number({ default: d.base, min: 0, description: `annealing: ${symbol} starts at base` }),
+    gamma: param.number({ default: d.gamma, min: 0, description: `annealing: ${symbol} = base·(1 + gamma·iteration)^(−power)` }),
+    power: param.number({ default: d.power, min: 0, description: 'annealing exponent' }),
   };
 }
 
-export const lsoftmaxLoss: LossDefinition = {
+/** The annealing floor parameter (beta_min or lambda_min). */
+function scheduleMin(min: number, symbol: string, minKey: string): NumberParamSpec {
+  return param.number({ default: min, min: 0, description: `annealing: ${symbol} never goes below ${minKey}` });
+}
+
+const lsoftmaxParams = {
+  ...scheduleParams({ base: 1000, gamma: 2.5e-5, power: 35 }, 'β'),
+  beta_min: scheduleMin(0, 'β', 'beta_min'),
+};
+
+const spherefaceParams = {
+  ...scheduleParams({ base: 1000, gamma: 0.12, power: 1 }, 'λ'),
+  lambda_min: scheduleMin(5, 'λ', 'lambda_min'),
+};
+
+export const lsoftmaxLoss = defineLoss({
   name: 'lsoftmax',
   displayName: 'L-SoftmaxLoss',
   figureFolder: 'LSoftmax',
   description: 'L-Softmax: multiplicative angular margin ψ(θ) on the target logit ‖W_y‖‖x‖, annealed (MNIST schedule).',
-  params: scheduleParams({ base: 1000, gamma: 2.5e-5, power: 35 }, 'beta_min', 0, 'β'),
+  params: lsoftmaxParams,
+  titleParams: (p) => ({ m: p.m }),
   create: (params, ctx) => new LSoftmaxLoss(params, ctx),
-};
+});
 
-export const spherefaceLoss: LossDefinition = {
+export const spherefaceLoss = defineLoss({
   name: 'sphereface',
   normalized: true,
   aliases: ['asoftmax'],
   displayName: 'SphereFaceLoss',
   figureFolder: 'SphereFace',
   description: 'A-Softmax / SphereFace: ‖W‖ = 1, target logit ‖x‖ψ(θ_y), annealed (published schedule).',
-  params: scheduleParams({ base: 1000, gamma: 0.12, power: 1 }, 'lambda_min', 5, 'λ'),
+  params: spherefaceParams,
+  titleParams: (p) => ({ m: p.m }),
   create: (params, ctx) => new SphereFaceLoss(params, ctx),
-};
+});

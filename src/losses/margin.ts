@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BaseLoss, colNorm, crossEntropy, l2Normalize, oneHotFloat, rowNorm } from './common.js';
-import type { ComputeOptions, LossContext, LossOutput, LossParams } from './types.js';
+import type { ComputeOptions, LossContext, LossDefinition, LossOutput, ParamSchema, ParamsOf } from './types.js';
 
 /** What a margin step may look at, besides the cosines. All tensors live in the compute's tidy. */
 export interface MarginContext {
@@ -25,12 +25,12 @@ export interface MarginContext {
   training: boolean;
 }
 
-export abstract class MarginHeadLoss extends BaseLoss {
+export abstract class MarginHeadLoss<S extends ParamSchema = ParamSchema> extends BaseLoss<S> {
   /** Class weights [embeddingDim, numClasses], Glorot normal. Read or assign freely. */
   readonly W: tf.Variable;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext, displayName: string) {
-    super(params, ctx, displayName);
+  constructor(definition: LossDefinition<S>, params: ParamsOf<S>, ctx: LossContext) {
+    super(definition, params, ctx);
     this.W = this.addClassWeights(ctx);
   }
 
@@ -89,7 +89,7 @@ export abstract class MarginHeadLoss extends BaseLoss {
 }
 
 /** Heads whose logits are a fixed scale times the cosine: s·cos θ_j. */
-export abstract class ScaledCosineHead extends MarginHeadLoss {
+export abstract class ScaledCosineHead<S extends ParamSchema = ParamSchema> extends MarginHeadLoss<S> {
   protected abstract readonly scale: number;
   protected scaleLogits(cos: tf.Tensor2D): tf.Tensor2D {
     return tf.mul(cos, this.scale) as tf.Tensor2D;

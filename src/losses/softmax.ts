@@ -1,15 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BaseLoss, crossEntropy, uniqueName } from './common.js';
-import type { ComputeOptions, LossContext, LossDefinition, LossOutput, LossParams } from './types.js';
+import { type ComputeOptions, type LossContext, type LossOutput, type ParamsOf, defineLoss, param } from './types.js';
+
+const softmaxParams = {
+  bias: param.boolean({ default: false, description: 'add a bias per class to the logits' }),
+};
 
 /** Plain softmax cross-entropy on a linear classifier: logits = x·W (+ b). */
-export class SoftmaxLoss extends BaseLoss {
-  readonly name = 'softmax';
+export class SoftmaxLoss extends BaseLoss<typeof softmaxParams> {
   readonly W: tf.Variable;
   readonly b?: tf.Variable;
 
-  constructor(params: Readonly<LossParams>, ctx: LossContext) {
-    super(params, ctx, params.bias ? 'SoftmaxLoss_bias' : 'SoftmaxLoss');
+  constructor(params: ParamsOf<typeof softmaxParams>, ctx: LossContext) {
+    super(softmaxLoss, params, ctx);
     this.W = this.addClassWeights(ctx);
     if (params.bias) {
       this.b = tf.variable(tf.zeros([ctx.numClasses]), true, uniqueName('b'));
@@ -30,19 +33,15 @@ export class SoftmaxLoss extends BaseLoss {
       return { loss: crossEntropy(logits, labels), logits };
     });
   }
-
-  titleParams(): Record<string, unknown> {
-    return {};
-  }
 }
 
-export const softmaxLoss: LossDefinition = {
+export const softmaxLoss = defineLoss({
   name: 'softmax',
   displayName: 'SoftmaxLoss',
   figureFolder: 'Softmax',
   description: 'Softmax cross-entropy on a linear classifier: radial spokes, one per class.',
-  params: {
-    bias: { type: 'boolean', default: false, description: 'add a bias per class to the logits' },
-  },
-  create: (params, ctx) => new SoftmaxLoss(params, ctx),
-};
+  params: softmaxParams,
+  displayNameSuffix: (p) => (p.bias ? '_bias' : ''),
+  titleParams: () => ({}),
+  create: (p, ctx) => new SoftmaxLoss(p, ctx),
+});

@@ -1,7 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng.js';
 
-/** One hyperparameter of a loss: its type, default, allowed range and meaning. */
+/**
+ * One hyperparameter of a loss: its type, default, allowed range and meaning. This is the
+ * general (untyped) shape, as `facelosses losses --json` prints it; the losses declare theirs
+ * with `param.*` below, whose `default` carries the value's type.
+ */
 export interface ParamSpec {
   type: 'number' | 'integer' | 'boolean' | 'string' | 'number[]';
   default: unknown;
@@ -17,8 +21,54 @@ export interface ParamSpec {
   nullable?: boolean;
 }
 
+/** A number (or integer) parameter. */
+export interface NumberParamSpec extends ParamSpec {
+  type: 'number' | 'integer';
+  default: number;
+}
+/** A true/false parameter. */
+export interface BooleanParamSpec extends ParamSpec {
+  type: 'boolean';
+  default: boolean;
+}
+/** A parameter that takes one of `choices`. */
+export interface ChoiceParamSpec<C extends string = string> extends ParamSpec {
+  type: 'string';
+  default: C;
+  choices: readonly C[];
+}
+/** A list of numbers, or null when `nullable`. */
+export interface NumberListParamSpec<V extends number[] | null = number[] | null> extends ParamSpec {
+  type: 'number[]';
+  default: V;
+}
+
+type Described<T> = Omit<T, 'type'>;
+
+/**
+ * Typed parameter declarations. Each returns the spec with `type` first, then the given fields in
+ * their order (the order `facelosses losses --json` prints).
+ *
+ *   s: param.number({ default: 32, gt: 0, description: 'scale s' })         // params.s: number
+ *   boundary: param.choice({ default: 'easy', choices: ['easy', 'none'], ... }) // 'easy' | 'none'
+ */
+export const param = {
+  number: (spec: Described<NumberParamSpec>): NumberParamSpec => ({ type: 'number', ...spec }),
+  integer: (spec: Described<NumberParamSpec>): NumberParamSpec => ({ type: 'integer', ...spec }),
+  boolean: (spec: Described<BooleanParamSpec>): BooleanParamSpec => ({ type: 'boolean', ...spec }),
+  choice: <C extends string>(spec: Described<ChoiceParamSpec<C>>): ChoiceParamSpec<C> => ({ type: 'string', ...spec }),
+  /** A list of numbers, or null (nullable: true). */
+  nullableNumbers: (spec: Described<NumberListParamSpec<number[] | null>> & { nullable: true }): NumberListParamSpec<number[] | null> => ({
+    type: 'number[]',
+    ...spec,
+  }),
+};
+
 export type ParamSchema = Record<string, ParamSpec>;
+/** Parameters of a loss whose schema is not known statically (e.g. read from a config file). */
 export type LossParams = Record<string, unknown>;
+/** The resolved parameters of a schema: every key, with the type of its default. */
+export type ParamsOf<S extends ParamSchema> = { readonly [K in keyof S]: S[K]['default'] };
 
 export interface LossContext {
   numClasses: number;
@@ -75,18 +125,40 @@ export interface Loss {
   dispose(): void;
 }
 
-export interface LossDefinition {
+/**
+ * A loss of the collection, typed by its parameter schema `S`: names, parameters with types and
+ * defaults, the figure title parameters and the factory. `titleParams` and `displayNameSuffix`
+ * need no tensors, so figures are named without building the loss. Declare one with
+ * `defineLoss`; `LossDefinition` without an argument is the untyped view the registry lists.
+ */
+export interface LossDefinition<S extends ParamSchema = ParamSchema> {
   name: string;
   /** Other names accepted for the same loss (e.g. 'amsoftmax' for 'cosface'). */
   aliases?: string[];
+  /** Display name used in figure file names, e.g. 'ArcFaceLoss'. */
   displayName: string;
   /** Folder under pics/ for the figures, e.g. 'ArcFace'. */
   figureFolder?: string;
   description: string;
   /** True for heads whose geometry lives on the unit circle (figures default to raw + unit views). */
   normalized?: boolean;
-  params: ParamSchema;
+  params: S;
+  /** Appended to displayName for these parameters, e.g. '_norm' (TripletLoss_norm). Default: none. */
+  displayNameSuffix?(params: ParamsOf<S>): string;
+  /** Key/value pairs for figure titles and file names, e.g. { s: 32, m: 0.5 }, in the printed order. */
+  titleParams(params: ParamsOf<S>): Record<string, unknown>;
   /** Extra cross-parameter validation; return an error message or null. Warnings via `warn`. */
-  validate?(params: LossParams, ctx: LossContext, warn: (msg: string) => void): string | null;
-  create(params: LossParams, ctx: LossContext): Loss;
+  validate?(params: ParamsOf<S>, ctx: LossContext, warn: (msg: string) => void): string | null;
+  /** Builds the loss from resolved parameters (see resolveParams). */
+  create(params: ParamsOf<S>, ctx: LossContext): Loss;
+}
+
+/** Declares a loss: checks the definition against its own schema and keeps its parameter types. */
+export function defineLoss<S extends ParamSchema>(def: LossDefinition<S>): LossDefinition<S> {
+  return def;
+}
+
+/** The display name of a loss with these parameters, e.g. 'SoftmaxLoss_bias' (no tensors built). */
+export function lossDisplayName<S extends ParamSchema>(def: LossDefinition<S>, params: ParamsOf<S>): string {
+  return def.displayName + (def.displayNameSuffix?.(params) ?? '');
 }

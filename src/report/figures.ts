@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { type ResolvedConfig, scheduleNote } from '../config/config.js';
 import { getLossDefinition } from '../losses/registry.js';
+import { lossDisplayName } from '../losses/types.js';
 import { formatTitleParams, renderScatterPng } from '../plot/scatter.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
 import type { Snapshot, SplitName } from '../run/snapshot.js';
@@ -30,18 +31,14 @@ export interface FigureNaming {
   integerKeys: string[];
 }
 
-/** Names a loss's figures from its config (the loss object is not needed). */
+/** Names a loss's figures from its config, through its definition alone (no loss, no tensors). */
 export function figureNaming(config: ResolvedConfig): FigureNaming {
   const def = getLossDefinition(config.loss.name);
-  const loss = def.create(config.loss.params, { numClasses: 10, embeddingDim: 2 });
-  try {
-    const integerKeys = Object.entries(def.params)
-      .filter(([, p]) => p.type === 'integer')
-      .map(([k]) => k);
-    return { folder: def.figureFolder ?? def.displayName, displayName: loss.displayName, titleParams: loss.titleParams(), integerKeys };
-  } finally {
-    loss.dispose();
-  }
+  const params = config.loss.params;
+  const integerKeys = Object.entries(def.params)
+    .filter(([, p]) => p.type === 'integer')
+    .map(([k]) => k);
+  return { folder: def.figureFolder ?? def.displayName, displayName: lossDisplayName(def, params), titleParams: def.titleParams(params), integerKeys };
 }
 
 /** What a figure shows besides the loss's parameters: the split, the colouring and the view. */
