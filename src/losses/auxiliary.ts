@@ -49,7 +49,7 @@ export class Centers {
     ctx: LossContext,
     readonly alpha: number,
   ) {
-    this.centers = tf.variable(tf.zeros([ctx.numClasses, ctx.embeddingDim]), false, uniqueName('centers'));
+    this.centers = tf.tidy(() => tf.variable(tf.zeros([ctx.numClasses, ctx.embeddingDim]), false, uniqueName('centers')));
   }
 
   /** ½·mean_i ‖x_i − c_{y_i}‖² (centers are constants here). */

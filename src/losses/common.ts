@@ -12,7 +12,7 @@ export function glorotNormal(rows: number, cols: number, rng?: Rng): Float32Arra
 /** Class-weight matrix W of layout [embeddingDim, numClasses] (column j is W_j). */
 export function classWeights(ctx: LossContext, name = 'W'): tf.Variable {
   const { embeddingDim: d, numClasses: c } = ctx;
-  return tf.variable(tf.tensor2d(glorotNormal(d, c, ctx.rng), [d, c]), true, uniqueName(name));
+  return tf.tidy(() => tf.variable(tf.tensor2d(glorotNormal(d, c, ctx.rng), [d, c]), true, uniqueName(name)));
 }
 
 let counter = 0;

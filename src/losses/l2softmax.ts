@@ -32,7 +32,7 @@ export class L2SoftmaxLoss extends BaseLoss<typeof l2softmaxParams> {
     super(l2softmaxLoss, params, ctx);
     this.W = this.addClassWeights(ctx);
     const trainable = params.trainable;
-    this.alpha = tf.variable(tf.scalar(params.alpha), trainable, uniqueName('alpha'));
+    this.alpha = tf.tidy(() => tf.variable(tf.scalar(params.alpha), trainable, uniqueName('alpha')));
     if (trainable) this.trainable.alpha = this.alpha;
     else this.state.alpha = this.alpha;
   }

@@ -19,7 +19,7 @@ export class RingLoss extends BaseLoss<typeof ringParams> {
   constructor(params: ParamsOf<typeof ringParams>, ctx: LossContext) {
     super(ringLoss, params, ctx);
     this.W = this.addClassWeights(ctx);
-    this.R = tf.variable(tf.scalar(params.R), true, uniqueName('R'));
+    this.R = tf.tidy(() => tf.variable(tf.scalar(params.R), true, uniqueName('R')));
     this.trainable.R = this.R;
   }
 

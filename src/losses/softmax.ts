@@ -15,7 +15,7 @@ export class SoftmaxLoss extends BaseLoss<typeof softmaxParams> {
     super(softmaxLoss, params, ctx);
     this.W = this.addClassWeights(ctx);
     if (params.bias) {
-      this.b = tf.variable(tf.zeros([ctx.numClasses]), true, uniqueName('b'));
+      this.b = tf.tidy(() => tf.variable(tf.zeros([ctx.numClasses]), true, uniqueName('b')));
       this.trainable.b = this.b;
     }
   }

@@ -44,8 +44,9 @@ export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: 
   const convs: Array<{ w: tf.Variable; b: tf.Variable }> = [];
   layers.forEach(([cin, cout], i) => {
     const std = Math.sqrt(2 / (3 * 3 * cout)); // kaiming_normal_, mode='fan_out', relu
-    const w = tf.variable(tf.tensor4d(rng.normalArray(9 * cin * cout, std), [3, 3, cin, cout]), true, `net${instance}.conv${i + 1}.w`);
-    const b = tf.variable(tf.zeros([cout]), true, `net${instance}.conv${i + 1}.b`);
+    // tidy: the initial values are copies the variables do not need (they would stay counted).
+    const w = tf.tidy(() => tf.variable(tf.tensor4d(rng.normalArray(9 * cin * cout, std), [3, 3, cin, cout]), true, `net${instance}.conv${i + 1}.w`));
+    const b = tf.tidy(() => tf.variable(tf.zeros([cout]), true, `net${instance}.conv${i + 1}.b`));
     variables[`conv${i + 1}.w`] = w;
     variables[`conv${i + 1}.b`] = b;
     convs.push({ w, b });

@@ -40,8 +40,8 @@ export class Adam {
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
     for (const [name, p] of Object.entries(params)) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
@@ -89,8 +89,10 @@ export class Adam {
     for (const name of Object.keys(this.params)) {
       const mv = this.m.get(name)!;
       const vv = this.v.get(name)!;
-      if (state.m[name]) mv.assign(tf.tensor(state.m[name]!, mv.shape));
-      if (state.v[name]) vv.assign(tf.tensor(state.v[name]!, vv.shape));
+      tf.tidy(() => {
+        if (state.m[name]) mv.assign(tf.tensor(state.m[name]!, mv.shape));
+        if (state.v[name]) vv.assign(tf.tensor(state.v[name]!, vv.shape));
+      });
     }
   }
 
