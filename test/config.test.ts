@@ -44,9 +44,9 @@ test('profiles compress the schedule and keep its shape; config overrides per pr
   assert.equal(q.snapshots.length, 3);
   assert.equal(q.snapshots[2], q.train.epochs);
   assert.equal(scheduleNote(q), 'quick profile');
-  assert.equal(q.train.lr, 0.001, 'the quick profile keeps the reference learning rate');
-  assert.equal(q.train.warmupEpochs, 0);
-  assert.equal(resolveConfig({ ...base, profiles: { quick: { train: { warmupEpochs: 1 } } } }, 'x.yaml', 'quick').train.warmupEpochs, 1);
+  assert.equal(q.train.lr, 0.003, 'the quick profile raises the learning rate x3 by default');
+  assert.equal(q.train.warmupEpochs, 1, 'and warms it up over the first epoch');
+  assert.equal(resolveConfig({ ...base, profiles: { quick: { train: { warmupEpochs: 0 } } } }, 'x.yaml', 'quick').train.warmupEpochs, 0);
   const ci = resolveConfig(base, 'x.yaml', 'ci');
   assert.equal(ci.train.warmupEpochs, 0);
   assert.equal(ci.data.trainLimit, 3000);
@@ -109,7 +109,7 @@ test('config files: missing file and malformed YAML', () => {
   const dir = tempDir();
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'loss:\n  name: softmax\n   params: [\n');
-  assert.throws(() => loadConfigFile(bad), (e: unknown) => e instanceof ConfigError && /bad.yaml: malformed YAML/.test(e.message));
+  assert.throws(() => loadConfigFile(bad), (e: unknown) => e instanceof ConfigError && /bad\.yaml:2:9: malformed YAML: .* \(in the line "name: softmax"\); fix the YAML syntax there$/.test(e.message));
   const dup = join(dir, 'dup.yaml');
   writeFileSync(dup, 'loss:\n  name: softmax\nloss:\n  name: arcface\n');
   assert.throws(() => loadConfigFile(dup), /malformed YAML/);
