@@ -58,6 +58,8 @@ export interface TrainOptions {
 }
 
 export type NanPolicy = 'stop' | 'skip-batch';
+/** A loss this many times its first value (at least 1) counts as diverged, like a NaN. */
+export const DIVERGENCE_FACTOR = 1e4;
 export const NAN_POLICIES: readonly NanPolicy[] = ['stop', 'skip-batch'];
 
 export interface TrainResult {
@@ -76,10 +78,13 @@ export class NonFiniteLossError extends Error {
     /** Where the checkpoint on disk stands ('epoch 3'), or undefined when none was written. */
     lastGood: string | undefined,
     runDir: string,
+    /** The policy in force: skip-batch is not suggested again when it was the one that failed. */
+    policy: NanPolicy = 'stop',
   ) {
     const kept = lastGood ? `the last good checkpoint (${lastGood}) stays in ${checkpointPath(runDir)}` : 'no checkpoint was written yet';
-    const loss = Number.isFinite(value) ? ` (loss ${value})` : '';
-    super(`${what} at epoch ${epoch}, step ${step}${loss}; stopped, ${kept}. Lower train.lr, check the loss parameters, or continue with --resume ${runDir} --nan-policy skip-batch`);
+    const loss = Number.isFinite(value) && !what.includes('diverged') ? ` (loss ${value})` : '';
+    const next = policy === 'skip-batch' || !lastGood ? 'Lower train.lr or check the loss parameters, then start the run over with --force' : `Lower train.lr, check the loss parameters, or continue with --resume ${runDir} --nan-policy skip-batch`;
+    super(`${what} at epoch ${epoch}, step ${step}${loss}; stopped, ${kept}. ${next}`);
     this.name = 'NonFiniteLossError';
   }
 }
@@ -266,6 +271,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       data: fingerprint,
     });
   };
+  // Divergence (a loss that is finite but exploded, e.g. lr 10) is treated like a NaN: the
+  // reference is the run's first loss (at least 1).
+  let divergeRef: number | undefined = ck?.metrics[0] ? Math.max(1, Math.abs(ck.metrics[0].loss)) : undefined;
+  const diverged = (v: number) => divergeRef !== undefined && Number.isFinite(v) && Math.abs(v) > DIVERGENCE_FACTOR * divergeRef;
   const stopRequested = () => Boolean(opts.signal?.aborted);
   /** Steps whose values are still on the device (see readBack below). */
   const pending: Array<{ step: number; readout: tf.Tensor1D; applied: boolean }> = [];
@@ -304,7 +313,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       // features) stay on the device until read back together: at most every READ_BACK_SECONDS
       // or READ_BACK_STEPS steps, at the end of the epoch and before a checkpoint. No per-step
       // synchronisation, which would stall a GPU, except with nanPolicy 'skip-batch', where a
-      // step's update waits for its own values (a non-finite batch is not applied).
+      // step's update waits for its own values (a non-finite or diverged batch is not applied).
       let lastRead = performance.now();
       const readBack = async (): Promise<void> => {
         if (!pending.length) return;
@@ -326,10 +335,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           const v = values.subarray(o, o + n);
           o += n;
           const lossValue = inject && inject.epoch === epoch && inject.step === i + 1 ? NaN : v[0]!;
-          const ok = Number.isFinite(lossValue) && Number.isFinite(v[1]!);
+          const ok = Number.isFinite(lossValue) && Number.isFinite(v[1]!) && !diverged(lossValue);
           if (preds && n - 3 - (feats ? 2 * batchSize : 0) === batchSize) for (let k = 0; k < batchSize; k++) preds[i * batchSize + k] = v[3 + k]!;
           if (feats) feats.set(v.subarray(n - 2 * batchSize), i * batchSize * 2);
           if (ok) {
+            divergeRef ??= Math.max(1, Math.abs(lossValue));
             lossSum += lossValue;
             applied++;
             if (v[2]! >= 0) {
@@ -337,7 +347,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
               counted += batchSize;
             }
           } else if (nanPolicy === 'stop' || p.applied) {
-            const what = Number.isFinite(lossValue) ? 'a gradient became non-finite' : `the loss became ${lossValue}`;
+            const what = diverged(lossValue)
+              ? `the loss diverged to ${lossValue.toPrecision(3)} (over ${DIVERGENCE_FACTOR}x its first value ${divergeRef!.toPrecision(3)})`
+              : Number.isFinite(lossValue) ? 'a gradient became non-finite' : `the loss became ${lossValue}`;
             throw new NonFiniteLossError(epoch, i + 1, lossValue, what, lastGood, outDir);
           } else {
             skipped++;
@@ -418,7 +430,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       await readBack();
       const trainTime = (performance.now() - tEpoch) / 1000;
-      if (applied === 0) throw new NonFiniteLossError(epoch, bs.length, NaN, `every batch of the epoch had a non-finite loss or gradient (${skipped} skipped)`, lastGood, outDir);
+      if (applied === 0) throw new NonFiniteLossError(epoch, bs.length, NaN, `every batch of the epoch had a non-finite or diverged loss or gradient (${skipped} skipped)`, lastGood, outDir, nanPolicy);
       // The update of a finite gradient can still overflow, and a loss's own step can go wrong:
       // nothing non-finite goes into a checkpoint.
       const probe = finiteProbe([...Object.values(exp.vars), ...Object.values(exp.loss.stateVariables())]);
@@ -447,7 +459,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           { epoch, split: 'valid', ...ev.snapshot },
         ];
         const files = s.map((x) => saveSnapshot(outDir, x));
-        if (opts.onSnapshot) files.push(...(await opts.onSnapshot(outDir, epoch, s)));
+        if (opts.onSnapshot) {
+          try {
+            files.push(...(await opts.onSnapshot(outDir, epoch, s)));
+          } catch (e) {
+            await checkpoint(epoch); // drawing failed: the epoch is trained and saved all the same
+            lastGood = `epoch ${epoch}`;
+            throw e;
+          }
+        }
         emit({ type: 'snapshot', epoch, files });
       }
       // Last: a kill before this line redoes the epoch (metrics, snapshots and figures included).
