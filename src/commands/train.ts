@@ -190,7 +190,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   }
   // A resumed run keeps its engine unless told otherwise (results match exactly only on the same one).
   const runBackend = plan?.checkpoint.backend;
-  const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' ? runBackend : 'auto'));
+  const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' || runBackend === 'webgpu' ? runBackend : 'auto'));
   if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
   if (plan && plan.info.codeVersion !== codeVersion()) warnings.push(`the run was started with code version ${plan.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
   if (backend.name === 'cpu') warnings.push('the cpu backend is plain JavaScript: about 1 image/s on this network, days for one run; use the default engine (--backend auto or wasm)');
