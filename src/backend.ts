@@ -348,7 +348,7 @@ export async function initBackend(name: BackendName = 'auto', opts: BackendOptio
       else if (installed('@tensorflow/tfjs-node')) current = await useNode('@tensorflow/tfjs-node');
       else current = await useWasm(opts);
       // Why no GPU was taken, in one phrase.
-      const why = gpu ? '' : probe.ok ? `; no GPU: WebGPU offers only ${describeAdapter(summarize(probe.adapter))}` : `; no GPU: ${probe.why.replace(/;.*$/, '').replace(/ \(.*$/, '')}`;
+      const why = gpu ? '' : probe.ok ? `; no GPU: WebGPU offers only ${describeAdapter(summarize(probe.adapter))}` : `; no GPU: ${probe.why.replace(/[;:].*$/, '')}`;
       current = { ...current, detail: `auto -> ${current.detail}${why}` };
       break;
     }
