@@ -4,6 +4,15 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// A run started by `facelosses worker` ends with it, even when the worker is killed (SIGKILL):
+// its checkpoints are uploaded by the worker, and another worker continues the job.
+const parent = Number(process.env.FACELOSSES_EXIT_WITH_PARENT);
+if (parent > 0) {
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL');
+  }, 500).unref();
+}
+
 const src = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 if (existsSync(src)) {
   const { register } = await import('tsx/esm/api');

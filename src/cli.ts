@@ -9,7 +9,7 @@ import { BACKEND_NAMES, type BackendName } from './backend.js';
 import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
 import { lossDefinitions } from './losses/registry.js';
 import { plotCommand } from './commands/plot.js';
-import { displayPath, formatOutcomes, reproduceCommand } from './commands/reproduce.js';
+import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from './commands/reproduce.js';
 import { FIGURE_SIZE, trainCommand } from './commands/train.js';
 import { command, shellPath } from './cli/hint.js';
 import { terminalColumns, wrapText } from './cli/wrap.js';
@@ -151,7 +151,11 @@ export function buildProgram(): Command {
     .addOption(new Option('-b, --backend <name>', 'engine of every worker').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
     .option('--no-readme', 'do not regenerate docs/gallery.md and the summary in README.md (by default both are regenerated when the figures go to ./pics)')
     .addOption(new Option('--readme <file>', 'write the gallery into this file instead of docs/gallery.md').hideHelp())
-    .addOption(new Option('--configs <dir>', 'folder with the configs').hideHelp())
+    .option('--configs <dir|glob>', 'the configs: a folder, or a glob over file names such as sweep/lr-*.yaml (a sweep is a folder of configs) (default: ./configs, else the packaged ones)')
+    .option('--plan', 'print the runs as JSON (name, config, profile, job id, the train command of each) and stop')
+    .option('--collect <dir>', 'draw the figures, contact sheet and gallery from finished run folders under this folder (gathered from elsewhere, e.g. CI artifacts); nothing is trained')
+    .option('--queue <redis-url>', 'train on `facelosses worker` processes sharing this Redis (redis://host:port[/db]) instead of local processes; results are downloaded and drawn here')
+    .addOption(new Option('--threads <n>', 'with --queue: training threads of every run (default: each worker\'s share of its cores)').argParser(int('--threads', 1)))
     .addOption(new Option('--epochs <n>').argParser(int('--epochs', 1)).hideHelp())
     .addOption(new Option('--snapshots <list>').argParser(intList).hideHelp())
     .addOption(new Option('--train-limit <n>').argParser(int('--train-limit', 1)).hideHelp())
@@ -159,6 +163,29 @@ export function buildProgram(): Command {
     .addOption(new Option('--data-dir <dir>').hideHelp())
     .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
     .action(async (o) => {
+      const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
+      if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
+      if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
+      if (o.plan) {
+        const entries = await reproducePlan({
+          profile: o.profile as Profile,
+          only: o.only,
+          force: o.force,
+          out: o.out,
+          pics: o.pics,
+          view: o.view,
+          configsDir: o.configs,
+          epochs: o.epochs,
+          snapshots: o.snapshots,
+          trainLimit: o.trainLimit,
+          validLimit: o.validLimit,
+          dataDir: o.dataDir,
+          width: o.size?.width,
+          height: o.size?.height,
+        });
+        process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+        return;
+      }
       const r = await reproduceCommand({
         profile: o.profile as Profile,
         only: o.only,
@@ -170,6 +197,15 @@ export function buildProgram(): Command {
         backend: o.backend as BackendName,
         readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
         configsDir: o.configs,
+        collect: o.collect,
+        queue: o.queue
+          ? (await import('./queue/reproduce.js')).createQueueRunner({
+              url: o.queue,
+              backend: o.backend,
+              threads: o.threads,
+              overrides: { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir },
+            })
+          : undefined,
         epochs: o.epochs,
         snapshots: o.snapshots,
         trainLimit: o.trainLimit,
@@ -184,6 +220,20 @@ export function buildProgram(): Command {
       const failed = r.outcomes.filter((x) => x.status === 'failed');
       const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
       if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);
+    });
+
+  program
+    .command('worker')
+    .description('take runs from a queue (Redis, filled by `reproduce --queue`) and train each as a plain `facelosses train`; until stopped with Ctrl-C')
+    .requiredOption('--queue <redis-url>', 'the Redis of the queue: redis://host:port[/db]')
+    .option('--concurrency <n>', 'runs trained at the same time', int('--concurrency', 1), 1)
+    .option('--threads <n>', 'training threads of each run, unless the job fixes them (default: the cores divided by --concurrency)', int('--threads', 1))
+    .option('--work-dir <dir>', 'where runs are trained (default: a new folder under the temporary folder)')
+    .addOption(new Option('--lock-ms <ms>', "BullMQ's job lock: a dead worker's job is taken again after about this long").argParser(int('--lock-ms', 1000)).default(30_000).hideHelp())
+    .addHelpText('after', EXIT_CODES)
+    .action(async (o) => {
+      const { workerCommand } = await import('./commands/worker.js');
+      await workerCommand({ url: o.queue, concurrency: o.concurrency, threads: o.threads, workDir: o.workDir, lockMs: o.lockMs });
     });
 
   program

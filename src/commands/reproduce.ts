@@ -8,7 +8,7 @@
  * when `train --resume` exists, else started over.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,9 @@ import { loadImage } from '@napi-rs/canvas';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
 import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, warmupPhrase } from '../config/config.js';
+import type { QueueRunner } from '../queue/types.js';
 import { formatDuration } from '../cli/progress.js';
-import { getLossDefinition, lossNames } from '../losses/registry.js';
+import { findRunDirs, matchCollected, planBatch, type PlanEntry, planEntries, type PlannedTask, sameConfig, sortByRegistry } from '../batch/plan.js';
 import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
 import { figureNaming, type View, viewsOf } from '../report/figures.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from '../report/gallery.js';
@@ -53,15 +54,19 @@ export interface ReproduceOptions extends Omit<Overrides, 'seed'> {
    * only when the figures go to its pics/ folder.
    */
   readme?: string | false;
-  /** Folder with the configs (default configs/ of the current folder, else the package's). */
+  /** Folder with the configs, a glob over file names, or one file (default configs/ of the current folder, else the package's). */
   configsDir?: string;
+  /** Draw from the finished run folders found under this folder (runs gathered from elsewhere); nothing is trained. */
+  collect?: string;
+  /** Train on the workers of a queue instead of local processes (see src/queue/). */
+  queue?: QueueRunner;
   width?: number;
   height?: number;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
 }
 
-export type RunStatus = 'trained' | 'resumed' | 'up to date' | 'redrawn' | 'failed';
+export type RunStatus = 'trained' | 'resumed' | 'up to date' | 'redrawn' | 'downloaded' | 'collected' | 'failed';
 
 export interface RunOutcome {
   stem: string;
@@ -84,49 +89,7 @@ export interface ReproduceResult {
   ok: boolean;
 }
 
-interface Task {
-  stem: string;
-  file: string;
-  config: ResolvedConfig;
-  view: 'raw' | 'unit' | 'both';
-  runDir: string;
-  action: 'train' | 'resume' | 'skip' | 'redraw';
-}
-
-/** The config files of a folder by stem, in the order of the loss registry, then by stem. */
-export function listConfigs(dir: string): { stem: string; file: string }[] {
-  if (!existsSync(dir)) throw new UserError(`configs folder not found: ${dir}`);
-  const files = readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .map((f) => ({ stem: f.replace(/\.ya?ml$/, ''), file: join(dir, f) }));
-  return files.sort((a, b) => a.stem.localeCompare(b.stem));
-}
-
-function sortByRegistry<T extends { stem: string; config?: ResolvedConfig }>(items: T[]): T[] {
-  const order = lossNames();
-  const rank = (t: T) => {
-    const i = t.config ? order.indexOf(t.config.loss.name) : -1;
-    return i < 0 ? order.length : i;
-  };
-  return [...items].sort((a, b) => rank(a) - rank(b) || a.stem.localeCompare(b.stem));
-}
-
-/** The view a config is drawn with in a batch: --view, else the config's own, else both for normalized losses. */
-export function batchView(config: ResolvedConfig, flag?: 'raw' | 'unit' | 'both'): 'raw' | 'unit' | 'both' {
-  if (flag) return flag;
-  if (config.plot.view !== 'raw') return config.plot.view;
-  return getLossDefinition(config.loss.name).normalized ? 'both' : 'raw';
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
-}
-
-/** Same resolved config, ignoring where the file was read from. */
-export function sameConfig(a: ResolvedConfig, b: ResolvedConfig): boolean {
-  const strip = (c: ResolvedConfig) => JSON.parse(JSON.stringify({ ...c, source: undefined })) as unknown;
-  return canonical(strip(a)) === canonical(strip(b));
-}
+export { batchView, listConfigs, sameConfig } from '../batch/plan.js';
 
 /** Checks that a file is a PNG that decodes; returns a problem or null. */
 export async function checkPng(file: string): Promise<string | null> {
@@ -218,7 +181,7 @@ export async function loadGalleryRun(runDir: string, picsDir: string, stem: stri
   };
 }
 
-function childArgs(t: Task, o: ReproduceOptions, pics: string, threads: number | undefined, resume: boolean): string[] {
+function childArgs(t: PlannedTask, o: ReproduceOptions, pics: string, threads: number | undefined, resume: boolean): string[] {
   const args = resume ? ['train', '--resume', t.runDir] : ['train', '--config', t.file, '--profile', t.config.profile, '--out', t.runDir, '--force', '--view', t.view];
   args.push('--pics', pics, '--quiet');
   if (o.backend) args.push('--backend', o.backend);
@@ -278,6 +241,40 @@ function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDi
   });
 }
 
+/** `reproduce --plan`: every selected config with its job id and the plain `train` that does it; nothing is run. */
+export async function reproducePlan(o: ReproduceOptions = {}): Promise<PlanEntry[]> {
+  tf.env().set('PROD', true);
+  const profile: Profile = o.profile ?? 'quick';
+  const pics = resolve(o.pics ?? 'pics');
+  const plan = planBatch({
+    profile,
+    configsDir: resolve(o.configsDir ?? (existsSync('configs') ? 'configs' : PACKAGE_CONFIGS)),
+    outRoot: resolve(o.out ?? 'runs'),
+    only: o.only,
+    force: o.force,
+    view: o.view,
+    width: o.width,
+    height: o.height,
+    epochs: o.epochs,
+    snapshots: o.snapshots,
+    trainLimit: o.trainLimit,
+    validLimit: o.validLimit,
+    dataDir: o.dataDir,
+    codeVersion: codeVersion(),
+    log: o.log ?? ((s: string) => process.stderr.write(s + '\n')),
+    figuresPresent: (info) => runFigures(info, pics).present,
+    canResume: () => true,
+  });
+  return planEntries(plan, profile, o);
+}
+
+/** The finished run folders under `dir` (--collect), matched to the resolved configs by content. */
+function collectRuns(dir: string): (runs: Iterable<import('../batch/plan.js').PlannedRun>) => Map<string, string> {
+  if (!existsSync(dir)) throw new UserError(`--collect ${rel(dir)}: no such folder`);
+  const dirs = findRunDirs(dir);
+  return (runs) => matchCollected(dirs, runs);
+}
+
 export async function reproduceCommand(o: ReproduceOptions = {}): Promise<ReproduceResult> {
   // This process only names figures (loss objects on tfjs's default backend) and draws: no
   // 'install tfjs-node' banner.
@@ -288,61 +285,47 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
   const outRoot = resolve(o.out ?? 'runs');
   const pics = resolve(o.pics ?? 'pics');
   const jobs = Math.max(1, o.jobs ?? availableParallelism());
-  const overrides: Overrides = { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir };
   const version = codeVersion();
 
-  const all = listConfigs(configsDir);
-  if (all.length === 0) throw new UserError(`no configs (*.yaml) in ${configsDir}`);
-  let selected = all;
-  if (o.only?.length) {
-    const unknown = o.only.filter((s) => !all.some((c) => c.stem === s));
-    if (unknown.length) throw new UserError(`--only: no config named ${unknown.map((u) => `'${u}'`).join(', ')} in ${rel(configsDir)}; configs: ${all.map((c) => c.stem).join(', ')}`);
-    selected = all.filter((c) => o.only!.includes(c.stem));
-  }
-
-  // Resolve every config (also those not selected: the gallery shows their finished runs too).
+  // What to do with each config (src/batch/plan.ts). --collect: each config's run is wherever a
+  // finished run of it lies under the folder, and nothing is trained.
+  const collected = o.collect !== undefined ? collectRuns(resolve(o.collect)) : undefined;
+  const plan = planBatch({
+    profile,
+    configsDir,
+    outRoot,
+    only: o.only,
+    force: o.force,
+    view: o.view,
+    width: o.width,
+    height: o.height,
+    epochs: o.epochs,
+    snapshots: o.snapshots,
+    trainLimit: o.trainLimit,
+    validLimit: o.validLimit,
+    dataDir: o.dataDir,
+    codeVersion: version,
+    log,
+    figuresPresent: (info) => runFigures(info, pics).present,
+    canResume: () => trainHas('--resume'),
+  });
+  const { all, selected, resolved } = plan;
   const outcomes: RunOutcome[] = [];
-  const tasks: Task[] = [];
-  const resolved = new Map<string, { file: string; config: ResolvedConfig; view: 'raw' | 'unit' | 'both'; runDir: string }>();
-  const dirs = new Map<string, string>();
-  for (const c of all) {
-    const isSelected = selected.includes(c);
-    let config: ResolvedConfig;
-    try {
-      config = loadConfigFile(c.file, profile, overrides, (m) => isSelected && log(`warning: ${c.stem}: ${m}`));
-    } catch (e) {
-      if (!isSelected) continue;
-      const msg = (e as Error).message;
-      outcomes.push({ stem: c.stem, configFile: rel(c.file), runDir: '', status: 'failed', message: msg });
-      log(`${c.stem}: FAILED before training: ${msg}`);
-      continue;
+  for (const f of plan.failures) {
+    outcomes.push({ stem: f.stem, configFile: rel(f.file), runDir: '', status: 'failed', message: f.message });
+    log(`${f.stem}: FAILED before training: ${f.message}`);
+  }
+  let tasks = plan.tasks;
+  if (collected) {
+    const found = collected(resolved.values());
+    // A config without a finished run there is missing (never taken from --out).
+    for (const r of resolved.values()) r.runDir = found.get(r.stem) ?? join(resolve(o.collect!), `${r.config.name}-${profile}`);
+    for (const t of tasks) {
+      const dir = found.get(t.stem);
+      if (dir) outcomes.push({ stem: t.stem, configFile: rel(t.file), runDir: dir, status: 'collected', validAccuracy: readRunInfo(dir).validAccuracy });
     }
-    const view = batchView(config, o.view);
-    config.plot.view = view;
-    if (o.width) config.plot.width = o.width;
-    if (o.height) config.plot.height = o.height;
-    const runDir = join(outRoot, `${config.name}-${profile}`);
-    const clash = dirs.get(runDir);
-    if (clash) throw new UserError(`configs ${clash} and ${c.stem} share the name '${config.name}', so their runs would share ${rel(runDir)}; give one a different 'name:'`);
-    dirs.set(runDir, c.stem);
-    resolved.set(c.stem, { file: c.file, config, view, runDir });
-    if (!isSelected) continue;
-
-    let action: Task['action'] = 'train';
-    if (!o.force && isRunDir(runDir)) {
-      let info: RunInfo | undefined;
-      try {
-        info = readRunInfo(runDir);
-      } catch {
-        info = undefined;
-      }
-      const same = info !== undefined && sameConfig(info.config, config);
-      // An unfinished run of the same config continues from its checkpoint (train --resume checks
-      // that the checkpoint fits; if it refuses, the run starts over).
-      if (info && same && info.codeVersion === version && info.status === 'finished') action = runFigures(info, pics).present ? 'skip' : 'redraw';
-      else if (info && same && (info.status === 'running' || info.status === 'interrupted') && trainHas('--resume')) action = 'resume';
-    }
-    tasks.push({ stem: c.stem, file: c.file, config, view, runDir, action });
+    log(`reproduce --collect: ${found.size} of ${resolved.size} config(s) have a finished run under ${rel(resolve(o.collect!))}`);
+    tasks = [];
   }
 
   // Up-to-date runs first (no work), then redraws (no training), then training in parallel.
@@ -356,7 +339,9 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
 
   const queue = tasks.filter((t) => t.action === 'train' || t.action === 'resume');
   const total = queue.length;
-  if (total > 0) {
+  if (total > 0 && o.queue) {
+    outcomes.push(...(await o.queue.run(queue, { profile, pics, force: Boolean(o.force), log })));
+  } else if (total > 0) {
     const workers = Math.min(jobs, total);
     const cores = availableParallelism();
     const threads = trainHas('--threads') && (o.backend ?? 'auto') !== 'cpu' ? Math.max(1, Math.floor(cores / workers)) : undefined;
@@ -372,7 +357,7 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const t0 = performance.now();
-    const started = new Map<Task, number>();
+    const started = new Map<PlannedTask, number>();
     const durations: number[] = [];
     let done = 0;
     let next = 0;

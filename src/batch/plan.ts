@@ -1,0 +1,322 @@
+/**
+ * The plan of a batch (`facelosses reproduce`): which configs, resolved under which profile, into
+ * which run folder, under which job id, and what to do with each (train, resume, skip, redraw).
+ * The same plan drives the local batch, the queue (`reproduce --queue`), a CI matrix
+ * (`reproduce --plan`) and the drawing of runs gathered from elsewhere (`reproduce --collect`).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { getLossDefinition, lossNames } from '../losses/registry.js';
+import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
+import { UserError } from '../util/errors.js';
+
+export type ViewChoice = 'raw' | 'unit' | 'both';
+export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw';
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
+const withoutSource = (c: ResolvedConfig) => JSON.parse(JSON.stringify({ ...c, source: undefined })) as unknown;
+
+/** Same resolved config, ignoring where the file was read from. */
+export function sameConfig(a: ResolvedConfig, b: ResolvedConfig): boolean {
+  return canonical(withoutSource(a)) === canonical(withoutSource(b));
+}
+
+/**
+ * The id of the work a run is: its name and profile, and a hash of the resolved config (not where
+ * it was read from), the profile and the code version. The same work always has the same id; any
+ * change that can change the result changes it. Safe as a BullMQ job id (no ':', not a number).
+ */
+export function jobIdOf(config: ResolvedConfig, profile: string, codeVersion: string): string {
+  const h = createHash('sha256').update(canonical({ config: withoutSource(config), profile, codeVersion })).digest('hex').slice(0, 16);
+  return `${config.name}-${profile}-${h}`;
+}
+
+/** The view a config is drawn with in a batch: --view, else the config's own, else both for normalized losses. */
+export function batchView(config: ResolvedConfig, flag?: ViewChoice): ViewChoice {
+  if (flag) return flag;
+  if (config.plot.view !== 'raw') return config.plot.view;
+  return getLossDefinition(config.loss.name).normalized ? 'both' : 'raw';
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+function globRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        re += `[${pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * The config files of a folder, or of a glob over file names (`sweep/lr-*.yaml`; wildcards only in
+ * the last part), or one file, by stem and sorted by stem.
+ */
+export function listConfigs(spec: string): { stem: string; file: string }[] {
+  let files: string[];
+  if (existsSync(spec) && statSync(spec).isDirectory()) {
+    files = readdirSync(spec)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => join(spec, f));
+  } else if (GLOB_CHARS.test(spec)) {
+    const dir = dirname(spec);
+    if (GLOB_CHARS.test(dir)) throw new UserError(`--configs ${spec}: wildcards are allowed only in the file name, e.g. sweep/lr-*.yaml`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`configs folder not found: ${dir} (from --configs ${spec})`);
+    const re = globRegExp(basename(spec));
+    files = readdirSync(dir)
+      .filter((f) => re.test(f) && /\.ya?ml$/.test(f))
+      .map((f) => join(dir, f));
+    if (!files.length) throw new UserError(`--configs ${spec}: no config file (*.yaml) matches`);
+  } else if (existsSync(spec) && /\.ya?ml$/.test(spec)) {
+    files = [spec];
+  } else {
+    throw new UserError(`configs folder not found: ${spec}`);
+  }
+  return files.map((file) => ({ stem: basename(file).replace(/\.ya?ml$/, ''), file })).sort((a, b) => a.stem.localeCompare(b.stem));
+}
+
+export function sortByRegistry<T extends { stem: string; config?: ResolvedConfig }>(items: T[]): T[] {
+  const order = lossNames();
+  const rank = (t: T) => {
+    const i = t.config ? order.indexOf(t.config.loss.name) : -1;
+    return i < 0 ? order.length : i;
+  };
+  return [...items].sort((a, b) => rank(a) - rank(b) || a.stem.localeCompare(b.stem));
+}
+
+/**
+ * What a batch does with one config, from what its run folder holds. Pure: `info` is the run
+ * folder's run.json (undefined when there is none or it is unreadable).
+ */
+export function decideAction(s: { force?: boolean; info?: RunInfo; config: ResolvedConfig; codeVersion: string; figuresPresent: boolean; canResume: boolean }): PlanAction {
+  const { info } = s;
+  if (s.force || !info) return 'train';
+  const same = sameConfig(info.config, s.config);
+  if (same && info.codeVersion === s.codeVersion && info.status === 'finished') return s.figuresPresent ? 'skip' : 'redraw';
+  // An unfinished run of the same config continues from its checkpoint (train --resume checks
+  // that the checkpoint fits; if it refuses, the run starts over).
+  if (same && (info.status === 'running' || info.status === 'interrupted') && s.canResume) return 'resume';
+  return 'train';
+}
+
+export interface PlannedRun {
+  stem: string;
+  file: string;
+  config: ResolvedConfig;
+  view: ViewChoice;
+  runDir: string;
+  jobId: string;
+}
+
+export interface PlannedTask extends PlannedRun {
+  action: PlanAction;
+}
+
+export interface BatchPlanOptions extends Omit<Overrides, 'seed'> {
+  profile: Profile;
+  configsDir: string;
+  outRoot: string;
+  only?: string[];
+  force?: boolean;
+  view?: ViewChoice;
+  width?: number;
+  height?: number;
+  codeVersion: string;
+  log: (line: string) => void;
+  /** Whether the figures of a finished run are all in the pics folder. */
+  figuresPresent: (info: RunInfo) => boolean;
+  /** Whether this version of `train` can resume. */
+  canResume: () => boolean;
+  /** Where the run of a config is (default <outRoot>/<name>-<profile>). */
+  runDirOf?: (config: ResolvedConfig) => string;
+}
+
+export interface BatchPlan {
+  all: { stem: string; file: string }[];
+  selected: { stem: string; file: string }[];
+  /** Every config that resolved (selected or not: the gallery shows their finished runs too). */
+  resolved: Map<string, PlannedRun>;
+  /** The selected configs that resolved, with what to do. */
+  tasks: PlannedTask[];
+  /** Selected configs that did not resolve. */
+  failures: { stem: string; file: string; message: string }[];
+}
+
+const rel = (p: string) => {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+};
+
+export function planBatch(o: BatchPlanOptions): BatchPlan {
+  const overrides: Overrides = { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir };
+  const all = listConfigs(o.configsDir);
+  if (all.length === 0) throw new UserError(`no configs (*.yaml) in ${o.configsDir}`);
+  const stems = new Map<string, string>();
+  for (const c of all) {
+    const other = stems.get(c.stem);
+    if (other) throw new UserError(`${rel(other)} and ${rel(c.file)} have the same name '${c.stem}'; rename one`);
+    stems.set(c.stem, c.file);
+  }
+  let selected = all;
+  if (o.only?.length) {
+    const unknown = o.only.filter((s) => !all.some((c) => c.stem === s));
+    if (unknown.length) throw new UserError(`--only: no config named ${unknown.map((u) => `'${u}'`).join(', ')} in ${rel(o.configsDir)}; configs: ${all.map((c) => c.stem).join(', ')}`);
+    selected = all.filter((c) => o.only!.includes(c.stem));
+  }
+  const resolved = new Map<string, PlannedRun>();
+  const tasks: PlannedTask[] = [];
+  const failures: BatchPlan['failures'] = [];
+  const dirs = new Map<string, string>();
+  for (const c of all) {
+    const isSelected = selected.includes(c);
+    let config: ResolvedConfig;
+    try {
+      config = loadConfigFile(c.file, o.profile, overrides, (m) => isSelected && o.log(`warning: ${c.stem}: ${m}`));
+    } catch (e) {
+      if (isSelected) failures.push({ stem: c.stem, file: c.file, message: (e as Error).message });
+      continue;
+    }
+    const view = batchView(config, o.view);
+    config.plot.view = view;
+    if (o.width) config.plot.width = o.width;
+    if (o.height) config.plot.height = o.height;
+    const runDir = o.runDirOf ? o.runDirOf(config) : join(o.outRoot, `${config.name}-${o.profile}`);
+    const clash = dirs.get(runDir);
+    if (clash) throw new UserError(`configs ${clash} and ${c.stem} share the name '${config.name}', so their runs would share ${rel(runDir)}; give one a different 'name:'`);
+    dirs.set(runDir, c.stem);
+    const run: PlannedRun = { stem: c.stem, file: c.file, config, view, runDir, jobId: jobIdOf(config, o.profile, o.codeVersion) };
+    resolved.set(c.stem, run);
+    if (!isSelected) continue;
+    let info: RunInfo | undefined;
+    if (!o.force && isRunDir(runDir)) {
+      try {
+        info = readRunInfo(runDir);
+      } catch {
+        info = undefined;
+      }
+    }
+    const action = decideAction({ force: o.force, info, config, codeVersion: o.codeVersion, figuresPresent: info ? o.figuresPresent(info) : false, canResume: info ? o.canResume() : false });
+    tasks.push({ ...run, action });
+  }
+  return { all, selected, resolved, tasks, failures };
+}
+
+/** One entry of `reproduce --plan`. */
+export interface PlanEntry {
+  name: string;
+  stem: string;
+  /** The config file, relative to the current folder when inside it. */
+  file: string;
+  profile: string;
+  jobId: string;
+  /** What a local `reproduce` would do with it now. */
+  action: PlanAction | 'failed';
+  /** The run folder's name under --out (a CI artifact of this name holds the run folder). */
+  dir: string;
+  view: ViewChoice;
+  /** `--size` as given to train. */
+  size: string;
+  /** The arguments of the plain `facelosses train` that does this run into <out>/<dir>. */
+  train: string[];
+  config?: ResolvedConfig;
+  message?: string;
+}
+
+/** The arguments of a plain `facelosses train` for a planned run (no --out, --pics, --backend). */
+export function trainArgs(r: PlannedRun, profile: string, o: Omit<Overrides, 'seed'>): string[] {
+  const a = ['train', '--config', rel(r.file), '--profile', profile, '--view', r.view, '--size', `${r.config.plot.width}x${r.config.plot.height}`];
+  if (o.epochs !== undefined) a.push('--epochs', String(o.epochs));
+  if (o.snapshots !== undefined) a.push('--snapshots', o.snapshots.join(','));
+  if (o.trainLimit !== undefined) a.push('--train-limit', String(o.trainLimit));
+  if (o.validLimit !== undefined) a.push('--valid-limit', String(o.validLimit));
+  if (o.dataDir !== undefined) a.push('--data-dir', o.dataDir);
+  return a;
+}
+
+export function planEntries(plan: BatchPlan, profile: string, o: Omit<Overrides, 'seed'>): PlanEntry[] {
+  const entries: PlanEntry[] = [];
+  for (const t of plan.tasks) {
+    entries.push({
+      name: t.config.name,
+      stem: t.stem,
+      file: rel(t.file),
+      profile,
+      jobId: t.jobId,
+      action: t.action,
+      dir: basename(t.runDir),
+      view: t.view,
+      size: `${t.config.plot.width}x${t.config.plot.height}`,
+      train: trainArgs(t, profile, o),
+      config: { ...t.config, source: rel(t.config.source) },
+    });
+  }
+  for (const f of plan.failures) {
+    entries.push({ name: f.stem, stem: f.stem, file: rel(f.file), profile, jobId: '', action: 'failed', dir: '', view: 'raw', size: '', train: [], message: f.message });
+  }
+  return sortByRegistry(entries);
+}
+
+/** Run folders under `dir` (itself, and folders up to `depth` levels below). */
+export function findRunDirs(dir: string, depth = 3): string[] {
+  const out: string[] = [];
+  const walk = (d: string, left: number) => {
+    if (isRunDir(d)) {
+      out.push(d);
+      return;
+    }
+    if (left === 0) return;
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      try {
+        if (statSync(p).isDirectory()) walk(p, left - 1);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  walk(resolve(dir), depth);
+  return out;
+}
+
+/**
+ * For `reproduce --collect DIR`: the run folder under DIR that holds the finished run of each
+ * resolved config (by content, whatever the folder is called); a config without one is absent.
+ */
+export function matchCollected(runDirs: string[], runs: Iterable<PlannedRun>): Map<string, string> {
+  const infos: { dir: string; info: RunInfo }[] = [];
+  for (const dir of runDirs) {
+    try {
+      const info = readRunInfo(dir);
+      if (info.status === 'finished') infos.push({ dir, info });
+    } catch {
+      // not a readable run: not collected
+    }
+  }
+  const found = new Map<string, string>();
+  for (const r of runs) {
+    const m = infos.find((x) => sameConfig(x.info.config, r.config)) ?? infos.find((x) => basename(x.dir) === basename(r.runDir) && x.info.config.name === r.config.name);
+    if (m) found.set(r.stem, m.dir);
+  }
+  return found;
+}
