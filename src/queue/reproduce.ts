@@ -91,7 +91,7 @@ async function runOnQueue(tasks: PlannedTask[], ctx: QueueRunContext, o: QueueRe
     const t0 = performance.now();
 
     // Enqueue: the job id names the work; adding it again does nothing.
-    let added = 0;
+    const addedNow = new Set<string>();
     for (const t of tasks) {
       const existing = await queue.getJob(t.jobId);
       if (existing && ctx.force) {
@@ -111,11 +111,11 @@ async function runOnQueue(tasks: PlannedTask[], ctx: QueueRunContext, o: QueueRe
           removeOnComplete: false,
           removeOnFail: false,
         });
-        added++;
+        addedNow.add(t.jobId);
       }
     }
     const workers = await queue.getWorkersCount().catch(() => 0);
-    log(`reproduce --queue: ${tasks.length} run(s) (profile ${ctx.profile}) on ${queueName} at ${o.url}: ${added} added, ${tasks.length - added} already there; ${workers} worker(s) connected`);
+    log(`reproduce --queue: ${tasks.length} run(s) (profile ${ctx.profile}) on ${queueName} at ${o.url}: ${addedNow.size} added, ${tasks.length - addedNow.size} already there; ${workers} worker(s) connected`);
     if (workers === 0) log(`reproduce --queue: no worker is connected yet; start one on any machine with the same code: npx facelosses worker --queue ${o.url}`);
 
     // Follow the jobs to the end.
@@ -166,9 +166,10 @@ async function runOnQueue(tasks: PlannedTask[], ctx: QueueRunContext, o: QueueRe
           const info = readRunInfo(t.runDir);
           const r = job.returnvalue;
           if (r?.seconds && t.config.train.epochs) perEpoch.push(r.seconds / t.config.train.epochs);
-          const was = seen.get(t.jobId);
-          outcomes.push({ stem: t.stem, configFile: t.file, runDir: t.runDir, status: was === undefined ? 'downloaded' : 'trained', seconds: r?.seconds, validAccuracy: info.validAccuracy });
-          log(`[${done}/${tasks.length}] ${t.stem}: ${was === undefined ? 'finished earlier' : 'done'}${r?.worker ? ` on ${r.worker}` : ''}${r?.seconds ? ` in ${formatDuration(r.seconds)}` : ''}, valid acc ${pct(info.validAccuracy)}, downloaded${open.size ? `; ETA ${eta(progress, active)}` : ''}`);
+          // Trained while this command followed it, or finished before (then only downloaded).
+          const earlier = !addedNow.has(t.jobId) && !seen.has(t.jobId);
+          outcomes.push({ stem: t.stem, configFile: t.file, runDir: t.runDir, status: earlier ? 'downloaded' : 'trained', seconds: r?.seconds, validAccuracy: info.validAccuracy });
+          log(`[${done}/${tasks.length}] ${t.stem}: ${earlier ? 'finished earlier' : 'done'}${r?.worker ? ` on ${r.worker}` : ''}${r?.seconds ? ` in ${formatDuration(r.seconds)}` : ''}, valid acc ${pct(info.validAccuracy)}, downloaded${open.size ? `; ETA ${eta(progress, active)}` : ''}`);
           continue;
         }
         if (state === 'failed') {
@@ -176,7 +177,7 @@ async function runOnQueue(tasks: PlannedTask[], ctx: QueueRunContext, o: QueueRe
           done++;
           const why = job.failedReason || 'failed';
           outcomes.push({ stem: t.stem, configFile: t.file, runDir: t.runDir, status: 'failed', message: why });
-          log(`[${done}/${tasks.length}] ${t.stem}: FAILED: ${why}${seen.get(t.jobId) === undefined ? ' (an earlier failure; retry with --force)' : ''}`);
+          log(`[${done}/${tasks.length}] ${t.stem}: FAILED: ${why}${!addedNow.has(t.jobId) && !seen.has(t.jobId) ? ' (an earlier failure; retry with --force)' : ''}`);
           continue;
         }
         if (state === 'active') active++;
