@@ -245,7 +245,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     throw e;
   }
   log(`facelosses worker ${name}: queue ${queueName} at ${o.url}, ${concurrency} run(s) at a time, work folder ${workDir}`);
-  const closed = worker.run();
+  // A work folder of our own goes with the worker (a run that failed leaves its folder there until then).
+  const closed = worker.run().finally(() => {
+    if (!o.workDir) rmSync(workDir, { recursive: true, force: true });
+  });
   return {
     name,
     queueName,
