@@ -63,7 +63,7 @@ export interface ProfileSettings {
  * the full training set. By default 6 epochs at lr x3 after a 1-epoch linear warm-up (softmax-like
  * losses: 95.5 % valid after 4 epochs against 89.7 % at the reference lr). The losses that normalise
  * the feature or the class weights keep the reference lr without warm-up (x3 collapses classes in
- * 2-D or throws the whole cloud off centre), need 16-18 epochs and drop the rate only for their last
+ * 2-D or throws the whole cloud off centre), need 16-20 epochs and drop the rate only for their last
  * 2 epochs (an earlier drop freezes an immature geometry); their configs say so under profiles.quick. The measurements behind these choices: docs/quick-profile.md.
  */
 export const PROFILE_SETTINGS: Record<Exclude<Profile, 'full'>, ProfileSettings> = {
@@ -76,7 +76,7 @@ export const PROFILE_SETTINGS: Record<Exclude<Profile, 'full'>, ProfileSettings>
     lrGamma: 0.2,
     warmupEpochs: 1,
     describe:
-      'all 60,000 training and 10,000 test images; 6 epochs at lr x3 after a 1-epoch linear warm-up, x0.2 after 70 % of the run (the normalised heads: 16-18 epochs at the reference lr, x0.2 for the last 2; set under profiles.quick)',
+      'all 60,000 training and 10,000 test images; 6 epochs at lr x3 after a 1-epoch linear warm-up, x0.2 after 70 % of the run (the normalised heads: 16-20 epochs at the reference lr, x0.2 for the last 2; set under profiles.quick)',
   },
   ci: {
     epochs: 3,
