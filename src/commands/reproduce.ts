@@ -241,6 +241,12 @@ function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDi
   });
 }
 
+/** The reproduce options the batch plan takes as they are (selection, overrides, figure settings). */
+function planInputs(o: ReproduceOptions) {
+  const { only, force, view, width, height, epochs, snapshots, trainLimit, validLimit, dataDir } = o;
+  return { only, force, view, width, height, epochs, snapshots, trainLimit, validLimit, dataDir };
+}
+
 /** `reproduce --plan`: every selected config with its job id and the plain `train` that does it; nothing is run. */
 export async function reproducePlan(o: ReproduceOptions = {}): Promise<PlanEntry[]> {
   tf.env().set('PROD', true);
@@ -250,16 +256,7 @@ export async function reproducePlan(o: ReproduceOptions = {}): Promise<PlanEntry
     profile,
     configsDir: resolve(o.configsDir ?? (existsSync('configs') ? 'configs' : PACKAGE_CONFIGS)),
     outRoot: resolve(o.out ?? 'runs'),
-    only: o.only,
-    force: o.force,
-    view: o.view,
-    width: o.width,
-    height: o.height,
-    epochs: o.epochs,
-    snapshots: o.snapshots,
-    trainLimit: o.trainLimit,
-    validLimit: o.validLimit,
-    dataDir: o.dataDir,
+    ...planInputs(o),
     codeVersion: codeVersion(),
     log: o.log ?? ((s: string) => process.stderr.write(s + '\n')),
     figuresPresent: (info) => runFigures(info, pics).present,
@@ -294,16 +291,7 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
     profile,
     configsDir,
     outRoot,
-    only: o.only,
-    force: o.force,
-    view: o.view,
-    width: o.width,
-    height: o.height,
-    epochs: o.epochs,
-    snapshots: o.snapshots,
-    trainLimit: o.trainLimit,
-    validLimit: o.validLimit,
-    dataDir: o.dataDir,
+    ...planInputs(o),
     codeVersion: version,
     log,
     figuresPresent: (info) => runFigures(info, pics).present,

@@ -4,11 +4,8 @@
  * `reproduce --profile quick` of every config within 2 hours); this is how they are checked
  * without a timed test: count the work a resolved config asks for and price it.
  */
+import { MNIST_TEST_COUNT as MNIST_TEST, MNIST_TRAIN_COUNT as MNIST_TRAIN } from '../data/mnist.js';
 import type { ResolvedConfig } from './config.js';
-
-/** Images in MNIST's training and test sets: what a null limit means. */
-export const MNIST_TRAIN = 60000;
-export const MNIST_TEST = 10000;
 
 export interface MeasuredCost {
   /** Training images per second (forward, backward and Adam) with the default engine. */
@@ -24,8 +21,8 @@ export interface MeasuredCost {
  * threads), nothing else training: `npx facelosses train --config configs/softmax.yaml --profile
  * quick` (5 epochs) trained at 1,900 images/s, an epoch took 34.2 s of which about 2.7 s were the
  * evaluation of the 10,000 test images and the snapshot, and start-up plus drawing about 7 s
- * (docs/quick-profile.md). The bench's 2,700 images/s is the bare training step; the trainer's
- * batching, read-backs and snapshots cost the rest.
+ * (docs/quick-profile.md). `npm run bench` on the same machine the same day gave 1,830-1,910
+ * images/s: the trainer runs at the bench's speed (docs/speed.md).
  */
 export const DEV_MACHINE_COST: MeasuredCost = { trainImagesPerSecond: 1900, evalImagesPerSecond: 3700, fixedSeconds: 7 };
 

@@ -11,6 +11,9 @@ import { readIdxFile } from './idx.js';
 
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
+/** Images in MNIST's training and test sets. */
+export const MNIST_TRAIN_COUNT = 60000;
+export const MNIST_TEST_COUNT = 10000;
 
 export interface Split {
   /** N images, row-major, `height*width` bytes each. */
