@@ -33,5 +33,6 @@ export { initBackend, BACKEND_NAMES, type BackendName, type BackendInfo } from '
 export { parseIdx, readIdxFile, encodeIdx } from './data/idx.js';
 export { loadDataset, defaultMnistDir, type Dataset, type Split } from './data/mnist.js';
 export { computeSeparability } from './metrics/separability.js';
-export { renderScatterPng, writeScatterPng, formatTitleParams } from './plot/scatter.js';
+export { renderScatterPng, writeScatterPng } from './plot/scatter.js';
+export { formatTitleParams } from './plot/title.js';
 export { Rng } from './rng.js';

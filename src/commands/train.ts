@@ -14,7 +14,7 @@ import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
-import { writeSeparability } from '../run/separability.js';
+import { writeSeparability } from '../run/separability-files.js';
 import { TrainingInterrupted } from '../train/epoch.js';
 import type { NanPolicy } from '../train/nan-guard.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
