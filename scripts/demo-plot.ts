@@ -8,13 +8,10 @@
  */
 import path from 'node:path';
 import { Rng } from '../src/rng.js';
-import {
-  formatTitleParams,
-  renderContactSheet,
-  renderScatter,
-  writeFileAtomic,
-  type ScatterInput,
-} from '../src/plot/scatter.js';
+import { renderContactSheet } from '../src/plot/contact-sheet.js';
+import { renderScatter, type ScatterInput } from '../src/plot/scatter.js';
+import { formatTitleParams } from '../src/plot/title.js';
+import { writeFileAtomic } from '../src/util/fsx.js';
 
 const K = 10;
 

@@ -28,10 +28,11 @@ export type {
 export { lossDisplayName } from './losses/types.js';
 export { createFeatureNet, type FeatureNet } from './model/net.js';
 export { Adam, stepDecayLr, type AdamOptions, type AdamState } from './train/optimizer.js';
-export { computeGradients, trainStep, trainableVariables } from './train/step.js';
+export { applyGradients, computeGradients, trainStep, trainableVariables } from './train/step.js';
 export { initBackend, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.js';
 export { parseIdx, readIdxFile, encodeIdx } from './data/idx.js';
 export { loadDataset, defaultMnistDir, type Dataset, type Split } from './data/mnist.js';
 export { computeSeparability } from './metrics/separability.js';
-export { renderScatterPng, writeScatterPng, formatTitleParams } from './plot/scatter.js';
+export { renderScatterPng, writeScatterPng } from './plot/scatter.js';
+export { formatTitleParams } from './plot/title.js';
 export { Rng } from './rng.js';

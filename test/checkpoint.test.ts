@@ -12,7 +12,7 @@ import { resolveConfig } from '../src/config/config.js';
 import { lossDefinitions } from '../src/losses/registry.js';
 import { Rng } from '../src/rng.js';
 import { type Checkpoint, captureState, checkpointPath, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, restoreState, saveCheckpoint } from '../src/run/checkpoint.js';
-import { buildExperiment, type Experiment } from '../src/train/trainer.js';
+import { buildExperiment, type Experiment } from '../src/train/experiment.js';
 import { computeGradients } from '../src/train/step.js';
 import { UserError } from '../src/util/errors.js';
 import { tempDir } from './helpers/fixtures.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { resolveConfig } from '../src/config/config.js';
 import { writeRunInfo } from '../src/run/run.js';
-import { NonFiniteLossError } from '../src/train/trainer.js';
+import { NonFiniteLossError } from '../src/train/nan-guard.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
 

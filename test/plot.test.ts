@@ -4,20 +4,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
-import {
-  TAB10,
-  classColor,
-  equalAspectLimits,
-  formatTitleParams,
-  isPng,
-  pngSize,
-  pyFloat,
-  renderContactSheet,
-  renderScatter,
-  renderScatterPng,
-  writeScatterPng,
-  type ScatterInput,
-} from '../src/plot/scatter.js';
+import { renderContactSheet } from '../src/plot/contact-sheet.js';
+import { equalAspectLimits } from '../src/plot/limits.js';
+import { classColor, TAB10 } from '../src/plot/palette.js';
+import { isPng, pngSize } from '../src/plot/png.js';
+import { renderScatter, renderScatterPng, writeScatterPng, type ScatterInput } from '../src/plot/scatter.js';
+import { formatTitleParams, pyFloat } from '../src/plot/title.js';
 
 /** Ten classes along ten directions, radius growing with i (deterministic). */
 function spokes(n: number): ScatterInput {

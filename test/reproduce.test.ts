@@ -6,7 +6,7 @@ import { batchView, checkPng, loadGalleryRun, sameConfig } from '../src/commands
 import { resolveConfig } from '../src/config/config.js';
 import { GALLERY_END, GALLERY_START, galleryMarkdown, linkPath, replaceGallery, SUMMARY_END, SUMMARY_START } from '../src/report/gallery.js';
 import { appendMetrics, writeRunInfo } from '../src/run/run.js';
-import { readSeparability, separabilityPath } from '../src/run/separability.js';
+import { readSeparability, separabilityPath } from '../src/run/separability-files.js';
 import { saveSnapshot, type Snapshot } from '../src/run/snapshot.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/fixtures.js';

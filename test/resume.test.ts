@@ -1,13 +1,18 @@
 /**
  * Runs that survive, end to end through the CLI on a tiny synthetic dataset (wasm, one thread):
  * determinism, SIGKILL at any moment then --resume, Ctrl-C (checkpoint mid-epoch, exit 130), and
- * the NaN guard (stop, then skip-batch). Each run: 320 images, batch 32, 10 steps x 3 epochs.
+ * the NaN guard (stop, then skip-batch; `facelosses train` run in this process, a step's loss
+ * made NaN through train's wrapStep). Each run: 320 images, batch 32, 10 steps x 3 epochs.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { type TrainCommandOptions, trainCommand } from '../src/commands/train.js';
+import type { WrapStep } from '../src/train/epoch.js';
+import { NonFiniteLossError } from '../src/train/nan-guard.js';
 import { BIN, runCli } from './helpers/cli.js';
 import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
 
@@ -152,19 +157,34 @@ test('Ctrl-C: checkpoint at the end of the step (position in the epoch included)
   assertSameAsReference(run);
 });
 
-test('a NaN loss stops the run naming epoch, step and value, keeps the last good checkpoint, exit 1; skip-batch discards that update', () => {
+/** Makes the loss of step 3 of epoch 2 NaN (its gradients stay finite), through train's wrapStep seam. */
+const nanAtEpoch2Step3: WrapStep = (compute, at) => {
+  const r = compute();
+  return at.epoch === 2 && at.step === 3 ? { ...r, loss: tf.scalar(NaN) } : r;
+};
+
+/** `facelosses train` in this process (as args() runs it), with the NaN of nanAtEpoch2Step3. */
+function trainWithNaN(o: Partial<TrainCommandOptions>) {
+  const fresh: TrainCommandOptions = o.resume ? {} : { config: cfg, profile: 'full', dataDir: data, backend: 'wasm' };
+  return trainCommand({ ...fresh, quiet: true, wrapStep: nanAtEpoch2Step3, ...o });
+}
+
+// Through the command line (exit 1, the message on one line): errors.test.ts, a diverging loss.
+test('a NaN loss stops the run naming epoch, step and value, keeps the last good checkpoint; skip-batch discards that update', async () => {
   const run = join(dir, 'nan');
-  const r = cli(args(run), { FACELOSSES_TEST_NAN_AT: '2:3' });
-  assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, /the loss became NaN at epoch 2, step 3; stopped, the last good checkpoint \(epoch 1\) stays/);
+  await assert.rejects(trainWithNaN({ out: run }), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteLossError, String(e));
+    assert.doesNotMatch(e.message, /\n/, 'one line');
+    assert.match(e.message, /^the loss became NaN at epoch 2, step 3; stopped, the last good checkpoint \(epoch 1\) stays/);
+    return true;
+  });
   assert.equal(status(run), 'failed');
   assert.equal(checkpoint(run).epoch, 1);
   assert.deepEqual(metrics(run), metrics(reference).slice(0, 1));
 
-  const s = cli(['train', '--resume', run, '--nan-policy', 'skip-batch', '--quiet'], { FACELOSSES_TEST_NAN_AT: '2:3' });
-  assert.equal(s.code, 0, s.stderr);
+  await trainWithNaN({ resume: run, nanPolicy: 'skip-batch' });
   const m = metrics(run);
+  assert.equal(status(run), 'finished');
   assert.deepEqual(m.map((x) => x.skippedBatches), [0, 1, 0]);
   assert.deepEqual(m[0], metrics(reference)[0]);
   assert.notDeepEqual(m[1], metrics(reference)[1]);
@@ -172,8 +192,7 @@ test('a NaN loss stops the run naming epoch, step and value, keeps the last good
 
   // The same from the start, without stopping: the same numbers (skipping is deterministic too).
   const fresh = join(dir, 'skip');
-  const q = cli(args(fresh, ['--nan-policy', 'skip-batch']), { FACELOSSES_TEST_NAN_AT: '2:3' });
-  assert.equal(q.code, 0, q.stderr);
+  await trainWithNaN({ out: fresh, nanPolicy: 'skip-batch' });
   assert.deepEqual(metrics(fresh), m);
 });
 

@@ -19,11 +19,12 @@ import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, lo
 import type { QueueRunner } from '../queue/types.js';
 import { formatDuration } from '../cli/progress.js';
 import { findRunDirs, matchCollected, planBatch, type PlanEntry, planEntries, type PlannedTask, sameConfig, sortByRegistry } from '../batch/plan.js';
-import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
+import { writeContactSheetPng } from '../plot/contact-sheet.js';
+import { isPng, pngSize } from '../plot/png.js';
 import { figureNaming, type View, viewsOf } from '../report/figures.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from '../report/gallery.js';
 import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
-import { ensureSeparability } from '../run/separability.js';
+import { ensureSeparability } from '../run/separability-files.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { codeVersion } from '../version.js';

@@ -14,8 +14,10 @@ import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
-import { writeSeparability } from '../run/separability.js';
-import { type NanPolicy, train, TrainingInterrupted, type TrainResult } from '../train/trainer.js';
+import { writeSeparability } from '../run/separability-files.js';
+import { TrainingInterrupted } from '../train/epoch.js';
+import type { NanPolicy } from '../train/nan-guard.js';
+import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import { Interrupted, UserError } from '../util/errors.js';
 import { codeVersion } from '../version.js';
 
@@ -42,6 +44,8 @@ export interface TrainCommandOptions extends Overrides {
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
+  /** Runs in place of each step's forward and backward pass (see TrainOptions.wrapStep). */
+  wrapStep?: TrainOptions['wrapStep'];
 }
 
 export function defaultRunDir(config: ResolvedConfig): string {
@@ -254,6 +258,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
     },
     nanPolicy: o.nanPolicy,
     signal: stop.signal,
+    wrapStep: o.wrapStep,
     onEvent: o.quiet ? undefined : createProgress(process.stderr, o.label),
     onSnapshot: async (dir, epoch, snaps) => {
       const out: string[] = [writeSeparability(dir, epoch, snaps)];

@@ -65,12 +65,12 @@ export const SIMD = {
   f32x4_relaxed_madd: 0x105,
 } as const;
 
-/** Builder for one function body. Locals are numbered after the parameters. */
 /** The memory immediate of a load or store: no alignment hint, a constant byte offset. */
 export function mem(offset = 0): { align: number; offset: number } {
   return { align: 0, offset };
 }
 
+/** Builder for one function body. Locals are numbered after the parameters. */
 export class Fn {
   readonly code: number[] = [];
   private readonly locals: ValType[] = [];

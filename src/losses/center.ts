@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Centers, SoftmaxPlusAuxLoss } from './auxiliary.js';
+import { SoftmaxPlusAuxLoss } from './auxiliary.js';
+import { Centers } from './centers.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
 const centerParams = {

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Centers, SoftmaxPlusAuxLoss, TRIPLET_STRATEGIES, tripletTerm } from './auxiliary.js';
+import { SoftmaxPlusAuxLoss } from './auxiliary.js';
+import { Centers } from './centers.js';
+import { TRIPLET_STRATEGIES, tripletTerm } from './triplet-mining.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
 const tripletCommon = {

@@ -19,37 +19,10 @@ import {
 } from 'chart.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { plotFontFamily } from './fonts.js';
-
-export { formatTitleParams, pyFloat, pyValue, type TitleFormatOptions } from './title.js';
-export { renderContactSheet, writeContactSheetPng, type ContactSheetTile, type ContactSheetOptions } from './contact-sheet.js';
-export { pngSize, isPng } from './png.js';
-export { writeFileAtomic } from '../util/fsx.js';
+import { type Bounds, equalAspectLimits, paddedBounds } from './limits.js';
+import { classColor, UNKNOWN_CLASS_COLOR } from './palette.js';
 
 Chart.register(ScatterController, LinearScale, PointElement, Title);
-
-/** matplotlib's tab10 palette, in class order. */
-export const TAB10 = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-] as const;
-
-/** Colour of points whose class id is outside [0, numClasses). */
-export const UNKNOWN_CLASS_COLOR = '#b0b0b0';
-
-/** Colour of class `c`: tab10 for up to ten classes, evenly spaced hues beyond. */
-export function classColor(c: number, numClasses: number): string {
-  if (numClasses <= TAB10.length) return TAB10[c % TAB10.length]!;
-  const hue = Math.round((360 * c) / numClasses);
-  return `hsl(${hue}, 65%, ${c % 2 === 0 ? 45 : 60}%)`;
-}
 
 export type ClassIds = Int32Array | Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | ArrayLike<number>;
 
@@ -79,13 +52,6 @@ export interface ScatterInput {
   classNames?: readonly string[];
 }
 
-export interface Bounds {
-  xMin: number;
-  xMax: number;
-  yMin: number;
-  yMax: number;
-}
-
 export interface ScatterLayout extends Bounds {
   /** The plotting rectangle in canvas pixels. */
   chartArea: { left: number; top: number; right: number; bottom: number };
@@ -107,54 +73,6 @@ export interface ScatterResult {
 const UNIT_LABEL_RADIUS = 1.16;
 /** Half-extent of the unit view's axes before the equal-aspect expansion. */
 const UNIT_VIEW_EXTENT = 1.3;
-/** matplotlib's default data margin: 5% of the range on each side. */
-const MARGIN = 0.05;
-
-/**
- * Axis limits with equal data units per pixel on both axes for a plotting area of
- * `widthPx` x `heightPx`: the tighter axis is widened about its centre until both axes show the
- * same number of units per pixel (matplotlib's `set_aspect('equal', adjustable='datalim')`).
- */
-export function equalAspectLimits(b: Bounds, widthPx: number, heightPx: number): Bounds {
-  if (!(widthPx > 0) || !(heightPx > 0)) throw new RangeError(`plot area must be positive, got ${widthPx}x${heightPx}`);
-  const cx = (b.xMin + b.xMax) / 2;
-  const cy = (b.yMin + b.yMax) / 2;
-  const upp = Math.max((b.xMax - b.xMin) / widthPx, (b.yMax - b.yMin) / heightPx);
-  const hx = (upp * widthPx) / 2;
-  const hy = (upp * heightPx) / 2;
-  return { xMin: cx - hx, xMax: cx + hx, yMin: cy - hy, yMax: cy + hy };
-}
-
-/** Bounds of the data plus a relative margin, never of zero size. */
-export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): Bounds {
-  let xMin = Infinity;
-  let xMax = -Infinity;
-  let yMin = Infinity;
-  let yMax = -Infinity;
-  for (const [x, y] of xs) {
-    if (x < xMin) xMin = x;
-    if (x > xMax) xMax = x;
-    if (y < yMin) yMin = y;
-    if (y > yMax) yMax = y;
-  }
-  if (!(xMin <= xMax)) return { xMin: -1, xMax: 1, yMin: -1, yMax: 1 };
-  let dx = xMax - xMin;
-  let dy = yMax - yMin;
-  // A degenerate extent borrows the other axis's, or a small absolute one.
-  const fallback = Math.max(dx, dy, Math.abs(xMin), Math.abs(xMax), Math.abs(yMin), Math.abs(yMax)) * 0.1 || 1;
-  if (dx === 0) {
-    xMin -= fallback / 2;
-    xMax += fallback / 2;
-    dx = fallback;
-  }
-  if (dy === 0) {
-    yMin -= fallback / 2;
-    yMax += fallback / 2;
-    dy = fallback;
-  }
-  return { xMin: xMin - margin * dx, xMax: xMax + margin * dx, yMin: yMin - margin * dy, yMax: yMax + margin * dy };
-}
-
 interface Prepared {
   /** One array of points per class, then one for unknown class ids. */
   groups: { x: number; y: number }[][];

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { type ResolvedConfig, scheduleNote } from '../config/config.js';
 import { getLossDefinition } from '../losses/registry.js';
 import { lossDisplayName } from '../losses/types.js';
-import { formatTitleParams, renderScatterPng } from '../plot/scatter.js';
+import { renderScatterPng } from '../plot/scatter.js';
+import { formatTitleParams } from '../plot/title.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
 import type { Snapshot, SplitName } from '../run/snapshot.js';
 

@@ -7,7 +7,7 @@ import { relative, sep } from 'node:path';
 import { type ResolvedConfig, warmupPhrase } from '../config/config.js';
 import type { Separability } from '../metrics/separability.js';
 import type { EpochMetrics } from '../run/run.js';
-import type { SeparabilityFile } from '../run/separability.js';
+import type { SeparabilityFile } from '../run/separability-files.js';
 import type { SplitName } from '../run/snapshot.js';
 import { figurePath, type FigureNaming, type View } from './figures.js';
 import { formatDuration } from '../cli/progress.js';

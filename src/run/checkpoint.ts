@@ -23,7 +23,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/mnist.js';
 import type { Loss } from '../losses/types.js';
 import type { Rng, RngState } from '../rng.js';
-import type { Adam } from '../train/optimizer.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { EpochMetrics } from './run.js';
@@ -66,7 +65,7 @@ export interface Checkpoint {
   rng: RngState;
   initRng: RngState;
   weights: Record<string, TensorBlob>;
-  optimizer: { step: number; m: Record<string, Float32Array>; v: Record<string, Float32Array> };
+  optimizer: OptimizerState;
   lossState: Record<string, TensorBlob>;
   lossCounters: Record<string, number>;
   metrics: EpochMetrics[];
@@ -76,10 +75,17 @@ export interface Checkpoint {
   data: string;
 }
 
-/** The parts of an experiment a checkpoint holds. */
+/** An optimizer's whole state (Adam's): its step count and moments m, v by variable name. */
+export interface OptimizerState {
+  step: number;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+}
+
+/** The parts of an experiment a checkpoint holds; the optimizer is anything that reads and restores its state. */
 export interface TrainState {
   vars: Record<string, tf.Variable>;
-  optimizer: Adam;
+  optimizer: { getState(): Promise<OptimizerState>; setState(state: OptimizerState): void };
   loss: Loss;
   rng: Rng;
   initRng: Rng;

@@ -1,7 +1,9 @@
 /**
  * One training step: forward, loss, gradients of every trainable variable (network and loss
- * head), Adam with L2 weight decay, then the loss's own per-step hook (center update, annealing
- * counter). Knows nothing of any particular loss.
+ * head) (`computeGradients`), then Adam with L2 weight decay and the loss's own per-step hook
+ * (center update, annealing counter) (`applyGradients`); `trainStep` does both. The trainer runs
+ * the two halves apart, to check a step's values before its update. Knows nothing of any
+ * particular loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureNet } from '../model/net.js';
@@ -53,6 +55,15 @@ export function computeGradients(
   return { loss: value, embeddings: emb, logits: lg, grads: byName };
 }
 
+/**
+ * Applies a step's gradients: one Adam update, then the loss's own per-step hook (center update,
+ * annealing counter) on the batch's embeddings and labels. Disposes nothing.
+ */
+export function applyGradients(optimizer: Adam, loss: Loss, r: { grads: Record<string, tf.Tensor>; embeddings: tf.Tensor2D }, y: tf.Tensor1D): void {
+  optimizer.apply(r.grads);
+  loss.afterStep?.(r.embeddings, y);
+}
+
 /** One full training step. Returns the loss, the batch's embeddings and logits (caller disposes). */
 export function trainStep(
   net: FeatureNet,
@@ -63,8 +74,7 @@ export function trainStep(
   y: tf.Tensor1D,
 ): StepResult {
   const r = computeGradients(net, loss, vars, x, y);
-  optimizer.apply(r.grads);
+  applyGradients(optimizer, loss, r, y);
   tf.dispose(Object.values(r.grads));
-  loss.afterStep?.(r.embeddings, y);
   return { loss: r.loss, embeddings: r.embeddings, logits: r.logits };
 }

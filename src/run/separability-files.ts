@@ -1,10 +1,9 @@
 /**
- * Separability numbers of a run's snapshots, one file per snapshot epoch next to the saved
- * features: snapshots/separability-epoch-0100.json = { epoch, train, valid } where each split holds
- * the object of src/metrics/separability.ts computeSeparability (NaN written as null).
+ * The separability files of a run: one per snapshot epoch next to the saved features,
+ * snapshots/separability-epoch-0100.json = { epoch, train, valid } where each split holds the
+ * measures of src/metrics/separability.ts computeSeparability (NaN written as null).
  */
-import { existsSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computeSeparability, type Separability } from '../metrics/separability.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -21,14 +20,10 @@ export function separabilityPath(runDir: string, epoch: number): string {
   return join(runDir, SNAPSHOT_DIR, `separability-epoch-${String(epoch).padStart(4, '0')}.json`);
 }
 
-export function separabilityOf(s: Snapshot): Separability {
-  return computeSeparability(s.features, s.labels, s.predicted, s.numClasses);
-}
-
 /** Computes and writes the separability of the snapshots of one epoch; returns the file. */
 export function writeSeparability(runDir: string, epoch: number, snaps: readonly Snapshot[]): string {
   const body: SeparabilityFile = { format: 'facelosses-separability/1', epoch };
-  for (const s of snaps) if (s.epoch === epoch) body[s.split] = separabilityOf(s);
+  for (const s of snaps) if (s.epoch === epoch) body[s.split] = computeSeparability(s.features, s.labels, s.predicted, s.numClasses);
   const file = separabilityPath(runDir, epoch);
   writeFileAtomic(file, JSON.stringify(body, null, 1) + '\n');
   return file;
