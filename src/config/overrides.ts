@@ -11,6 +11,7 @@
  * | flag               | config path      | value                                  | changes the schedule | on --resume | reproduce |
  * |--------------------|------------------|----------------------------------------|----------------------|-------------|-----------|
  * | --epochs <n>       | train.epochs     | whole number, checked as train.epochs  | yes                  | must agree  | yes       |
+ * | --lr <rate>        | train.lr         | number, checked as train.lr            | yes                  | must agree  | yes       |
  * | --snapshots <list> | snapshots        | list of epochs, each within the run    | yes                  | must agree  | yes       |
  * | --train-limit <n>  | data.trainLimit  | whole number, checked as data.trainLimit | yes                | must agree  | yes       |
  * | --valid-limit <n>  | data.validLimit  | whole number, checked as data.validLimit | yes                | must agree  | yes       |
@@ -20,7 +21,7 @@
  * Adding an override touches two files: a row of OVERRIDES below (the flag, the config path, how
  * its text is read, what it changes) and a test of it. The value is checked by the config's own
  * schema entry for the path (src/config/schema.ts), so a flag and a YAML key give the same
- * message.
+ * message. `--lr` was added this way (this file and test/config.test.ts).
  */
 import { DEFAULTS, PROFILE_SETTINGS } from './config.js';
 import { CONFIG_SCHEMA, ConfigError, checkValue, showValue, type ValueSpec } from './schema.js';
@@ -57,6 +58,17 @@ export const OVERRIDES = [
     onResume: 'must agree',
     batch: true,
     help: () => `override the number of epochs (default: the profile's, ${PROFILE_SETTINGS.quick.epochs} for quick, the config's for full)`,
+  },
+  {
+    key: 'lr',
+    flag: '--lr <rate>',
+    path: 'train.lr',
+    value: 'number',
+    customizes: true,
+    onResume: 'must agree',
+    batch: true,
+    help: () =>
+      `learning rate of the run, after the profile's scaling (default: the config's train.lr, ${DEFAULTS.train.lr} when unset, x${PROFILE_SETTINGS.quick.lrScale} for quick, x${PROFILE_SETTINGS.ci.lrScale} for ci)`,
   },
   {
     key: 'snapshots',
