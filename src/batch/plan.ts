@@ -5,13 +5,14 @@
  * (`reproduce --plan`) and the drawing of runs gathered from elsewhere (`reproduce --collect`).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
 import { configHash, sameConfig } from '../config/identity.js';
 import { type BatchOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
+import { displayPath } from '../util/fsx.js';
 
 export type ViewChoice = 'raw' | 'unit' | 'both';
 export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw';
@@ -148,10 +149,7 @@ export interface BatchPlan {
   failures: { stem: string; file: string; message: string }[];
 }
 
-const rel = (p: string) => {
-  const r = relative(process.cwd(), p);
-  return r && !r.startsWith('..') ? r : p;
-};
+const rel = displayPath;
 
 export function planBatch(o: BatchPlanOptions): BatchPlan {
   const overrides = pickOverrides(o, 'batch');

@@ -11,7 +11,7 @@ import type { PlannedTask } from '../batch/plan.js';
 import { trainArgs } from '../batch/plan.js';
 import type { BatchOverrides } from '../config/overrides.js';
 import { formatDuration } from '../util/duration.js';
-import type { RunOutcome } from '../commands/reproduce.js';
+import type { RunOutcome } from '../batch/plan.js';
 import { folderState, removeRunFiles } from '../run/replace.js';
 import { readRunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
