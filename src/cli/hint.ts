@@ -26,7 +26,7 @@ export function cliName(cwd = process.cwd()): string {
     if (resolve(join(d, 'node_modules', 'facelosses')) === root) return 'npx facelosses';
     if (dirname(d) === d) break;
   }
-  if (existsSync(join(root, 'src', 'cli.ts'))) return `node ${shellArg(join(root, 'bin', 'facelosses.js'))}`;
+  if (existsSync(join(root, 'src', 'cli', 'main.ts'))) return `node ${shellArg(join(root, 'bin', 'facelosses.js'))}`;
   return 'facelosses';
 }
 

@@ -214,11 +214,10 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
   );
   cfg.loss = { name: obj.loss.name, params: { ...(obj.loss.params ?? {}) } };
   if (obj.snapshots !== undefined) checkSnapshotsWithin(cfg, where, 'snapshots');
-  // A deep copy: the overrides below must never write into DEFAULTS (deepMerge shares the objects a config does not set).
-  cfg = structuredClone(applyProfile(cfg, profile, where));
-
+  // The command-line overrides (src/config/overrides.ts) over the profile. applyOverrides works on
+  // a copy: nothing below writes into DEFAULTS (deepMerge shares the objects a config does not set).
   const customized = customizes(ov);
-  cfg = applyOverrides(cfg, ov);
+  cfg = applyOverrides(applyProfile(cfg, profile, where), ov);
 
   const E = cfg.train.epochs;
   if (ov.snapshots !== undefined) {

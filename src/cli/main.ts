@@ -5,17 +5,17 @@
  */
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, type BackendName } from './backend.js';
-import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
-import { OVERRIDES, parseOverride, pickOverrides } from './config/overrides.js';
-import { lossDefinitions } from './losses/registry.js';
-import { plotCommand } from './commands/plot.js';
-import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from './commands/reproduce.js';
-import { FIGURE_SIZE, trainCommand } from './commands/train.js';
-import { command, shellPath } from './cli/hint.js';
-import { terminalColumns, wrapText } from './cli/wrap.js';
-import { Interrupted, UserError } from './util/errors.js';
-import { packageVersion } from './version.js';
+import { BACKEND_NAMES, type BackendName } from '../backend.js';
+import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from '../config/config.js';
+import { OVERRIDES, parseOverride, pickOverrides } from '../config/overrides.js';
+import { lossDefinitions } from '../losses/registry.js';
+import { plotCommand } from '../commands/plot.js';
+import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from '../commands/reproduce.js';
+import { FIGURE_SIZE, trainCommand } from '../commands/train.js';
+import { command, shellPath } from './hint.js';
+import { terminalColumns, wrapText } from './wrap.js';
+import { Interrupted, UserError } from '../util/errors.js';
+import { packageVersion } from '../version.js';
 
 function int(name: string, min = 0) {
   return (v: string): number => {
@@ -164,45 +164,37 @@ export function buildProgram(): Command {
       const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
       if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
       if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
-      if (o.plan) {
-        const entries = await reproducePlan({
-          profile: o.profile as Profile,
-          only: o.only,
-          force: o.force,
-          out: o.out,
-          pics: o.pics,
-          view: o.view,
-          configsDir: o.configs,
-          ...pickOverrides(o, 'batch'),
-          width: o.size?.width,
-          height: o.size?.height,
-        });
-        process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
-        return;
-      }
-      const r = await reproduceCommand({
+      // What the plan depends on (the same for --plan and a batch).
+      const planned = {
         profile: o.profile as Profile,
         only: o.only,
-        jobs: o.jobs,
         force: o.force,
         out: o.out,
         pics: o.pics,
         view: o.view,
+        configsDir: o.configs,
+        ...pickOverrides(o, 'batch'),
+        width: o.size?.width,
+        height: o.size?.height,
+      };
+      if (o.plan) {
+        process.stdout.write(JSON.stringify(await reproducePlan(planned), null, 2) + '\n');
+        return;
+      }
+      const r = await reproduceCommand({
+        ...planned,
+        jobs: o.jobs,
         backend: o.backend as BackendName,
         readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
-        configsDir: o.configs,
         collect: o.collect,
         queue: o.queue
-          ? (await import('./queue/reproduce.js')).createQueueRunner({
+          ? (await import('../queue/reproduce.js')).createQueueRunner({
               url: o.queue,
               backend: o.backend,
               threads: o.threads,
               overrides: pickOverrides(o, 'batch'),
             })
           : undefined,
-        ...pickOverrides(o, 'batch'),
-        width: o.size?.width,
-        height: o.size?.height,
       });
       process.stdout.write(formatOutcomes(r) + '\n');
       process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
@@ -222,7 +214,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--lock-ms <ms>', "BullMQ's job lock: a dead worker's job is taken again after about this long").argParser(int('--lock-ms', 1000)).default(30_000).hideHelp())
     .addHelpText('after', EXIT_CODES)
     .action(async (o) => {
-      const { workerCommand } = await import('./commands/worker.js');
+      const { workerCommand } = await import('../commands/worker.js');
       await workerCommand({ url: o.queue, concurrency: o.concurrency, threads: o.threads, workDir: o.workDir, lockMs: o.lockMs });
     });
 
