@@ -13,11 +13,11 @@ if (parent > 0) {
   }, 500).unref();
 }
 
-const src = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const src = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 if (existsSync(src)) {
   const { register } = await import('tsx/esm/api');
   register();
   await import(pathToFileURL(src).href);
 } else {
-  await import(new URL('../dist/cli.js', import.meta.url).href);
+  await import(new URL('../dist/cli/main.js', import.meta.url).href);
 }

@@ -3,6 +3,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfigFile, resolveConfig, scheduleNote } from '../src/config/config.js';
+import { configDifference } from '../src/config/identity.js';
+import { applyOverrides, OVERRIDES, overrideArgs, parseOverride, pickOverrides } from '../src/config/overrides.js';
 import { tempDir } from './helpers/fixtures.js';
 
 const base = { loss: { name: 'softmax' } };
@@ -86,6 +88,23 @@ test('command-line overrides: epochs, snapshots, limits, seed', () => {
   assert.equal(c.data.trainLimit, 100);
   assert.equal(c.train.seed, 9);
   assert.throws(() => resolveConfig(base, 'x.yaml', 'full', { epochs: 10, snapshots: [11] }), /--snapshots: epoch 11 is outside 1..10/);
+});
+
+test('--lr: the learning rate after the profile; checked as train.lr; passed on by reproduce; a resumed run refuses a change', () => {
+  const ci = resolveConfig(base, 'x.yaml', 'ci');
+  const c = resolveConfig(base, 'x.yaml', 'ci', { lr: 0.01 });
+  assert.equal(c.train.lr, 0.01, 'the value given, not scaled by the profile');
+  assert.equal(c.customized, true);
+  assert.deepEqual({ ...c, train: { ...c.train, lr: ci.train.lr }, customized: false }, ci, 'nothing else changes');
+  assert.throws(() => resolveConfig(base, 'x.yaml', 'ci', { lr: -1 }), (e: unknown) => e instanceof ConfigError && /--lr must be > 0, got -1/.test(e.message));
+  const lr = OVERRIDES.find((r) => r.key === 'lr')!;
+  assert.equal(parseOverride(lr, '0.003'), 0.003);
+  assert.throws(() => parseOverride(lr, 'fast'), /--lr must be a number, e\.g\. 0\.003, got "fast"/);
+  assert.throws(() => parseOverride(lr, '20'), /--lr must be <= 10, got 20/);
+  assert.deepEqual(overrideArgs(pickOverrides({ lr: 0.01, epochs: 2, quiet: true }, 'batch')), ['--epochs', '2', '--lr', '0.01']);
+  // train --resume: the run's config with the command line's overrides must be the run's config.
+  assert.equal(configDifference(ci, applyOverrides(ci, { lr: 0.01 }, 'must agree'), 'training')?.key, 'train.lr');
+  assert.equal(configDifference(ci, applyOverrides(ci, { lr: ci.train.lr }, 'must agree'), 'training'), undefined);
 });
 
 test('config errors name the file and the key and say what is right', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { batchView, decideAction, jobIdOf, listConfigs, planBatch } from '../src/batch/plan.js';
+import { batchView, childArgs, decideAction, jobIdOf, listConfigs, planBatch, type PlannedTask, poolThreads, splitTasks } from '../src/batch/plan.js';
 import { reproduceCommand, reproducePlan } from '../src/commands/reproduce.js';
 import { loadConfigFile, resolveConfig } from '../src/config/config.js';
 import { appendMetrics, type RunInfo, writeRunInfo } from '../src/run/run.js';
@@ -29,6 +29,41 @@ test('decideAction: skip, redraw, resume, train', () => {
   assert.equal(decideAction({ ...base, info: info({ status: 'running', codeVersion: 'v0' }) }), 'resume');
   assert.equal(decideAction({ ...base, info: info({ status: 'interrupted' }), canResume: false }), 'train');
   assert.equal(decideAction({ ...base, info: info({ status: 'failed' }) }), 'train');
+});
+
+test('a plan without processes: up-to-date runs and redraws apart from training; the train command of each run', () => {
+  const dir = tempDir();
+  for (const stem of ['a', 'b', 'c', 'd']) writeFileSync(join(dir, `${stem}.yaml`), 'loss:\n  name: softmax\n');
+  const outRoot = join(dir, 'runs');
+  const plan = planBatch({ profile: 'ci', configsDir: dir, outRoot, codeVersion: 'v1', log: () => {}, figuresPresent: (i) => i.config.name !== 'b', epochs: 2, lr: 0.01 });
+  // Run folders as a stopped batch leaves them: a finished, a finished without figures, an interrupted one, none.
+  const byStem = new Map(plan.tasks.map((t) => [t.stem, t]));
+  for (const [stem, status] of [['a', 'finished'], ['b', 'finished'], ['c', 'interrupted']] as const) {
+    mkdirSync(byStem.get(stem)!.runDir, { recursive: true });
+    writeRunInfo(byStem.get(stem)!.runDir, info({ config: byStem.get(stem)!.config, status }));
+  }
+  const again = planBatch({ profile: 'ci', configsDir: dir, outRoot, codeVersion: 'v1', log: () => {}, figuresPresent: (i) => i.config.name !== 'b', epochs: 2, lr: 0.01 });
+  assert.deepEqual(again.tasks.map((t) => [t.stem, t.action]), [['a', 'skip'], ['b', 'redraw'], ['c', 'resume'], ['d', 'train']]);
+  const { ready, toTrain } = splitTasks(again.tasks);
+  assert.deepEqual(ready.map((t) => t.stem), ['a', 'b']);
+  assert.deepEqual(toTrain.map((t) => t.stem), ['c', 'd']);
+  assert.equal(again.tasks[0]!.config.train.lr, 0.01, 'the overrides are in the resolved config');
+  // A change of an override changes the config: the finished run is trained again.
+  const other = planBatch({ profile: 'ci', configsDir: dir, outRoot, codeVersion: 'v1', log: () => {}, figuresPresent: () => true, epochs: 2, lr: 0.02 });
+  assert.equal(other.tasks[0]!.action, 'train');
+
+  const d: PlannedTask = toTrain[1]!;
+  assert.deepEqual(childArgs(d, { pics: 'pics', resume: false, epochs: 2, lr: 0.01, threads: 4, backend: 'wasm' }), [
+    'train', '--config', d.file, '--profile', 'ci', '--out', d.runDir, '--force', '--view', 'raw',
+    '--pics', 'pics', '--quiet', '--backend', 'wasm', '--threads', '4', '--epochs', '2', '--lr', '0.01',
+  ]);
+  // A resumed run keeps its own config and overrides: only where the figures go and how to train.
+  const c: PlannedTask = toTrain[0]!;
+  assert.deepEqual(childArgs(c, { pics: 'pics', resume: true, epochs: 2, lr: 0.01, width: 300 }), ['train', '--resume', c.runDir, '--pics', 'pics', '--quiet']);
+  assert.deepEqual(childArgs(d, { pics: 'p', resume: false, width: 300 }).slice(-2), ['--size', '300x480']);
+  assert.equal(poolThreads(16, 4), 4);
+  assert.equal(poolThreads(2, 4, 'wasm'), 1);
+  assert.equal(poolThreads(16, 4, 'cpu'), undefined, 'the cpu engine has no training threads');
 });
 
 test('job ids: from config, profile and code version; not from the file path', () => {

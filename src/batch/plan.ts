@@ -4,36 +4,28 @@
  * The same plan drives the local batch, the queue (`reproduce --queue`), a CI matrix
  * (`reproduce --plan`) and the drawing of runs gathered from elsewhere (`reproduce --collect`).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { configHash, sameConfig } from '../config/identity.js';
+import { type BatchOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
+import { displayPath } from '../util/fsx.js';
 
 export type ViewChoice = 'raw' | 'unit' | 'both';
 export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw';
 
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
-}
-
-const withoutSource = (c: ResolvedConfig) => JSON.parse(JSON.stringify({ ...c, source: undefined })) as unknown;
-
-/** Same resolved config, ignoring where the file was read from. */
-export function sameConfig(a: ResolvedConfig, b: ResolvedConfig): boolean {
-  return canonical(withoutSource(a)) === canonical(withoutSource(b));
-}
+export { sameConfig } from '../config/identity.js';
 
 /**
- * The id of the work a run is: its name and profile, and a hash of the resolved config (not where
- * it was read from), the profile and the code version. The same work always has the same id; any
+ * The id of the work a run is: its name and profile, and a hash of the config's identity
+ * (src/config/identity.ts), the profile and the code version. The same work always has the same id; any
  * change that can change the result changes it. Safe as a BullMQ job id (no ':', not a number).
  */
 export function jobIdOf(config: ResolvedConfig, profile: string, codeVersion: string): string {
-  const h = createHash('sha256').update(canonical({ config: withoutSource(config), profile, codeVersion })).digest('hex').slice(0, 16);
-  return `${config.name}-${profile}-${h}`;
+  return `${config.name}-${profile}-${configHash(config, 'run', { profile, codeVersion })}`;
 }
 
 /** The view a config is drawn with in a batch: --view, else the config's own, else both for normalized losses. */
@@ -127,7 +119,7 @@ export interface PlannedTask extends PlannedRun {
   action: PlanAction;
 }
 
-export interface BatchPlanOptions extends Omit<Overrides, 'seed'> {
+export interface BatchPlanOptions extends BatchOverrides {
   profile: Profile;
   configsDir: string;
   outRoot: string;
@@ -140,8 +132,8 @@ export interface BatchPlanOptions extends Omit<Overrides, 'seed'> {
   log: (line: string) => void;
   /** Whether the figures of a finished run are all in the pics folder. */
   figuresPresent: (info: RunInfo) => boolean;
-  /** Whether this version of `train` can resume. */
-  canResume: () => boolean;
+  /** Whether an unfinished run may be resumed (default: yes; `train --resume` refuses one whose checkpoint does not fit, and the batch then starts it over). */
+  canResume?: () => boolean;
   /** Where the run of a config is (default <outRoot>/<name>-<profile>). */
   runDirOf?: (config: ResolvedConfig) => string;
 }
@@ -157,13 +149,10 @@ export interface BatchPlan {
   failures: { stem: string; file: string; message: string }[];
 }
 
-const rel = (p: string) => {
-  const r = relative(process.cwd(), p);
-  return r && !r.startsWith('..') ? r : p;
-};
+const rel = displayPath;
 
 export function planBatch(o: BatchPlanOptions): BatchPlan {
-  const overrides: Overrides = { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir };
+  const overrides = pickOverrides(o, 'batch');
   const all = listConfigs(o.configsDir);
   if (all.length === 0) throw new UserError(`no configs (*.yaml) in ${o.configsDir}`);
   const stems = new Map<string, string>();
@@ -210,10 +199,61 @@ export function planBatch(o: BatchPlanOptions): BatchPlan {
         info = undefined;
       }
     }
-    const action = decideAction({ force: o.force, info, config, codeVersion: o.codeVersion, figuresPresent: info ? o.figuresPresent(info) : false, canResume: info ? o.canResume() : false });
+    const action = decideAction({ force: o.force, info, config, codeVersion: o.codeVersion, figuresPresent: info ? o.figuresPresent(info) : false, canResume: info ? (o.canResume?.() ?? true) : false });
     tasks.push({ ...run, action });
   }
   return { all, selected, resolved, tasks, failures };
+}
+
+/** What became of one config in a batch. */
+export type RunStatus = 'trained' | 'resumed' | 'up to date' | 'redrawn' | 'downloaded' | 'collected' | 'failed';
+
+export interface RunOutcome {
+  stem: string;
+  configFile: string;
+  runDir: string;
+  status: RunStatus;
+  seconds?: number;
+  validAccuracy?: number;
+  message?: string;
+}
+
+/**
+ * The tasks of a plan by what they need: nothing or a redraw from saved features (no training;
+ * done first, in plan order), or training (new or resumed).
+ */
+export function splitTasks(tasks: PlannedTask[]): { ready: PlannedTask[]; toTrain: PlannedTask[] } {
+  return { ready: tasks.filter((t) => t.action === 'skip' || t.action === 'redraw'), toTrain: tasks.filter((t) => t.action === 'train' || t.action === 'resume') };
+}
+
+/** Training threads of each of `workers` local runs sharing `cores` (undefined: the engine's own, for the cpu backend). */
+export function poolThreads(cores: number, workers: number, backend?: string): number | undefined {
+  return (backend ?? 'auto') !== 'cpu' ? Math.max(1, Math.floor(cores / Math.max(1, workers))) : undefined;
+}
+
+export interface ChildArgsOptions extends BatchOverrides {
+  /** Where the figures go. */
+  pics: string;
+  backend?: string;
+  threads?: number;
+  /** Continue the run from its checkpoint (its config, overrides and figure settings are its own). */
+  resume: boolean;
+  /** --size, when given to reproduce. */
+  width?: number;
+  height?: number;
+}
+
+/** The arguments of the `facelosses train` that does a planned task locally: a new run, or `--resume` of the one in its folder. */
+export function childArgs(t: PlannedTask, o: ChildArgsOptions): string[] {
+  const args = o.resume ? ['train', '--resume', t.runDir] : ['train', '--config', t.file, '--profile', t.config.profile, '--out', t.runDir, '--force', '--view', t.view];
+  args.push('--pics', o.pics, '--quiet');
+  if (o.backend) args.push('--backend', o.backend);
+  if (o.threads !== undefined) args.push('--threads', String(o.threads));
+  if (!o.resume) {
+    args.push(...overrideArgs(pickOverrides(o, 'batch')));
+    if (o.width !== undefined || o.height !== undefined) args.push('--size', `${o.width ?? t.config.plot.width}x${o.height ?? t.config.plot.height}`);
+  }
+  return args;
 }
 
 /** One entry of `reproduce --plan`. */
@@ -238,17 +278,11 @@ export interface PlanEntry {
 }
 
 /** The arguments of a plain `facelosses train` for a planned run (no --out, --pics, --backend). */
-export function trainArgs(r: PlannedRun, profile: string, o: Omit<Overrides, 'seed'>): string[] {
-  const a = ['train', '--config', rel(r.file), '--profile', profile, '--view', r.view, '--size', `${r.config.plot.width}x${r.config.plot.height}`];
-  if (o.epochs !== undefined) a.push('--epochs', String(o.epochs));
-  if (o.snapshots !== undefined) a.push('--snapshots', o.snapshots.join(','));
-  if (o.trainLimit !== undefined) a.push('--train-limit', String(o.trainLimit));
-  if (o.validLimit !== undefined) a.push('--valid-limit', String(o.validLimit));
-  if (o.dataDir !== undefined) a.push('--data-dir', o.dataDir);
-  return a;
+export function trainArgs(r: PlannedRun, profile: string, o: BatchOverrides): string[] {
+  return ['train', '--config', rel(r.file), '--profile', profile, '--view', r.view, '--size', `${r.config.plot.width}x${r.config.plot.height}`, ...overrideArgs(pickOverrides(o, 'batch'))];
 }
 
-export function planEntries(plan: BatchPlan, profile: string, o: Omit<Overrides, 'seed'>): PlanEntry[] {
+export function planEntries(plan: BatchPlan, profile: string, o: BatchOverrides): PlanEntry[] {
   const entries: PlanEntry[] = [];
   for (const t of plan.tasks) {
     entries.push({

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PROFILE } from '../config/config.js';
+import { overrideArgs, pickOverrides } from '../config/overrides.js';
 import type { RunInfo } from '../run/run.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,7 +26,7 @@ export function cliName(cwd = process.cwd()): string {
     if (resolve(join(d, 'node_modules', 'facelosses')) === root) return 'npx facelosses';
     if (dirname(d) === d) break;
   }
-  if (existsSync(join(root, 'src', 'cli.ts'))) return `node ${shellArg(join(root, 'bin', 'facelosses.js'))}`;
+  if (existsSync(join(root, 'src', 'cli', 'main.ts'))) return `node ${shellArg(join(root, 'bin', 'facelosses.js'))}`;
   return 'facelosses';
 }
 
@@ -49,13 +50,7 @@ export function command(...args: string[]): string {
 export function restartCommand(dir: string, info?: RunInfo): string {
   const args = ['train', '--config', info ? shellPath(info.config.source) : '<config>'];
   if (info && info.profile !== DEFAULT_PROFILE) args.push('--profile', info.profile);
-  const ov = info?.overrides ?? {};
-  if (ov.epochs !== undefined) args.push('--epochs', String(ov.epochs));
-  if (ov.snapshots !== undefined) args.push('--snapshots', ov.snapshots.join(','));
-  if (ov.trainLimit !== undefined) args.push('--train-limit', String(ov.trainLimit));
-  if (ov.validLimit !== undefined) args.push('--valid-limit', String(ov.validLimit));
-  if (ov.seed !== undefined) args.push('--seed', String(ov.seed));
-  if (ov.dataDir !== undefined) args.push('--data-dir', shellPath(ov.dataDir));
+  args.push(...overrideArgs(pickOverrides(info?.overrides ?? {}), (p) => shellPath(p)));
   args.push('--out', shellPath(dir), '--force');
   return command(...args);
 }

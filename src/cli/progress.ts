@@ -3,17 +3,7 @@
  * (CI logs, pipes), at most one every few seconds plus one per epoch.
  */
 import type { TrainEvent } from '../train/trainer.js';
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  if (h) return `${h}h${String(m).padStart(2, '0')}m`;
-  if (m) return `${m}m${String(r).padStart(2, '0')}s`;
-  return `${r}s`;
-}
+import { formatDuration } from '../util/duration.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 

@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, DEFAULT_PROFILE, loadConfigFile, scheduleNote } from '../config/config.js';
+import { pickOverrides } from '../config/overrides.js';
 import { command, restartCommand, shellPath } from '../cli/hint.js';
 export { restartCommand };
 import { hasCheckpoint } from '../run/checkpoint.js';
@@ -161,9 +162,9 @@ export interface TrainCommandResult extends TrainResult {
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommandResult> {
   const warnings: string[] = [];
   if (o.config === undefined && o.resume === undefined) throw new UserError("required option '-c, --config <file>' not specified (or continue a run with --resume RUN_DIR)");
-  const given: Overrides = { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, seed: o.seed, dataDir: o.dataDir };
+  const given = pickOverrides(o);
   const plan = o.resume !== undefined ? planResume({ dir: o.resume, config: o.config, profile: o.profile, overrides: given, out: o.out, force: o.force }, (m) => warnings.push(m)) : undefined;
-  const config = plan?.config ?? loadConfigFile(o.config!, o.profile ?? DEFAULT_PROFILE, o, (m) => warnings.push(m));
+  const config = plan?.config ?? loadConfigFile(o.config!, o.profile ?? DEFAULT_PROFILE, given, (m) => warnings.push(m));
   if (o.view) config.plot.view = o.view;
   if (o.colorBy) config.plot.colorBy = o.colorBy;
   if (o.width) config.plot.width = o.width;
@@ -253,7 +254,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
     dataset,
     resume: plan?.checkpoint,
     runInfo: {
-      ...(plan ? plan.info : { overrides: Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) }),
+      ...(plan ? plan.info : { overrides: given }),
       pics: picsDir === join(outDir, 'pics') ? undefined : picsDir,
     },
     nanPolicy: o.nanPolicy,

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { LossConfigError, getLossDefinition, resolveParams } from '../losses/registry.js';
 import type { LossParams } from '../losses/types.js';
-import { UserError } from '../util/errors.js';
+import { type Overrides, applyOverrides, customizes } from './overrides.js';
+import { CONFIG_SCHEMA, ConfigError, checkValue, isValueSpec, showValue, type ValueSpec } from './schema.js';
 
 export interface Config {
   /** Run name; the default output folder is runs/<name>-<profile>. */
@@ -97,105 +98,16 @@ export const DEFAULTS: Omit<Config, 'name' | 'description' | 'loss'> = {
   profiles: {},
 };
 
-type Kind = 'string' | 'string?' | 'int' | 'int?' | 'number' | 'bool' | 'int[]' | { oneOf: readonly string[] } | 'object';
-interface FieldSpec {
-  kind: Kind;
-  min?: number;
-  max?: number;
-  gt?: number;
-}
-
-const SCHEMA: Record<string, Record<string, FieldSpec> | FieldSpec> = {
-  name: { kind: 'string' },
-  description: { kind: 'string' },
-  loss: { name: { kind: 'string' }, params: { kind: 'object' } },
-  data: { dir: { kind: 'string?' }, trainLimit: { kind: 'int?', min: 1 }, validLimit: { kind: 'int?', min: 1 } },
-  train: {
-    epochs: { kind: 'int', min: 1 },
-    batchSize: { kind: 'int', min: 2, max: 4096 },
-    lr: { kind: 'number', gt: 0, max: 10 },
-    weightDecay: { kind: 'number', min: 0, max: 1 },
-    lrStepEpochs: { kind: 'int', min: 1 },
-    lrGamma: { kind: 'number', gt: 0, max: 1 },
-    warmupEpochs: { kind: 'number', min: 0, max: 1000 },
-    seed: { kind: 'int', min: 0 },
-  },
-  snapshots: { kind: 'int[]', min: 1 },
-  plot: {
-    width: { kind: 'int', min: 100, max: 8000 },
-    height: { kind: 'int', min: 100, max: 8000 },
-    colorBy: { kind: { oneOf: ['predicted', 'true'] } },
-    view: { kind: { oneOf: ['raw', 'unit', 'both'] } },
-  },
-  profiles: { kind: 'object' },
-};
-
-export class ConfigError extends UserError {}
-
-function isSpec(x: unknown): x is FieldSpec {
-  return typeof x === 'object' && x !== null && 'kind' in x && !('name' in x && typeof (x as { name: unknown }).name === 'object');
-}
-
-/** A YAML value as a person reads it in a message: NaN and Infinity by name, lists as lists. */
-export function showValue(v: unknown): string {
-  if (typeof v === 'number') return Number.isNaN(v) ? '.nan (not a number)' : Number.isFinite(v) ? String(v) : v > 0 ? '.inf (infinity)' : '-.inf (minus infinity)';
-  if (Array.isArray(v)) return `a list ${JSON.stringify(v)}`;
-  if (v === null) return 'nothing (null)';
-  if (v === undefined) return 'nothing';
-  return JSON.stringify(v);
-}
+export { ConfigError, showValue } from './schema.js';
 
 /** What a config's `name` may be: it names the run folder, so one plain file name. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-function checkField(where: string, key: string, spec: FieldSpec, v: unknown): void {
-  const fail = (what: string) => {
-    throw new ConfigError(`${where}: ${key} ${what}`);
-  };
-  const num = (allowNull: boolean, int: boolean) => {
-    if (v === null && allowNull) return;
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`must be a ${int ? 'whole number' : 'number'}${allowNull ? ' or null' : ''}, got ${showValue(v)}`);
-    const n = v as number;
-    if (int && !Number.isInteger(n)) fail(`must be a whole number, got ${n}`);
-    if (spec.min !== undefined && n < spec.min) fail(`must be >= ${spec.min}, got ${n}`);
-    if (spec.max !== undefined && n > spec.max) fail(`must be <= ${spec.max}, got ${n}`);
-    if (spec.gt !== undefined && n <= spec.gt) fail(`must be > ${spec.gt}, got ${n}`);
-  };
-  const k = spec.kind;
-  if (typeof k === 'object') {
-    if (typeof v !== 'string' || !k.oneOf.includes(v)) fail(`must be one of ${k.oneOf.join(', ')}, got ${showValue(v)}`);
-    return;
-  }
-  switch (k) {
-    case 'string':
-      if (typeof v !== 'string' || v === '') fail(`must be a non-empty string, got ${showValue(v)}`);
-      if (key === 'name' && !SAFE_NAME.test(v as string)) {
-        fail(`must be a plain file name (letters, digits, '.', '_', '-'; no '/', no leading '.'), got ${showValue(v)}: it names the run folder runs/<name>-<profile>`);
-      }
-      return;
-    case 'string?':
-      if (v !== null && typeof v !== 'string') fail(`must be a string or null, got ${showValue(v)}`);
-      return;
-    case 'bool':
-      if (typeof v !== 'boolean') fail(`must be true or false, got ${showValue(v)}`);
-      return;
-    case 'int':
-      return num(false, true);
-    case 'int?':
-      return num(true, true);
-    case 'number':
-      return num(false, false);
-    case 'object':
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`must be a mapping (key: value), got ${showValue(v)}`);
-      return;
-    case 'int[]':
-      if (!Array.isArray(v) || v.length === 0) fail(`must be a non-empty list of whole numbers like [100, 300, 500], got ${showValue(v)}`);
-      (v as unknown[]).forEach((x, i) => {
-        if (typeof x !== 'number' || !Number.isInteger(x) || x < (spec.min ?? -Infinity)) {
-          throw new ConfigError(`${where}: ${key}[${i}] must be a whole number >= ${spec.min ?? 0}, got ${showValue(x)}`);
-        }
-      });
-      return;
+function checkField(where: string, key: string, spec: ValueSpec, v: unknown): void {
+  const p = checkValue(key, spec, v);
+  if (p) throw new ConfigError(`${where}: ${p}`);
+  if (key === 'name' && !SAFE_NAME.test(v as string)) {
+    throw new ConfigError(`${where}: ${key} must be a plain file name (letters, digits, '.', '_', '-'; no '/', no leading '.'), got ${showValue(v)}: it names the run folder runs/<name>-<profile>`);
   }
 }
 
@@ -207,9 +119,9 @@ export function validateShape(raw: unknown, where: string, requireCore: boolean)
   }
   const obj = raw as Record<string, unknown>;
   for (const [key, value] of Object.entries(obj)) {
-    const spec = SCHEMA[key];
-    if (!spec) throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${Object.keys(SCHEMA).join(', ')}`);
-    if (isSpec(spec)) {
+    const spec = CONFIG_SCHEMA[key];
+    if (!spec) throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${Object.keys(CONFIG_SCHEMA).join(', ')}`);
+    if (isValueSpec(spec)) {
       checkField(where, key, spec, value);
       continue;
     }
@@ -236,14 +148,7 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-export interface Overrides {
-  epochs?: number;
-  snapshots?: number[];
-  trainLimit?: number;
-  validLimit?: number;
-  seed?: number;
-  dataDir?: string;
-}
+export type { BatchOverrides, Overrides } from './overrides.js';
 
 export interface ResolvedConfig extends Config {
   profile: Profile;
@@ -309,16 +214,10 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
   );
   cfg.loss = { name: obj.loss.name, params: { ...(obj.loss.params ?? {}) } };
   if (obj.snapshots !== undefined) checkSnapshotsWithin(cfg, where, 'snapshots');
-  // A deep copy: the overrides below must never write into DEFAULTS (deepMerge shares the objects a config does not set).
-  cfg = structuredClone(applyProfile(cfg, profile, where));
-
-  const customized = [ov.epochs, ov.trainLimit, ov.validLimit, ov.snapshots, ov.dataDir].some((v) => v !== undefined);
-  if (ov.epochs !== undefined) cfg.train.epochs = ov.epochs;
-  if (ov.trainLimit !== undefined) cfg.data.trainLimit = ov.trainLimit;
-  if (ov.validLimit !== undefined) cfg.data.validLimit = ov.validLimit;
-  if (ov.seed !== undefined) cfg.train.seed = ov.seed;
-  if (ov.dataDir !== undefined) cfg.data.dir = ov.dataDir;
-  if (ov.snapshots !== undefined) cfg.snapshots = ov.snapshots;
+  // The command-line overrides (src/config/overrides.ts) over the profile. applyOverrides works on
+  // a copy: nothing below writes into DEFAULTS (deepMerge shares the objects a config does not set).
+  const customized = customizes(ov);
+  cfg = applyOverrides(applyProfile(cfg, profile, where), ov);
 
   const E = cfg.train.epochs;
   if (ov.snapshots !== undefined) {
@@ -328,7 +227,6 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
     cfg.snapshots = cfg.snapshots.filter((s) => s <= E);
     if (cfg.snapshots.length === 0) cfg.snapshots = [E];
   }
-  cfg.snapshots = [...new Set(cfg.snapshots)].sort((a, b) => a - b);
 
   try {
     const def = getLossDefinition(cfg.loss.name);
@@ -414,12 +312,12 @@ export function loadConfigFile(file: string, profile: Profile = 'full', ov: Over
   return resolveConfig(raw, file, profile, ov, warn);
 }
 
-/** How a figure title names the schedule: '' for the reference schedule, else e.g. 'quick profile'. */
 /** " after a N-epoch linear warm-up" when the schedule has one, else "" (for schedule descriptions). */
 export function warmupPhrase(train: Pick<Config['train'], 'warmupEpochs'>): string {
   return train.warmupEpochs > 0 ? ` after a ${train.warmupEpochs}-epoch linear warm-up` : '';
 }
 
+/** How a figure title names the schedule: '' for the reference schedule, else e.g. 'quick profile'. */
 export function scheduleNote(c: Pick<ResolvedConfig, 'profile' | 'customized'>): string {
   if (c.profile === 'full' && !c.customized) return '';
   return `${c.profile === 'full' ? 'custom' : c.profile} profile${c.customized && c.profile !== 'full' ? ', custom' : ''}`;

@@ -1,4 +1,5 @@
-import type { Loss, LossContext, LossDefinition, LossParams, ParamSchema, ParamSpec } from './types.js';
+import { checkValue } from '../config/schema.js';
+import type { Loss, LossContext, LossDefinition, LossParams, ParamSchema } from './types.js';
 import { arcfaceLoss } from './arcface.js';
 import { centerLoss } from './center.js';
 import { circleLoss } from './circle.js';
@@ -69,32 +70,6 @@ export function getLossDefinition(name: string): LossDefinition {
     );
   }
   return def;
-}
-
-function checkValue(key: string, spec: ParamSpec, v: unknown): string | null {
-  if (v === null) return spec.nullable ? null : `${key} must not be null`;
-  switch (spec.type) {
-    case 'boolean':
-      return typeof v === 'boolean' ? null : `${key} must be true or false, got ${JSON.stringify(v)}`;
-    case 'string':
-      if (typeof v !== 'string') return `${key} must be a string, got ${JSON.stringify(v)}`;
-      if (spec.choices && !spec.choices.includes(v)) return `${key} must be one of ${spec.choices.join(', ')}, got '${v}'`;
-      return null;
-    case 'number[]':
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-        return `${key} must be a list of numbers, got ${JSON.stringify(v)}`;
-      }
-      return null;
-    case 'number':
-    case 'integer': {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return `${key} must be a number, got ${JSON.stringify(v)}`;
-      if (spec.type === 'integer' && !Number.isInteger(v)) return `${key} must be an integer, got ${v}`;
-      if (spec.min !== undefined && v < spec.min) return `${key} must be >= ${spec.min}, got ${v}`;
-      if (spec.max !== undefined && v > spec.max) return `${key} must be <= ${spec.max}, got ${v}`;
-      if (spec.gt !== undefined && v <= spec.gt) return `${key} must be > ${spec.gt}, got ${v}`;
-      return null;
-    }
-  }
 }
 
 /**

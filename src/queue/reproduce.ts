@@ -9,8 +9,9 @@ import { basename } from 'node:path';
 import { type Job, Queue } from 'bullmq';
 import type { PlannedTask } from '../batch/plan.js';
 import { trainArgs } from '../batch/plan.js';
-import { formatDuration } from '../cli/progress.js';
-import type { RunOutcome } from '../commands/reproduce.js';
+import type { BatchOverrides } from '../config/overrides.js';
+import { formatDuration } from '../util/duration.js';
+import type { RunOutcome } from '../batch/plan.js';
 import { folderState, removeRunFiles } from '../run/replace.js';
 import { readRunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
@@ -34,7 +35,7 @@ import { JOB_ATTEMPTS } from './worker.js';
 
 export interface QueueReproduceOptions {
   url: string;
-  overrides: { epochs?: number; snapshots?: number[]; trainLimit?: number; validLimit?: number; dataDir?: string };
+  overrides: BatchOverrides;
   backend?: string;
   threads?: number;
   /** How often the jobs are looked at (ms). */

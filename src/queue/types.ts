@@ -1,6 +1,6 @@
 /** What `reproduce` needs from a queue engine (src/queue/reproduce.ts implements it on BullMQ). */
 import type { PlannedTask } from '../batch/plan.js';
-import type { RunOutcome } from '../commands/reproduce.js';
+import type { RunOutcome } from '../batch/plan.js';
 
 export interface QueueRunContext {
   profile: string;

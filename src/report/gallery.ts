@@ -10,7 +10,7 @@ import type { EpochMetrics } from '../run/run.js';
 import type { SeparabilityFile } from '../run/separability-files.js';
 import type { SplitName } from '../run/snapshot.js';
 import { figurePath, type FigureNaming, type View } from './figures.js';
-import { formatDuration } from '../cli/progress.js';
+import { formatDuration } from '../util/duration.js';
 
 export const GALLERY_START = '<!-- gallery:start -->';
 export const GALLERY_END = '<!-- gallery:end -->';

@@ -7,6 +7,8 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { configDifference } from '../config/identity.js';
+import { applyOverrides, pickOverrides } from '../config/overrides.js';
 import type { Dataset } from '../data/mnist.js';
 import { UserError } from '../util/errors.js';
 import { restartCommand } from '../cli/hint.js';
@@ -21,7 +23,7 @@ export interface ResumeRequest {
   config?: string;
   /** A profile given explicitly on the command line. */
   profile?: Profile;
-  /** Overrides given on the command line (they must agree with the run's, except dataDir). */
+  /** Overrides given on the command line (they must agree with the run's, except those marked 'may differ' in src/config/overrides.ts). */
   overrides?: Overrides;
   out?: string;
   force?: boolean;
@@ -32,24 +34,6 @@ export interface ResumePlan {
   info: RunInfo;
   config: ResolvedConfig;
   checkpoint: Checkpoint;
-}
-
-/** The parts of a config that decide the training (not where the data lives, not the figures). */
-function trainingPart(c: ResolvedConfig): unknown {
-  return { name: c.name, profile: c.profile, loss: c.loss, data: { trainLimit: c.data.trainLimit, validLimit: c.data.validLimit }, train: c.train, snapshots: c.snapshots };
-}
-
-/** The first dotted key where two plain values differ, with both values; undefined when equal. */
-export function firstDifference(a: unknown, b: unknown, key = ''): { key: string; a: unknown; b: unknown } | undefined {
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (isObj(a) && isObj(b)) {
-    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
-      const d = firstDifference(a[k], b[k], key ? `${key}.${k}` : k);
-      if (d) return d;
-    }
-    return undefined;
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? undefined : { key, a, b };
 }
 
 const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
@@ -74,30 +58,25 @@ export function planResume(r: ResumeRequest, warn: (m: string) => void = () => {
     if (e instanceof UserError) throw new UserError(`${e.message}; the run cannot continue from it: start it over with: ${over()}`, e.exitCode);
     throw e;
   }
-  const ov: Overrides = Object.fromEntries(Object.entries(r.overrides ?? {}).filter(([, v]) => v !== undefined));
+  const ov = pickOverrides(r.overrides ?? {});
   let candidate: ResolvedConfig;
   let source: string;
   if (r.config !== undefined) {
     candidate = loadConfigFile(r.config, r.profile ?? (info.profile as Profile), { ...(info.overrides ?? {}), ...ov }, warn);
     source = r.config;
   } else {
-    candidate = structuredClone(info.config);
+    candidate = applyOverrides(info.config, ov, 'must agree');
     if (r.profile !== undefined) candidate.profile = r.profile;
-    if (ov.epochs !== undefined) candidate.train.epochs = ov.epochs;
-    if (ov.seed !== undefined) candidate.train.seed = ov.seed;
-    if (ov.trainLimit !== undefined) candidate.data.trainLimit = ov.trainLimit;
-    if (ov.validLimit !== undefined) candidate.data.validLimit = ov.validLimit;
-    if (ov.snapshots !== undefined) candidate.snapshots = [...new Set(ov.snapshots)].sort((a, b) => a - b);
     source = 'the command line';
   }
-  const d = firstDifference(trainingPart(info.config), trainingPart(candidate));
+  const d = configDifference(info.config, candidate, 'training');
   if (d) {
     throw new UserError(
       `${source} differs from the config of the run in ${r.dir} at ${d.key} (run: ${show(d.a)}, now: ${show(d.b)}); a resumed run keeps its config: drop the change, or start over with --force`,
     );
   }
-  const config = structuredClone(info.config);
-  if (ov.dataDir !== undefined) config.data.dir = ov.dataDir;
+  // What may differ (where the data lie) is taken from the command line.
+  const config = applyOverrides(info.config, ov, 'may differ');
   return { dir, info, config, checkpoint };
 }
 

