@@ -1,10 +1,12 @@
 import { availableParallelism } from 'node:os';
+import { spawnSync } from 'node:child_process';
 /**
  * Training-speed benchmark: the real training step (reference network, softmax loss head, Adam
  * with weight decay) on MNIST-shaped random data, batch 128 by default.
  *
  *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|webgpu|cpu|auto|tensorflow|tensorflow-gpu]
  *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
+ *                    [--compare-pytorch]
  *
  * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0 or 1: one process;
  *              default: the number of cores on wasm, as `facelosses train` uses).
@@ -12,6 +14,12 @@ import { availableParallelism } from 'node:os';
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
  * --fused-net: the same network and weights with conv2dBiasAct (createFeatureNet's convOp 'biasAct')
  *              in place of tf.fused.conv2d, to measure what that choice gives.
+ *
+ * --compare-pytorch: after this run (workers stopped), time PyTorch on the same network, batch,
+ *              optimizer, steps and warm-up (scripts/bench_pytorch.py) on 1 and 2 threads, and print
+ *              both and the ratio ours / PyTorch's best. The Python is $FACELOSSES_PYTHON, else
+ *              /usr/bin/python3, else python3 on the PATH, whichever imports torch first (FACELOSSES_PYTHON alone when set); without
+ *              one, one line says so and the bench result stands.
  *
  * --backend webgpu: Dawn's WebGPU (the JSON line names the adapter; see README, Engines and GPU).
  *
@@ -57,6 +65,7 @@ const { values } = parseArgs({
     'no-simd': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
+    'compare-pytorch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -65,7 +74,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops]\n',
+      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops] [--compare-pytorch]\n',
   );
   process.exit(0);
 }
@@ -214,5 +223,54 @@ await dp?.dispose();
 optimizer.dispose();
 loss.dispose();
 net.dispose();
+
+if (values['compare-pytorch']) comparePytorch(result.imagesPerSecond);
+
+/** A Python that imports torch, or undefined (with the candidates tried). */
+function findTorchPython(): { python?: string; tried: string[] } {
+  // An explicit FACELOSSES_PYTHON is the only candidate (so that a missing torch can be tested).
+  const candidates = process.env.FACELOSSES_PYTHON ? [process.env.FACELOSSES_PYTHON] : ['/usr/bin/python3', 'python3'];
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (r.status === 0) return { python, tried: candidates };
+  }
+  return { tried: candidates };
+}
+
+function comparePytorch(ours: number): void {
+  const { python, tried } = findTorchPython();
+  if (!python) {
+    process.stdout.write(`PyTorch comparison skipped: no Python with torch found (tried ${tried.join(', ')}; set FACELOSSES_PYTHON)\n`);
+    return;
+  }
+  const script = new URL('./bench_pytorch.py', import.meta.url).pathname;
+  const runs: Array<Record<string, unknown> & { threads: number; imagesPerSecond: number }> = [];
+  for (const t of [1, 2]) {
+    const r = spawnSync(python, [script, '--threads', String(t), '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)], {
+      encoding: 'utf8',
+    });
+    const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) {
+      process.stdout.write(`PyTorch (${t} thread(s)) failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? `exit ${r.status}`}\n`);
+      continue;
+    }
+    const j = JSON.parse(line) as (typeof runs)[number];
+    runs.push(j);
+    process.stdout.write(line + '\n');
+    process.stdout.write(
+      `PyTorch ${j.torch as string} (${python}), ${t} thread(s): ${j.imagesPerSecond} images/s, ${j.msPerStep as number} ms/step ` +
+        `(median ${j.medianMsPerStep as number} ms; load average ${j.loadAverage as number})\n`,
+    );
+  }
+  if (runs.length === 0) return;
+  const best = runs.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+  const ratio = ours / best.imagesPerSecond;
+  process.stdout.write(
+    JSON.stringify({ compare: 'pytorch', ours, pytorchBest: best.imagesPerSecond, pytorchBestThreads: best.threads, ratio: Number(ratio.toFixed(3)) }) + '\n',
+  );
+  process.stdout.write(
+    `ours ${ours} images/s vs PyTorch's best ${best.imagesPerSecond} images/s (${best.threads} thread(s)): ratio ${ratio.toFixed(2)}x\n`,
+  );
+}
 // The threaded wasm build keeps pthread workers alive; the benchmark is done.
 process.exit(0);
