@@ -9,6 +9,7 @@ import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernel
 import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
+import { countPaths } from '../src/kernels/fast_path.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -387,4 +388,62 @@ test('kernel registration is idempotent', () => {
   registerWasmTrainKernels();
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
   assert.ok(tf.getKernel('Conv2DBackpropInput', 'wasm'));
+});
+
+/** Runs a forward + both gradients of conv (+ bias + ReLU when fused) on wasm; the paths taken. */
+function pathsOfConv(c: Case): Record<string, number> {
+  const rng = new Rng(1);
+  const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
+  return countPaths(() =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(rng.normalArray(size(c.x)), c.x);
+      const w = tf.tensor4d(rng.normalArray(size(c.f)), c.f);
+      const b = tf.tensor1d(rng.normalArray(c.f[3]));
+      const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, strides: c.strides ?? 1, pad: c.pad, bias: bb, activation: 'relu' })),
+      );
+      tf.fused.conv2d({ x, filter: w, strides: c.strides ?? 1, pad: c.pad, bias: b, activation: 'relu' }).dataSync();
+      for (const t of g([x, w, b])) t.dataSync();
+    }),
+  ).counts;
+}
+
+test('fast-path counters: each fast path of the reference network actually ran (and a declined shape is counted as a fallback)', async () => {
+  await tf.setBackend('wasm');
+  // 16 -> 32, 3x3 same: Winograd forward and input gradient, SIMD filter gradient
+  let p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+  assert.ok(p['conv.winograd']! >= 1, `forward Winograd: ${JSON.stringify(p)}`);
+  assert.ok(p['backpropInput.winograd']! >= 1, `input gradient Winograd: ${JSON.stringify(p)}`);
+  assert.ok((p['backpropFilter.simd'] ?? 0) + (p['backpropFilter.winograd'] ?? 0) >= 1, `filter gradient fast: ${JSON.stringify(p)}`);
+  assert.equal(p['conv.stock'] ?? 0, 0);
+  assert.equal(p['backpropInput.xnnpack'] ?? 0, 0);
+  assert.equal(p['backpropFilter.xnnpack'] ?? 0, 0);
+  // 64 -> 2 (the last layer): direct SIMD kernel with widened channels, not the stock one
+  p = pathsOfConv({ x: [2, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' });
+  assert.ok(p['conv.direct']! >= 1 && (p['conv.stock'] ?? 0) === 0, JSON.stringify(p));
+  assert.ok(p['backpropFilter.simd']! >= 1, JSON.stringify(p));
+  // Winograd off: the direct kernels
+  configureWasmGradKernels({ winograd: false });
+  try {
+    p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+    assert.ok(p['conv.direct']! >= 1 && p['backpropInput.direct']! >= 1, JSON.stringify(p));
+    assert.equal((p['conv.winograd'] ?? 0) + (p['backpropInput.winograd'] ?? 0), 0);
+  } finally {
+    configureWasmGradKernels({ winograd: true });
+  }
+  // declined: strided -> stock forward and input gradient, XNNPACK filter gradient
+  p = pathsOfConv({ x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 });
+  assert.ok(p['conv.stock']! >= 1 && p['backpropInput.stock']! >= 1 && p['backpropFilter.xnnpack']! >= 1, JSON.stringify(p));
+  // max-pool gradient and the bias sum (channels % 4 == 0: SIMD)
+  const rng = new Rng(2);
+  p = countPaths(() =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(rng.normalArray(2 * 28 * 28 * 16), [2, 28, 28, 16]);
+      tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 3, 2, 'same')))(x).dataSync();
+      tf.sum(x, [0, 1, 2]).dataSync();
+    }),
+  ).counts;
+  assert.ok(p['maxPoolGrad.simd']! >= 1 && p['sum.simd']! >= 1, JSON.stringify(p));
+  // (the full reduction tf.sum(maxPool(a)) is not a leading-axes sum: stock, as intended)
+  assert.equal((p['maxPoolGrad.stock'] ?? 0) + (p['maxPoolGrad.js'] ?? 0), 0);
 });

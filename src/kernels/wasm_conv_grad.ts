@@ -34,6 +34,7 @@ import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensor
 import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
 import { convKernel, padInto } from './simd_conv.js';
 import { winogradEligible, winogradFilter, winogradKernel, winogradPadding } from './simd_winograd.js';
+import { countPath } from './fast_path.js';
 
 const BACKEND = 'wasm';
 
@@ -76,6 +77,7 @@ function simdConv(
   bias: TensorInfo | null,
   relu: boolean,
   pads: Pads,
+  kind: 'conv' | 'backpropInput',
 ): TensorInfo | undefined {
   const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
   const [n, h, w] = x.shape as [number, number, number, number];
@@ -126,6 +128,7 @@ function simdConv(
       if (bias && b) widenChannels(heap, addr(bias) / 4, addr(b) / 4, 1, co, co4);
     }
     const target = addr(out4 ?? out);
+    countPath(`${kind}.${wino ? 'winograd' : 'direct'}`);
     if (wino) {
       winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4);
       winogradKernel(memory, { ci, co: co4, bias: b !== null, relu })(
@@ -194,9 +197,10 @@ function convForward(fused: boolean, args: ConvArgs): TensorInfo | TensorInfo[] 
     preluActivationWeights == null;
   if (eligible) {
     const { pads } = padsOf(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], [1, 1], attrs.pad, attrs.dimRoundingMode);
-    const out = simdConv(backend, x, filter, bias ?? null, activation === 'relu', pads);
+    const out = simdConv(backend, x, filter, bias ?? null, activation === 'relu', pads, 'conv');
     if (out) return out;
   }
+  countPath('conv.stock');
   return stock!.kernelFunc(args as Parameters<KernelFunc>[0]);
 }
 
@@ -356,6 +360,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
         pl: pads.left,
       });
       if (dw4) narrowChannels(heap, addr(dw4) / 4, addr(dw) / 4, kh * kw * ci, co4, co);
+      countPath('backpropFilter.simd');
     } finally {
       if (wide) {
         backend.disposeData(dy4.dataId);
@@ -364,6 +369,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     }
     return dw;
   }
+  countPath('backpropFilter.xnnpack');
   // x [n,h,w,ci] -> [ci,h,w,n]: the batch becomes the contracted channel axis.
   const xT = transpose(backend, x, [3, 1, 2, 0]);
   // dy [n,ho,wo,co] -> [ho,wo,n,co]: a filter of size ho x wo from n to co channels, dilated by
@@ -413,6 +419,7 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
       : null);
   if (bad) {
     // Strided / NCHW: the stock kernel is correct, just slow.
+    countPath('backpropInput.stock');
     if (stockBackpropInput) return stockBackpropInput.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
     throw bad;
   }
@@ -443,7 +450,10 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
       left: kw - 1 - pads.left,
       right: kw - 1 - pads.right,
     };
-    return simdConv(backend, dy, flipped, null, false, dxPads) ?? conv2d(backend, dy, flipped, dxPads);
+    const fast = simdConv(backend, dy, flipped, null, false, dxPads, 'backpropInput');
+    if (fast) return fast;
+    countPath('backpropInput.xnnpack');
+    return conv2d(backend, dy, flipped, dxPads);
   } finally {
     backend.disposeData(flipped.dataId);
   }

@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { heapAddress, simdKernelsOf } from './simd_kernels.js';
+import { countPath } from './fast_path.js';
 
 const BACKEND = 'wasm';
 
@@ -38,6 +39,7 @@ export function configureWasmTrainKernels(opts: { simd?: boolean }): void {
 }
 
 function callStock(name: string, args: KernelArgs): TensorInfo | TensorInfo[] {
+  if (name === 'MaxPoolGrad' || name === 'Sum') countPath(`${name === 'Sum' ? 'sum' : 'maxPoolGrad'}.stock`);
   return stock.get(name)!.kernelFunc(args as Parameters<KernelFunc>[0]);
 }
 
@@ -68,8 +70,10 @@ function maxPoolGrad(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (simd) {
     const a = (t: TensorInfo) => heapAddress(backend, t);
     simd.maxPoolGrad(a(input), a(dy), a(out), { n: nb, h: H, w: W, c: C, oh: OH, ow: OW, sh, sw, fh, fw, pt, pl });
+    countPath('maxPoolGrad.simd');
     return out;
   }
+  countPath('maxPoolGrad.js');
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
   const best = new Float32Array(C);
@@ -127,8 +131,10 @@ function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (simd) {
     o.fill(0);
     simd.sumRows(heapAddress(backend, x), heapAddress(backend, out), M, C);
+    countPath('sum.simd');
     return out;
   }
+  countPath('sum.js');
   const xv = backend.typedArrayFromHeap(x) as Float32Array;
   const acc = new Float64Array(C);
   for (let m = 0; m < M; m++) {
@@ -149,6 +155,7 @@ function identity(args: KernelArgs): TensorInfo | TensorInfo[] {
   const { x } = args.inputs as { x: TensorInfo };
   if (x.dtype === 'string') return callStock('Identity', args);
   backend.incRef(x.dataId);
+  countPath('identity.shared');
   return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
 }
 
