@@ -12,8 +12,9 @@ import { spawnSync } from 'node:child_process';
  *              default: the number of cores on wasm, as `facelosses train` uses).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
- * --fused-net: the same network and weights with conv2dBiasAct (createFeatureNet's convOp 'biasAct')
- *              in place of tf.fused.conv2d, to measure what that choice gives.
+ * --conv-op auto|fused|biasAct: createFeatureNet's convOp in the single-process step (default auto:
+ *              conv2dBiasAct on wasm; 'fused' is tf.fused.conv2d, which unfuses under a tape).
+ * --fused-net: the same as --conv-op biasAct (kept for older command lines).
  *
  * --compare-pytorch: after this run (workers stopped), time PyTorch on the same network, batch,
  *              optimizer, steps and warm-up (scripts/bench_pytorch.py) on 1 and 2 threads, and print
@@ -62,6 +63,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     workers: { type: 'string' },
     'fused-net': { type: 'boolean', default: false },
+    'conv-op': { type: 'string' },
     'no-simd': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
@@ -74,7 +76,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops] [--compare-pytorch]\n',
+      '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops] [--compare-pytorch]\n',
   );
   process.exit(0);
 }
@@ -97,13 +99,15 @@ if (values['no-simd']) {
 
 // The experiment, as the trainer builds it: reference net, softmax head, Adam lr 1e-3 wd 1e-4.
 const initRng = new Rng(1 + 0x5eed);
-const net = createFeatureNet(initRng, 2, { convOp: values['fused-net'] ? 'biasAct' : 'fused' });
+const convOp = (values['fused-net'] ? 'biasAct' : (values['conv-op'] ?? 'auto')) as 'auto' | 'fused' | 'biasAct';
+if (!['auto', 'fused', 'biasAct'].includes(convOp)) fail(`--conv-op must be auto, fused or biasAct, got '${convOp}'`);
+const net = createFeatureNet(initRng, 2, { convOp });
 const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: initRng }, () => {});
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
 const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
 if (dp && (values['no-simd'] || values['no-winograd'])) fail('--no-simd/--no-winograd apply to the single-process step only');
-if (dp && values['fused-net']) fail('--fused-net applies to the single-process step only (workers build net.ts replicas)');
+if (dp && (values['fused-net'] || values['conv-op'])) fail('--fused-net/--conv-op apply to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
 const dataRng = new Rng(42);
@@ -164,7 +168,7 @@ const result = {
   threads: info.threads ?? 1,
   adapter: info.adapter,
   workers,
-  fusedNet: values['fused-net'],
+  convOp: dp ? 'auto' : convOp,
   simd: info.name === 'wasm' && !values['no-simd'],
   winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
   steps,
@@ -180,7 +184,7 @@ process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
     `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : ''}, ` +
+    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${!dp && convOp !== 'auto' ? `, conv op ${convOp}` : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : ''}, ` +
     `load average ${result.loadAverage})\n`,
 );
 

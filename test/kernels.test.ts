@@ -167,6 +167,22 @@ test('forward convolution: SIMD kernel (bias, ReLU, linear) and stock fallbacks 
   }
 });
 
+test('dot-product kernels for few output channels (co <= 4, ci % 16 == 0): forward (bias, ReLU) and filter gradient match cpu', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [3, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' }, // the last layer
+    { x: [2, 9, 6, 16], f: [3, 3, 16, 1], pad: 'same' },
+    { x: [2, 8, 7, 32], f: [3, 3, 32, 3], pad: 'valid' },
+    { x: [2, 6, 6, 16], f: [1, 1, 16, 4], pad: 'same' },
+    { x: [1, 5, 9, 16], f: [2, 3, 16, 2], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  ];
+  for (const [i, c] of shapes.entries()) {
+    await compare({ ...c }, 1000 + i);
+    await compare({ ...c, fused: true }, 1010 + i);
+    const p = pathsOfConv({ x: c.x, f: c.f, pad: c.pad });
+    assert.ok(p['conv.dot']! >= 1 && p['backpropFilter.dot']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+  }
+});
+
 test('Winograd F(2x2,3x3) path (3x3, ci % 4 == 0, co % 16 == 0): odd sizes, valid, bias/ReLU, gradients', async () => {
   const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
     { x: [2, 7, 7, 8], f: [3, 3, 8, 16], pad: 'same' }, // odd output: partial last tiles
@@ -418,10 +434,10 @@ test('fast-path counters: each fast path of the reference network actually ran (
   assert.equal(p['conv.stock'] ?? 0, 0);
   assert.equal(p['backpropInput.xnnpack'] ?? 0, 0);
   assert.equal(p['backpropFilter.xnnpack'] ?? 0, 0);
-  // 64 -> 2 (the last layer): direct SIMD kernel with widened channels, not the stock one
+  // 64 -> 2 (the last layer): the dot-product kernels, not the stock one
   p = pathsOfConv({ x: [2, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' });
-  assert.ok(p['conv.direct']! >= 1 && (p['conv.stock'] ?? 0) === 0, JSON.stringify(p));
-  assert.ok(p['backpropFilter.simd']! >= 1, JSON.stringify(p));
+  assert.ok(p['conv.dot']! >= 1 && (p['conv.stock'] ?? 0) === 0, JSON.stringify(p));
+  assert.ok(p['backpropFilter.dot']! >= 1, JSON.stringify(p));
   // Winograd off: the direct kernels
   configureWasmGradKernels({ winograd: false });
   try {
@@ -446,4 +462,24 @@ test('fast-path counters: each fast path of the reference network actually ran (
   assert.ok(p['maxPoolGrad.simd']! >= 1 && p['sum.simd']! >= 1, JSON.stringify(p));
   // (the full reduction tf.sum(maxPool(a)) is not a leading-axes sum: stock, as intended)
   assert.equal((p['maxPoolGrad.stock'] ?? 0) + (p['maxPoolGrad.js'] ?? 0), 0);
+});
+
+test('the reference network on wasm (default convOp auto) takes the fused paths: conv2dBiasAct, fused ReLU + bias gradient, Winograd', async () => {
+  await tf.setBackend('wasm');
+  const { createFeatureNet } = await import('../src/model/net.js');
+  const net = createFeatureNet(new Rng(3), 2);
+  const rng = new Rng(4);
+  const p = countPaths(() =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(rng.normalArray(4 * 28 * 28), [4, 28, 28, 1]);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(net.forward(x))) as tf.Scalar, Object.values(net.variables));
+      value.dataSync();
+      for (const g of Object.values(grads)) g.dataSync();
+    }),
+  ).counts;
+  net.dispose();
+  assert.equal(p['reluBiasGrad.fused'], 5, JSON.stringify(p)); // the five ReLU layers
+  assert.equal(p['conv.winograd'], 4, JSON.stringify(p)); // layers 2-5 forward
+  assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 3-6 need dx; 6 (64->2 flipped: 2->64) is direct
+  assert.equal((p['conv.stock'] ?? 0) + (p['backpropInput.stock'] ?? 0) + (p['backpropFilter.xnnpack'] ?? 0), 0, JSON.stringify(p));
 });

@@ -5,14 +5,14 @@
  * fast path ran; tests reset the counters, run the op and assert the path they meant to test.
  *
  * Paths (the counted name, then when it is taken):
- *   conv.winograd / conv.direct / conv.stock          Conv2D, FusedConv2D forward
- *   backpropInput.winograd / .direct / .xnnpack / .stock   Conv2DBackpropInput
- *   backpropFilter.winograd / .simd / .xnnpack         Conv2DBackpropFilter
+ *   conv.winograd / conv.dot / conv.direct / conv.stock      Conv2D, FusedConv2D forward
+ *   backpropInput.winograd / .dot / .direct / .xnnpack / .stock   Conv2DBackpropInput
+ *   backpropFilter.dot / .simd / .xnnpack              Conv2DBackpropFilter
  *   maxPoolGrad.simd / .js / .stock                   MaxPoolGrad
  *   sum.simd / .js / .stock                           Sum
  *   identity.shared                                   Identity, same-dtype Cast
  *   adam.fused / adam.composed                        optimizer update, per variable
- *   reluGrad.fused                                    conv2dBiasAct's ReLU mask
+ *   reluBiasGrad.fused                                conv2dBiasAct's ReLU mask + bias sum
  *
  * Counting costs one Map update per kernel call (a few per layer and step).
  */

@@ -32,7 +32,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
-import { convKernel, padInto } from './simd_conv.js';
+import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd_conv.js';
 import { winogradEligible, winogradFilter, winogradKernel, winogradPadding } from './simd_winograd.js';
 import { countPath } from './fast_path.js';
 
@@ -93,8 +93,10 @@ function simdConv(
   if (oh <= 0 || ow <= 0) return undefined;
   // Output channels are computed in groups of 4: pad the filter (and bias) with zero channels
   // when needed (the last layer, 64 -> 2) and drop the extra channels afterwards.
-  const co4 = Math.ceil(co / 4) * 4;
-  const wino = useWinograd && winogradEligible(kh, kw, ci, co4);
+  // Few output channels (the last layer): dot products over the input channels, no widening.
+  const dot = dotEligible(ci, co);
+  const co4 = dot ? co : Math.ceil(co / 4) * 4;
+  const wino = !dot && useWinograd && winogradEligible(kh, kw, ci, co4);
   const tiles = winogradPadding(oh, ow);
   const pd = wino ? { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight } : pads;
   const hpp = h + pd.top + pd.bottom;
@@ -117,6 +119,7 @@ function simdConv(
       if (bias) b = temp([co4]);
       out4 = temp([n, oh, ow, co4]);
     }
+    const wt = dot ? temp([co, kh * kw * ci]) : undefined;
     const u = wino ? temp([16, ci, co4]) : undefined;
     const vbuf = wino ? temp([16, tiles.th * tiles.tw, ci]) : undefined;
     const mbuf = wino ? temp([16, tiles.th * tiles.tw, co4]) : undefined;
@@ -128,8 +131,11 @@ function simdConv(
       if (bias && b) widenChannels(heap, addr(bias) / 4, addr(b) / 4, 1, co, co4);
     }
     const target = addr(out4 ?? out);
-    countPath(`${kind}.${wino ? 'winograd' : 'direct'}`);
-    if (wino) {
+    countPath(`${kind}.${wino ? 'winograd' : dot ? 'dot' : 'direct'}`);
+    if (dot) {
+      transposeFilterForDot(heap, addr(filter) / 4, addr(wt!) / 4, kh * kw, ci, co);
+      dotConvKernel(memory, { ci, co, kh, kw, bias: bias !== null, relu })(addr(xp), addr(wt!), bias ? addr(bias) : 0, target, n, hpp, wpp, oh, ow);
+    } else if (wino) {
       winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4);
       winogradKernel(memory, { ci, co: co4, bias: b !== null, relu })(
         addr(xp),
@@ -333,6 +339,14 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const simd = sh === 1 && sw === 1 ? simdFor(backend) : undefined;
   const co4 = Math.ceil(co / 4) * 4;
   const memory = heapMemory(backend);
+  if (simd && memory && dotEligible(ci, co)) {
+    // Few output channels (the last layer): dot-product kernel, all of dW written.
+    const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
+    const addr = (t: TensorInfo) => heapAddress(backend, t);
+    dotFilterGradKernel(memory, co)(addr(x), addr(dy), addr(dw), n, x.shape[1]!, x.shape[2]!, ci, ho, wo, kh, kw, pads.top, pads.left);
+    countPath('backpropFilter.dot');
+    return dw;
+  }
   if (simd && memory && simd.canFilterGrad(ci, co4)) {
     // Direct SIMD kernel on x and dy as they are (no transposes, no packing). Output channels in
     // groups of 4: for co % 4 != 0, dy is widened with zero channels and dW narrowed afterwards.

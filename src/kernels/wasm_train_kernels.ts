@@ -166,6 +166,37 @@ function cast(args: KernelArgs): TensorInfo | TensorInfo[] {
   return callStock('Cast', args);
 }
 
+/**
+ * 'FaceLossesReluBiasGrad' (dy, y) -> [g, db]: the gradient through y = relu(conv + b) of
+ * conv2dBiasAct, g = dy·(y > 0) and db = sum of g over all but the channel axis, in one pass (the
+ * composed version is Step, Multiply and Sum: three passes and an intermediate). wasm only, float32,
+ * channels % 4 == 0 (conv2dBiasAct checks `reluBiasGradAvailable` and composes otherwise).
+ */
+export const RELU_BIAS_GRAD = 'FaceLossesReluBiasGrad';
+
+function reluBiasGrad(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+  const C = dy.shape[dy.shape.length - 1]!;
+  const M = tf.util.sizeFromShape(dy.shape) / C;
+  const simd = simdKernelsOf(backend);
+  if (!simd || C % 4 !== 0 || dy.dtype !== 'float32' || y.dtype !== 'float32') {
+    throw new Error(`${RELU_BIAS_GRAD}: needs float32 and channels % 4 == 0 on the wasm backend (got ${dy.dtype}, [${dy.shape}])`);
+  }
+  const g = backend.makeOutput(dy.shape.slice(), 'float32');
+  const db = backend.makeOutput([C], 'float32');
+  (backend.typedArrayFromHeap(db) as Float32Array).fill(0);
+  const a = (t: TensorInfo) => heapAddress(backend, t);
+  simd.reluGradBias(a(dy), a(y), a(g), a(db), M, C);
+  countPath('reluBiasGrad.fused');
+  return [g, db];
+}
+
+/** Whether conv2dBiasAct can use the fused ReLU + bias gradient for this output. */
+export function reluBiasGradAvailable(y: { shape: number[]; dtype: string }): boolean {
+  return useSimd && y.dtype === 'float32' && y.shape[y.shape.length - 1]! % 4 === 0 && tf.getBackend() === BACKEND && tf.getKernel(RELU_BIAS_GRAD, BACKEND) !== undefined;
+}
+
 let registered = false;
 
 function replace(name: string, kernelFunc: (args: KernelArgs) => TensorInfo | TensorInfo[]): void {
@@ -183,5 +214,6 @@ export function registerWasmTrainKernels(): void {
   replace('Sum', sum);
   replace('Identity', identity);
   replace('Cast', cast);
+  if (!tf.getKernel(RELU_BIAS_GRAD, BACKEND)) tf.registerKernel({ kernelName: RELU_BIAS_GRAD, backendName: BACKEND, kernelFunc: reluBiasGrad as unknown as KernelFunc });
   registered = true;
 }
