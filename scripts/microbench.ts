@@ -5,7 +5,8 @@
  *
  *   node --import tsx scripts/microbench.ts [--batch 64] [--rounds 7] [--variants wino,direct] [--ops fwd,dx,dw]
  *
- * Variants: wino (default kernels), direct (Winograd off), xnnpack (SIMD kernels off).
+ * Variants: wino (default kernels), nowdw (Winograd but not for the filter gradient), direct
+ * (Winograd off), xnnpack (SIMD kernels off).
  * Each round runs every variant once per layer and op (interleaved); prints the median CPU ms.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -41,7 +42,7 @@ const LAYERS: Array<[number, number, number]> = [
 const layers = values.layers ? values.layers.split(',').map((i) => LAYERS[Number(i)]!) : LAYERS;
 
 function setVariant(v: string): void {
-  configureWasmGradKernels({ simd: v !== 'xnnpack', winograd: v === 'wino' });
+  configureWasmGradKernels({ simd: v !== 'xnnpack', winograd: v === 'wino' || v === 'nowdw', winogradFilter: v !== 'nowdw' });
 }
 
 const rng = new Rng(3);

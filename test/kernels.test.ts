@@ -183,6 +183,20 @@ test('dot-product kernels for few output channels (co <= 4, ci % 16 == 0): forwa
   }
 });
 
+test('Winograd F(2x2,3x3) filter gradient: odd sizes, valid, explicit pads, batch 1, against cpu and the direct SIMD kernel', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [2, 7, 7, 32], f: [3, 3, 32, 64], pad: 'same' }, // layer 5 shape, odd: padded dy tiles
+    { x: [3, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' },
+    { x: [2, 9, 8, 4], f: [3, 3, 4, 16], pad: 'valid' },
+    { x: [1, 5, 6, 8], f: [3, 3, 8, 16], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  ];
+  for (const [i, c] of shapes.entries()) {
+    await compare(c, 1100 + i);
+    const p = pathsOfConv(c);
+    assert.ok(p['backpropFilter.winograd']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+  }
+});
+
 test('Winograd F(2x2,3x3) path (3x3, ci % 4 == 0, co % 16 == 0): odd sizes, valid, bias/ReLU, gradients', async () => {
   const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
     { x: [2, 7, 7, 8], f: [3, 3, 8, 16], pad: 'same' }, // odd output: partial last tiles
@@ -430,7 +444,7 @@ test('fast-path counters: each fast path of the reference network actually ran (
   let p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
   assert.ok(p['conv.winograd']! >= 1, `forward Winograd: ${JSON.stringify(p)}`);
   assert.ok(p['backpropInput.winograd']! >= 1, `input gradient Winograd: ${JSON.stringify(p)}`);
-  assert.ok((p['backpropFilter.simd'] ?? 0) + (p['backpropFilter.winograd'] ?? 0) >= 1, `filter gradient fast: ${JSON.stringify(p)}`);
+  assert.ok(p['backpropFilter.winograd']! >= 1, `filter gradient Winograd: ${JSON.stringify(p)}`);
   assert.equal(p['conv.stock'] ?? 0, 0);
   assert.equal(p['backpropInput.xnnpack'] ?? 0, 0);
   assert.equal(p['backpropFilter.xnnpack'] ?? 0, 0);
@@ -442,10 +456,17 @@ test('fast-path counters: each fast path of the reference network actually ran (
   configureWasmGradKernels({ winograd: false });
   try {
     p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
-    assert.ok(p['conv.direct']! >= 1 && p['backpropInput.direct']! >= 1, JSON.stringify(p));
-    assert.equal((p['conv.winograd'] ?? 0) + (p['backpropInput.winograd'] ?? 0), 0);
+    assert.ok(p['conv.direct']! >= 1 && p['backpropInput.direct']! >= 1 && p['backpropFilter.simd']! >= 1, JSON.stringify(p));
+    assert.equal((p['conv.winograd'] ?? 0) + (p['backpropInput.winograd'] ?? 0) + (p['backpropFilter.winograd'] ?? 0), 0);
   } finally {
     configureWasmGradKernels({ winograd: true });
+  }
+  configureWasmGradKernels({ winogradFilter: false });
+  try {
+    p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+    assert.ok(p['conv.winograd']! >= 1 && p['backpropFilter.simd']! >= 1 && (p['backpropFilter.winograd'] ?? 0) === 0, JSON.stringify(p));
+  } finally {
+    configureWasmGradKernels({ winogradFilter: true });
   }
   // declined: strided -> stock forward and input gradient, XNNPACK filter gradient
   p = pathsOfConv({ x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 });
@@ -480,6 +501,10 @@ test('the reference network on wasm (default convOp auto) takes the fused paths:
   net.dispose();
   assert.equal(p['reluBiasGrad.fused'], 5, JSON.stringify(p)); // the five ReLU layers
   assert.equal(p['conv.winograd'], 4, JSON.stringify(p)); // layers 2-5 forward
-  assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 3-6 need dx; 6 (64->2 flipped: 2->64) is direct
+  assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 2-6 need dx; 6 (64->2 flipped: 2->64) is direct
+  assert.equal(p['backpropFilter.winograd'], 4, JSON.stringify(p)); // layers 2-5; 1 (ci = 1) direct SIMD, 6 dot
+  assert.equal(p['backpropFilter.simd'], 1, JSON.stringify(p));
+  assert.equal(p['backpropFilter.dot'], 1, JSON.stringify(p));
+  assert.equal(p['conv.dot'], 1, JSON.stringify(p));
   assert.equal((p['conv.stock'] ?? 0) + (p['backpropInput.stock'] ?? 0) + (p['backpropFilter.xnnpack'] ?? 0), 0, JSON.stringify(p));
 });

@@ -33,7 +33,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
 import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd_conv.js';
-import { winogradEligible, winogradFilter, winogradKernel, winogradPadding } from './simd_winograd.js';
+import {
+  winogradEligible,
+  winogradFilter,
+  winogradFilterGradEligible,
+  winogradFilterGradFinish,
+  winogradFilterGradKernel,
+  winogradKernel,
+  winogradPadding,
+} from './simd_winograd.js';
 import { countPath } from './fast_path.js';
 
 const BACKEND = 'wasm';
@@ -47,14 +55,59 @@ interface WasmBackendLike {
 
 let useSimd = true;
 let useWinograd = true;
+let useWinogradFilter = true;
 
 /**
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
  * instead of the hand-written SIMD kernels (for comparisons and as a fallback).
  */
-export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean }): void {
+export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean; winogradFilter?: boolean }): void {
   if (opts.simd !== undefined) useSimd = opts.simd;
   if (opts.winograd !== undefined) useWinograd = opts.winograd;
+  if (opts.winogradFilter !== undefined) useWinogradFilter = opts.winogradFilter;
+}
+
+/**
+ * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (simd_winograd.ts), or
+ * undefined when it does not apply.
+ */
+function winogradFilterGrad(backend: WasmBackendLike, memory: WebAssembly.Memory, x: TensorInfo, dy: TensorInfo, pads: Pads, ho: number, wo: number): TensorInfo | undefined {
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const co = dy.shape[3]!;
+  if (!winogradFilterGradEligible(3, 3, ci, co) || pads.top < 0 || pads.left < 0 || pads.bottom < 0 || pads.right < 0) return undefined;
+  const tiles = winogradPadding(ho, wo);
+  const pd = { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight };
+  const hpp = h + pd.top + pd.bottom;
+  const wpp = w + pd.left + pd.right;
+  if (hpp < 2 * tiles.th + 2 || wpp < 2 * tiles.tw + 2) return undefined;
+  const addr = (t: TensorInfo) => heapAddress(backend, t);
+  const temps: TensorInfo[] = [];
+  const temp = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    temps.push(t);
+    return t;
+  };
+  try {
+    const padX = pd.top + pd.bottom + pd.left + pd.right > 0;
+    const xp = padX ? temp([n, hpp, wpp, ci]) : x;
+    const padDy = tiles.extraBottom + tiles.extraRight > 0;
+    const dyp = padDy ? temp([n, 2 * tiles.th, 2 * tiles.tw, co]) : dy;
+    const du = temp([16, ci, co]);
+    const T = tiles.th * tiles.tw;
+    const vbuf = temp([16, T, ci]);
+    const mbuf = temp([16, T, co]);
+    const dw = backend.makeOutput([3, 3, ci, co], 'float32');
+    const heap = new Float32Array(memory.buffer); // after every allocation
+    if (padX) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pd });
+    if (padDy) padInto(heap, addr(dy) / 4, addr(dyp) / 4, { n, h: ho, w: wo, c: co, top: 0, left: 0, bottom: tiles.extraBottom, right: tiles.extraRight });
+    heap.fill(0, addr(du) / 4, addr(du) / 4 + 16 * ci * co);
+    winogradFilterGradKernel(memory, ci, co)(addr(xp), addr(dyp), addr(du), addr(vbuf), addr(mbuf), n, hpp, wpp, tiles.th, tiles.tw);
+    winogradFilterGradFinish(new Float32Array(memory.buffer), addr(du) / 4, addr(dw) / 4, ci, co);
+    countPath('backpropFilter.winograd');
+    return dw;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
 }
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
@@ -339,6 +392,10 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const simd = sh === 1 && sw === 1 ? simdFor(backend) : undefined;
   const co4 = Math.ceil(co / 4) * 4;
   const memory = heapMemory(backend);
+  if (simd && memory && useWinograd && useWinogradFilter && kh === 3 && kw === 3) {
+    const dw = winogradFilterGrad(backend, memory, x, dy, pads, ho, wo);
+    if (dw) return dw;
+  }
   if (simd && memory && dotEligible(ci, co)) {
     // Few output channels (the last layer): dot-product kernel, all of dW written.
     const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
