@@ -178,7 +178,7 @@ test('dot-product kernels for few output channels (co <= 4, ci % 16 == 0): forwa
   for (const [i, c] of shapes.entries()) {
     await compare({ ...c }, 1000 + i);
     await compare({ ...c, fused: true }, 1010 + i);
-    const p = pathsOfConv({ x: c.x, f: c.f, pad: c.pad });
+    const p = await pathsOfConv({ x: c.x, f: c.f, pad: c.pad });
     assert.ok(p['conv.dot']! >= 1 && p['backpropFilter.dot']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
   }
 });
@@ -192,7 +192,7 @@ test('Winograd F(2x2,3x3) filter gradient: odd sizes, valid, explicit pads, batc
   ];
   for (const [i, c] of shapes.entries()) {
     await compare(c, 1100 + i);
-    const p = pathsOfConv(c);
+    const p = await pathsOfConv(c);
     assert.ok(p['backpropFilter.winograd']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
   }
 });
@@ -421,7 +421,8 @@ test('kernel registration is idempotent', () => {
 });
 
 /** Runs a forward + both gradients of conv (+ bias + ReLU when fused) on wasm; the paths taken. */
-function pathsOfConv(c: Case): Record<string, number> {
+async function pathsOfConv(c: Case): Promise<Record<string, number>> {
+  await tf.setBackend('wasm');
   const rng = new Rng(1);
   const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
   return countPaths(() =>
@@ -441,7 +442,7 @@ function pathsOfConv(c: Case): Record<string, number> {
 test('fast-path counters: each fast path of the reference network actually ran (and a declined shape is counted as a fallback)', async () => {
   await tf.setBackend('wasm');
   // 16 -> 32, 3x3 same: Winograd forward and input gradient, SIMD filter gradient
-  let p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+  let p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
   assert.ok(p['conv.winograd']! >= 1, `forward Winograd: ${JSON.stringify(p)}`);
   assert.ok(p['backpropInput.winograd']! >= 1, `input gradient Winograd: ${JSON.stringify(p)}`);
   assert.ok(p['backpropFilter.winograd']! >= 1, `filter gradient Winograd: ${JSON.stringify(p)}`);
@@ -449,13 +450,13 @@ test('fast-path counters: each fast path of the reference network actually ran (
   assert.equal(p['backpropInput.xnnpack'] ?? 0, 0);
   assert.equal(p['backpropFilter.xnnpack'] ?? 0, 0);
   // 64 -> 2 (the last layer): the dot-product kernels, not the stock one
-  p = pathsOfConv({ x: [2, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' });
+  p = await pathsOfConv({ x: [2, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' });
   assert.ok(p['conv.dot']! >= 1 && (p['conv.stock'] ?? 0) === 0, JSON.stringify(p));
   assert.ok(p['backpropFilter.dot']! >= 1, JSON.stringify(p));
   // Winograd off: the direct kernels
   configureWasmGradKernels({ winograd: false });
   try {
-    p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+    p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
     assert.ok(p['conv.direct']! >= 1 && p['backpropInput.direct']! >= 1 && p['backpropFilter.simd']! >= 1, JSON.stringify(p));
     assert.equal((p['conv.winograd'] ?? 0) + (p['backpropInput.winograd'] ?? 0) + (p['backpropFilter.winograd'] ?? 0), 0);
   } finally {
@@ -463,13 +464,13 @@ test('fast-path counters: each fast path of the reference network actually ran (
   }
   configureWasmGradKernels({ winogradFilter: false });
   try {
-    p = pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+    p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
     assert.ok(p['conv.winograd']! >= 1 && p['backpropFilter.simd']! >= 1 && (p['backpropFilter.winograd'] ?? 0) === 0, JSON.stringify(p));
   } finally {
     configureWasmGradKernels({ winogradFilter: true });
   }
   // declined: strided -> stock forward and input gradient, XNNPACK filter gradient
-  p = pathsOfConv({ x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 });
+  p = await pathsOfConv({ x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 });
   assert.ok(p['conv.stock']! >= 1 && p['backpropInput.stock']! >= 1 && p['backpropFilter.xnnpack']! >= 1, JSON.stringify(p));
   // max-pool gradient and the bias sum (channels % 4 == 0: SIMD)
   const rng = new Rng(2);
