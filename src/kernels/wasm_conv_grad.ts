@@ -55,7 +55,10 @@ interface WasmBackendLike {
 
 let useSimd = true;
 let useWinograd = true;
-let useWinogradFilter = true;
+// Off by default: with it, test/parallel.test.ts's 4 Adam steps (one process vs two workers) differed by
+// 2.7e-4 relative in conv5.w (limit 1e-4); see docs/speed.md, session 4. configureWasmGradKernels
+// ({ winogradFilter: true }) turns it on.
+let useWinogradFilter = false;
 
 /**
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
