@@ -1,17 +1,26 @@
 import { availableParallelism } from 'node:os';
+import { spawnSync } from 'node:child_process';
 /**
  * Training-speed benchmark: the real training step (reference network, softmax loss head, Adam
  * with weight decay) on MNIST-shaped random data, batch 128 by default.
  *
  *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|webgpu|cpu|auto|tensorflow|tensorflow-gpu]
  *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
+ *                    [--compare-pytorch]
  *
  * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0 or 1: one process;
  *              default: the number of cores on wasm, as `facelosses train` uses).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
- * --fused-net: the same network and weights with conv2dBiasAct (createFeatureNet's convOp 'biasAct')
- *              in place of tf.fused.conv2d, to measure what that choice gives.
+ * --conv-op auto|fused|biasAct: createFeatureNet's convOp in the single-process step (default auto:
+ *              conv2dBiasAct on wasm; 'fused' is tf.fused.conv2d, which unfuses under a tape).
+ * --fused-net: the same as --conv-op biasAct (kept for older command lines).
+ *
+ * --compare-pytorch: after this run (workers stopped), time PyTorch on the same network, batch,
+ *              optimizer, steps and warm-up (scripts/bench_pytorch.py) on 1 and 2 threads, and print
+ *              both and the ratio ours / PyTorch's best. The Python is $FACELOSSES_PYTHON, else
+ *              /usr/bin/python3, else python3 on the PATH, whichever imports torch first (FACELOSSES_PYTHON alone when set); without
+ *              one, one line says so and the bench result stands.
  *
  * --backend webgpu: Dawn's WebGPU (the JSON line names the adapter; see README, Engines and GPU).
  *
@@ -54,9 +63,11 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     workers: { type: 'string' },
     'fused-net': { type: 'boolean', default: false },
+    'conv-op': { type: 'string' },
     'no-simd': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
+    'compare-pytorch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -65,7 +76,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops]\n',
+      '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops] [--compare-pytorch]\n',
   );
   process.exit(0);
 }
@@ -88,13 +99,15 @@ if (values['no-simd']) {
 
 // The experiment, as the trainer builds it: reference net, softmax head, Adam lr 1e-3 wd 1e-4.
 const initRng = new Rng(1 + 0x5eed);
-const net = createFeatureNet(initRng, 2, { convOp: values['fused-net'] ? 'biasAct' : 'fused' });
+const convOp = (values['fused-net'] ? 'biasAct' : (values['conv-op'] ?? 'auto')) as 'auto' | 'fused' | 'biasAct';
+if (!['auto', 'fused', 'biasAct'].includes(convOp)) fail(`--conv-op must be auto, fused or biasAct, got '${convOp}'`);
+const net = createFeatureNet(initRng, 2, { convOp });
 const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: initRng }, () => {});
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
 const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
 if (dp && (values['no-simd'] || values['no-winograd'])) fail('--no-simd/--no-winograd apply to the single-process step only');
-if (dp && values['fused-net']) fail('--fused-net applies to the single-process step only (workers build net.ts replicas)');
+if (dp && (values['fused-net'] || values['conv-op'])) fail('--fused-net/--conv-op apply to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
 const dataRng = new Rng(42);
@@ -155,7 +168,7 @@ const result = {
   threads: info.threads ?? 1,
   adapter: info.adapter,
   workers,
-  fusedNet: values['fused-net'],
+  convOp: dp ? 'auto' : convOp,
   simd: info.name === 'wasm' && !values['no-simd'],
   winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
   steps,
@@ -171,7 +184,7 @@ process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
     `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${values['fused-net'] ? ', fused net' : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : ''}, ` +
+    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${!dp && convOp !== 'auto' ? `, conv op ${convOp}` : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : ''}, ` +
     `load average ${result.loadAverage})\n`,
 );
 
@@ -214,5 +227,54 @@ await dp?.dispose();
 optimizer.dispose();
 loss.dispose();
 net.dispose();
+
+if (values['compare-pytorch']) comparePytorch(result.imagesPerSecond);
+
+/** A Python that imports torch, or undefined (with the candidates tried). */
+function findTorchPython(): { python?: string; tried: string[] } {
+  // An explicit FACELOSSES_PYTHON is the only candidate (so that a missing torch can be tested).
+  const candidates = process.env.FACELOSSES_PYTHON ? [process.env.FACELOSSES_PYTHON] : ['/usr/bin/python3', 'python3'];
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (r.status === 0) return { python, tried: candidates };
+  }
+  return { tried: candidates };
+}
+
+function comparePytorch(ours: number): void {
+  const { python, tried } = findTorchPython();
+  if (!python) {
+    process.stdout.write(`PyTorch comparison skipped: no Python with torch found (tried ${tried.join(', ')}; set FACELOSSES_PYTHON)\n`);
+    return;
+  }
+  const script = new URL('./bench_pytorch.py', import.meta.url).pathname;
+  const runs: Array<Record<string, unknown> & { threads: number; imagesPerSecond: number }> = [];
+  for (const t of [1, 2]) {
+    const r = spawnSync(python, [script, '--threads', String(t), '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)], {
+      encoding: 'utf8',
+    });
+    const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) {
+      process.stdout.write(`PyTorch (${t} thread(s)) failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? `exit ${r.status}`}\n`);
+      continue;
+    }
+    const j = JSON.parse(line) as (typeof runs)[number];
+    runs.push(j);
+    process.stdout.write(line + '\n');
+    process.stdout.write(
+      `PyTorch ${j.torch as string} (${python}), ${t} thread(s): ${j.imagesPerSecond} images/s, ${j.msPerStep as number} ms/step ` +
+        `(median ${j.medianMsPerStep as number} ms; load average ${j.loadAverage as number})\n`,
+    );
+  }
+  if (runs.length === 0) return;
+  const best = runs.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+  const ratio = ours / best.imagesPerSecond;
+  process.stdout.write(
+    JSON.stringify({ compare: 'pytorch', ours, pytorchBest: best.imagesPerSecond, pytorchBestThreads: best.threads, ratio: Number(ratio.toFixed(3)) }) + '\n',
+  );
+  process.stdout.write(
+    `ours ${ours} images/s vs PyTorch's best ${best.imagesPerSecond} images/s (${best.threads} thread(s)): ratio ${ratio.toFixed(2)}x\n`,
+  );
+}
 // The threaded wasm build keeps pthread workers alive; the benchmark is done.
 process.exit(0);

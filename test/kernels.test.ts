@@ -9,6 +9,7 @@ import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernel
 import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
+import { countPaths } from '../src/kernels/fast_path.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -163,6 +164,41 @@ test('forward convolution: SIMD kernel (bias, ReLU, linear) and stock fallbacks 
         assert.ok(relErr(a, b) <= TOL, `case ${i} ${activation} bias=${withBias}: ${relErr(a, b)}`);
       }
     }
+  }
+});
+
+test('dot-product kernels for few output channels (co <= 4, ci % 16 == 0): forward (bias, ReLU) and filter gradient match cpu', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [3, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' }, // the last layer
+    { x: [2, 9, 6, 16], f: [3, 3, 16, 1], pad: 'same' },
+    { x: [2, 8, 7, 32], f: [3, 3, 32, 3], pad: 'valid' },
+    { x: [2, 6, 6, 16], f: [1, 1, 16, 4], pad: 'same' },
+    { x: [1, 5, 9, 16], f: [2, 3, 16, 2], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  ];
+  for (const [i, c] of shapes.entries()) {
+    await compare({ ...c }, 1000 + i);
+    await compare({ ...c, fused: true }, 1010 + i);
+    const p = await pathsOfConv({ x: c.x, f: c.f, pad: c.pad });
+    assert.ok(p['conv.dot']! >= 1 && p['backpropFilter.dot']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+  }
+});
+
+test('Winograd F(2x2,3x3) filter gradient: odd sizes, valid, explicit pads, batch 1, against cpu and the direct SIMD kernel', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [2, 7, 7, 32], f: [3, 3, 32, 64], pad: 'same' }, // layer 5 shape, odd: padded dy tiles
+    { x: [3, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' },
+    { x: [2, 9, 8, 4], f: [3, 3, 4, 16], pad: 'valid' },
+    { x: [1, 5, 6, 8], f: [3, 3, 8, 16], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  ];
+  configureWasmGradKernels({ winogradFilter: true }); // off by default (docs/speed.md, session 4)
+  try {
+    for (const [i, c] of shapes.entries()) {
+      await compare(c, 1100 + i);
+      const p = await pathsOfConv(c);
+      assert.ok(p['backpropFilter.winograd']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+    }
+  } finally {
+    configureWasmGradKernels({ winogradFilter: false });
   }
 });
 
@@ -387,4 +423,94 @@ test('kernel registration is idempotent', () => {
   registerWasmTrainKernels();
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
   assert.ok(tf.getKernel('Conv2DBackpropInput', 'wasm'));
+});
+
+/** Runs a forward + both gradients of conv (+ bias + ReLU when fused) on wasm; the paths taken. */
+async function pathsOfConv(c: Case): Promise<Record<string, number>> {
+  await tf.setBackend('wasm');
+  const rng = new Rng(1);
+  const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
+  return countPaths(() =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(rng.normalArray(size(c.x)), c.x);
+      const w = tf.tensor4d(rng.normalArray(size(c.f)), c.f);
+      const b = tf.tensor1d(rng.normalArray(c.f[3]));
+      const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, strides: c.strides ?? 1, pad: c.pad, bias: bb, activation: 'relu' })),
+      );
+      tf.fused.conv2d({ x, filter: w, strides: c.strides ?? 1, pad: c.pad, bias: b, activation: 'relu' }).dataSync();
+      for (const t of g([x, w, b])) t.dataSync();
+    }),
+  ).counts;
+}
+
+test('fast-path counters: each fast path of the reference network actually ran (and a declined shape is counted as a fallback)', async () => {
+  await tf.setBackend('wasm');
+  // 16 -> 32, 3x3 same: Winograd forward and input gradient, SIMD filter gradient
+  let p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+  assert.ok(p['conv.winograd']! >= 1, `forward Winograd: ${JSON.stringify(p)}`);
+  assert.ok(p['backpropInput.winograd']! >= 1, `input gradient Winograd: ${JSON.stringify(p)}`);
+  assert.ok(p['backpropFilter.simd']! >= 1 && (p['backpropFilter.winograd'] ?? 0) === 0, `filter gradient direct SIMD (Winograd off by default): ${JSON.stringify(p)}`);
+  assert.equal(p['conv.stock'] ?? 0, 0);
+  assert.equal(p['backpropInput.xnnpack'] ?? 0, 0);
+  assert.equal(p['backpropFilter.xnnpack'] ?? 0, 0);
+  // 64 -> 2 (the last layer): the dot-product kernels, not the stock one
+  p = await pathsOfConv({ x: [2, 7, 7, 64], f: [3, 3, 64, 2], pad: 'same' });
+  assert.ok(p['conv.dot']! >= 1 && (p['conv.stock'] ?? 0) === 0, JSON.stringify(p));
+  assert.ok(p['backpropFilter.dot']! >= 1, JSON.stringify(p));
+  // Winograd off: the direct kernels
+  configureWasmGradKernels({ winograd: false });
+  try {
+    p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+    assert.ok(p['conv.direct']! >= 1 && p['backpropInput.direct']! >= 1 && p['backpropFilter.simd']! >= 1, JSON.stringify(p));
+    assert.equal((p['conv.winograd'] ?? 0) + (p['backpropInput.winograd'] ?? 0) + (p['backpropFilter.winograd'] ?? 0), 0);
+  } finally {
+    configureWasmGradKernels({ winograd: true });
+  }
+  configureWasmGradKernels({ winogradFilter: true });
+  try {
+    p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
+    assert.ok(p['conv.winograd']! >= 1 && p['backpropFilter.winograd']! >= 1 && (p['backpropFilter.simd'] ?? 0) === 0, JSON.stringify(p));
+  } finally {
+    configureWasmGradKernels({ winogradFilter: false });
+  }
+  // declined: strided -> stock forward and input gradient, XNNPACK filter gradient
+  p = await pathsOfConv({ x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 });
+  assert.ok(p['conv.stock']! >= 1 && p['backpropInput.stock']! >= 1 && p['backpropFilter.xnnpack']! >= 1, JSON.stringify(p));
+  // max-pool gradient and the bias sum (channels % 4 == 0: SIMD)
+  const rng = new Rng(2);
+  p = countPaths(() =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(rng.normalArray(2 * 28 * 28 * 16), [2, 28, 28, 16]);
+      tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 3, 2, 'same')))(x).dataSync();
+      tf.sum(x, [0, 1, 2]).dataSync();
+    }),
+  ).counts;
+  assert.ok(p['maxPoolGrad.simd']! >= 1 && p['sum.simd']! >= 1, JSON.stringify(p));
+  // (the full reduction tf.sum(maxPool(a)) is not a leading-axes sum: stock, as intended)
+  assert.equal((p['maxPoolGrad.stock'] ?? 0) + (p['maxPoolGrad.js'] ?? 0), 0);
+});
+
+test('the reference network on wasm (default convOp auto) takes the fused paths: conv2dBiasAct, fused ReLU + bias gradient, Winograd', async () => {
+  await tf.setBackend('wasm');
+  const { createFeatureNet } = await import('../src/model/net.js');
+  const net = createFeatureNet(new Rng(3), 2);
+  const rng = new Rng(4);
+  const p = countPaths(() =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(rng.normalArray(4 * 28 * 28), [4, 28, 28, 1]);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(net.forward(x))) as tf.Scalar, Object.values(net.variables));
+      value.dataSync();
+      for (const g of Object.values(grads)) g.dataSync();
+    }),
+  ).counts;
+  net.dispose();
+  assert.equal(p['reluBiasGrad.fused'], 5, JSON.stringify(p)); // the five ReLU layers
+  assert.equal(p['conv.winograd'], 4, JSON.stringify(p)); // layers 2-5 forward
+  assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 2-6 need dx; 6 (64->2 flipped: 2->64) is direct
+  assert.equal(p['backpropFilter.winograd'] ?? 0, 0, JSON.stringify(p)); // off by default
+  assert.equal(p['backpropFilter.simd'], 5, JSON.stringify(p)); // layers 1-5; 6 dot
+  assert.equal(p['backpropFilter.dot'], 1, JSON.stringify(p));
+  assert.equal(p['conv.dot'], 1, JSON.stringify(p));
+  assert.equal((p['conv.stock'] ?? 0) + (p['backpropInput.stock'] ?? 0) + (p['backpropFilter.xnnpack'] ?? 0), 0, JSON.stringify(p));
 });

@@ -9,6 +9,7 @@
  * registered kernels); stride 1 and NHWC, like the reference network.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { RELU_BIAS_GRAD, reluBiasGradAvailable } from './wasm_train_kernels.js';
 
 export interface Conv2dBiasActOptions {
   /** 'relu' or 'linear' (default 'linear'). */
@@ -42,7 +43,14 @@ export function conv2dBiasAct(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tens
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [sx, sw, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D | undefined];
         // y = relu(z) > 0 exactly where z > 0, so the saved output gives the ReLU mask.
-        const g = relu ? tf.mul(dy, tf.step(sy!)) : dy;
+        let g: tf.Tensor4D;
+        let db: tf.Tensor;
+        if (relu && reluBiasGradAvailable(sy!)) {
+          [g, db] = engine.runKernel(RELU_BIAS_GRAD, { dy, y: sy! }, {}) as [tf.Tensor4D, tf.Tensor];
+        } else {
+          g = relu ? tf.mul(dy, tf.step(sy!)) : dy;
+          db = tf.sum(g, [0, 1, 2]);
+        }
         const dx = inputGradient
           ? (engine.runKernel('Conv2DBackpropInput', { dy: g, filter: sw }, {
               strides: [1, 1],
@@ -57,7 +65,6 @@ export function conv2dBiasAct(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tens
           dataFormat: 'NHWC',
           filterShape: sw.shape,
         } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        const db = tf.sum(g, [0, 1, 2]);
         return [dx, dw, db];
       },
     };

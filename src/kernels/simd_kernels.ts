@@ -303,7 +303,61 @@ function sumRowsFn(): Fn {
   return f;
 }
 
+/**
+ * (dy, y, g, db, M, C): the gradient through bias + ReLU of an [M, C] output y = relu(z):
+ * g = dy where y > 0 else 0, and db (zeroed by the caller) += column sums of g, in one pass, in
+ * blocks of 256 rows as sum_rows. C % 4 == 0.
+ */
+function reluGradBiasFn(): Fn {
+  const f = new Fn('relu_grad_bias', 6);
+  const [DY, Y, G, DB, M, C] = [0, 1, 2, 3, 4, 5];
+  const [c4, cb, m0, m1, off, cnt] = Array.from({ length: 6 }, () => f.local(I32));
+  const acc = f.local(V128);
+  const zero = f.local(V128);
+  const gv = f.local(V128);
+  const c = (k: number) => () => f.i32(k);
+  const get = (k: number) => () => f.get(k);
+  f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
+  f.get(C).i32(4).mul().set(c4);
+  f.forRange(
+    m0,
+    c(0),
+    get(M),
+    () => {
+      f.get(M).get(m0).i32(256).add().get(M).get(m0).i32(256).add().ltS().select().set(m1);
+      f.forRange(
+        cb,
+        c(0),
+        get(c4),
+        () => {
+          f.get(zero).set(acc);
+          f.get(m0).get(c4).mul().get(cb).add().set(off);
+          f.get(m1).get(m0).sub().set(cnt);
+          f.op(0x03, 0x40);
+          // g = dy & (y > 0)
+          f.get(DY).get(off).add().simd(SIMD.load, mem());
+          f.get(Y).get(off).add().simd(SIMD.load, mem()).get(zero).simd(SIMD.f32x4_gt);
+          f.simd(SIMD.v128_and).set(gv);
+          f.get(G).get(off).add().get(gv).simd(SIMD.store, mem());
+          f.get(acc).get(gv).simd(SIMD.f32x4_add).set(acc);
+          f.get(off).get(c4).add().set(off);
+          f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
+          f.op(0x0b);
+          f.get(DB).get(cb).add();
+          f.get(DB).get(cb).add().simd(SIMD.load, mem()).get(acc).simd(SIMD.f32x4_add);
+          f.simd(SIMD.store, mem());
+        },
+        16,
+      );
+    },
+    256,
+  );
+  return f;
+}
+
 export interface SimdKernels {
+  /** g = dy * (y > 0), db (zeroed by the caller) = column sums of g; [M, C], C % 4 == 0. */
+  reluGradBias(dy: number, y: number, g: number, db: number, m: number, c: number): void;
   /**
    * dW (zeroed by the caller) += filter gradient. Addresses in bytes on the shared heap. Needs
    * co % 4 == 0; picks the widest register blocking the channel counts allow.
@@ -334,7 +388,7 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   if (hit) return hit;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const fma = fmaAvailable();
-  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(), sumRowsFn()], shared);
+  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(), sumRowsFn(), reluGradBiasFn()], shared);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const fns = VARIANTS.map((v) => ({ ...v, fn: instance.exports[variantName(v)] as (...a: number[]) => void }));
   const pick = (ci: number, co: number) => fns.find((v) => ci % v.ciB === 0 && co % (4 * v.coV) === 0);
@@ -348,6 +402,10 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
     maxPoolGrad(x, dy, dx, d) {
       if (d.c % 4 !== 0) throw new Error(`maxPoolGrad: channels ${d.c} not a multiple of 4`);
       (instance.exports.max_pool_grad as (...a: number[]) => void)(x, dy, dx, d.n, d.h, d.w, d.c, d.oh, d.ow, d.sh, d.sw, d.fh, d.fw, d.pt, d.pl);
+    },
+    reluGradBias(dy, y, g, db, m, c) {
+      if (c % 4 !== 0) throw new Error(`reluGradBias: columns ${c} not a multiple of 4`);
+      (instance.exports.relu_grad_bias as (...a: number[]) => void)(dy, y, g, db, m, c);
     },
     sumRows(x, out, m, c) {
       if (c % 4 !== 0) throw new Error(`sumRows: columns ${c} not a multiple of 4`);

@@ -32,8 +32,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
-import { convKernel, padInto } from './simd_conv.js';
-import { winogradEligible, winogradFilter, winogradKernel, winogradPadding } from './simd_winograd.js';
+import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd_conv.js';
+import {
+  winogradEligible,
+  winogradFilter,
+  winogradFilterGradEligible,
+  winogradFilterGradFinish,
+  winogradFilterGradKernel,
+  winogradKernel,
+  winogradPadding,
+} from './simd_winograd.js';
+import { countPath } from './fast_path.js';
 
 const BACKEND = 'wasm';
 
@@ -46,14 +55,62 @@ interface WasmBackendLike {
 
 let useSimd = true;
 let useWinograd = true;
+// Off by default: with it, test/parallel.test.ts's 4 Adam steps (one process vs two workers) differed by
+// 2.7e-4 relative in conv5.w (limit 1e-4); see docs/speed.md, session 4. configureWasmGradKernels
+// ({ winogradFilter: true }) turns it on.
+let useWinogradFilter = false;
 
 /**
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
  * instead of the hand-written SIMD kernels (for comparisons and as a fallback).
  */
-export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean }): void {
+export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean; winogradFilter?: boolean }): void {
   if (opts.simd !== undefined) useSimd = opts.simd;
   if (opts.winograd !== undefined) useWinograd = opts.winograd;
+  if (opts.winogradFilter !== undefined) useWinogradFilter = opts.winogradFilter;
+}
+
+/**
+ * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (simd_winograd.ts), or
+ * undefined when it does not apply.
+ */
+function winogradFilterGrad(backend: WasmBackendLike, memory: WebAssembly.Memory, x: TensorInfo, dy: TensorInfo, pads: Pads, ho: number, wo: number): TensorInfo | undefined {
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const co = dy.shape[3]!;
+  if (!winogradFilterGradEligible(3, 3, ci, co) || pads.top < 0 || pads.left < 0 || pads.bottom < 0 || pads.right < 0) return undefined;
+  const tiles = winogradPadding(ho, wo);
+  const pd = { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight };
+  const hpp = h + pd.top + pd.bottom;
+  const wpp = w + pd.left + pd.right;
+  if (hpp < 2 * tiles.th + 2 || wpp < 2 * tiles.tw + 2) return undefined;
+  const addr = (t: TensorInfo) => heapAddress(backend, t);
+  const temps: TensorInfo[] = [];
+  const temp = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    temps.push(t);
+    return t;
+  };
+  try {
+    const padX = pd.top + pd.bottom + pd.left + pd.right > 0;
+    const xp = padX ? temp([n, hpp, wpp, ci]) : x;
+    const padDy = tiles.extraBottom + tiles.extraRight > 0;
+    const dyp = padDy ? temp([n, 2 * tiles.th, 2 * tiles.tw, co]) : dy;
+    const du = temp([16, ci, co]);
+    const T = tiles.th * tiles.tw;
+    const vbuf = temp([16, T, ci]);
+    const mbuf = temp([16, T, co]);
+    const dw = backend.makeOutput([3, 3, ci, co], 'float32');
+    const heap = new Float32Array(memory.buffer); // after every allocation
+    if (padX) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pd });
+    if (padDy) padInto(heap, addr(dy) / 4, addr(dyp) / 4, { n, h: ho, w: wo, c: co, top: 0, left: 0, bottom: tiles.extraBottom, right: tiles.extraRight });
+    heap.fill(0, addr(du) / 4, addr(du) / 4 + 16 * ci * co);
+    winogradFilterGradKernel(memory, ci, co)(addr(xp), addr(dyp), addr(du), addr(vbuf), addr(mbuf), n, hpp, wpp, tiles.th, tiles.tw);
+    winogradFilterGradFinish(new Float32Array(memory.buffer), addr(du) / 4, addr(dw) / 4, ci, co);
+    countPath('backpropFilter.winograd');
+    return dw;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
 }
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
@@ -76,6 +133,7 @@ function simdConv(
   bias: TensorInfo | null,
   relu: boolean,
   pads: Pads,
+  kind: 'conv' | 'backpropInput',
 ): TensorInfo | undefined {
   const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
   const [n, h, w] = x.shape as [number, number, number, number];
@@ -91,8 +149,10 @@ function simdConv(
   if (oh <= 0 || ow <= 0) return undefined;
   // Output channels are computed in groups of 4: pad the filter (and bias) with zero channels
   // when needed (the last layer, 64 -> 2) and drop the extra channels afterwards.
-  const co4 = Math.ceil(co / 4) * 4;
-  const wino = useWinograd && winogradEligible(kh, kw, ci, co4);
+  // Few output channels (the last layer): dot products over the input channels, no widening.
+  const dot = dotEligible(ci, co);
+  const co4 = dot ? co : Math.ceil(co / 4) * 4;
+  const wino = !dot && useWinograd && winogradEligible(kh, kw, ci, co4);
   const tiles = winogradPadding(oh, ow);
   const pd = wino ? { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight } : pads;
   const hpp = h + pd.top + pd.bottom;
@@ -115,6 +175,7 @@ function simdConv(
       if (bias) b = temp([co4]);
       out4 = temp([n, oh, ow, co4]);
     }
+    const wt = dot ? temp([co, kh * kw * ci]) : undefined;
     const u = wino ? temp([16, ci, co4]) : undefined;
     const vbuf = wino ? temp([16, tiles.th * tiles.tw, ci]) : undefined;
     const mbuf = wino ? temp([16, tiles.th * tiles.tw, co4]) : undefined;
@@ -126,7 +187,11 @@ function simdConv(
       if (bias && b) widenChannels(heap, addr(bias) / 4, addr(b) / 4, 1, co, co4);
     }
     const target = addr(out4 ?? out);
-    if (wino) {
+    countPath(`${kind}.${wino ? 'winograd' : dot ? 'dot' : 'direct'}`);
+    if (dot) {
+      transposeFilterForDot(heap, addr(filter) / 4, addr(wt!) / 4, kh * kw, ci, co);
+      dotConvKernel(memory, { ci, co, kh, kw, bias: bias !== null, relu })(addr(xp), addr(wt!), bias ? addr(bias) : 0, target, n, hpp, wpp, oh, ow);
+    } else if (wino) {
       winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4);
       winogradKernel(memory, { ci, co: co4, bias: b !== null, relu })(
         addr(xp),
@@ -194,9 +259,10 @@ function convForward(fused: boolean, args: ConvArgs): TensorInfo | TensorInfo[] 
     preluActivationWeights == null;
   if (eligible) {
     const { pads } = padsOf(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], [1, 1], attrs.pad, attrs.dimRoundingMode);
-    const out = simdConv(backend, x, filter, bias ?? null, activation === 'relu', pads);
+    const out = simdConv(backend, x, filter, bias ?? null, activation === 'relu', pads, 'conv');
     if (out) return out;
   }
+  countPath('conv.stock');
   return stock!.kernelFunc(args as Parameters<KernelFunc>[0]);
 }
 
@@ -329,6 +395,18 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const simd = sh === 1 && sw === 1 ? simdFor(backend) : undefined;
   const co4 = Math.ceil(co / 4) * 4;
   const memory = heapMemory(backend);
+  if (simd && memory && useWinograd && useWinogradFilter && kh === 3 && kw === 3) {
+    const dw = winogradFilterGrad(backend, memory, x, dy, pads, ho, wo);
+    if (dw) return dw;
+  }
+  if (simd && memory && dotEligible(ci, co)) {
+    // Few output channels (the last layer): dot-product kernel, all of dW written.
+    const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
+    const addr = (t: TensorInfo) => heapAddress(backend, t);
+    dotFilterGradKernel(memory, co)(addr(x), addr(dy), addr(dw), n, x.shape[1]!, x.shape[2]!, ci, ho, wo, kh, kw, pads.top, pads.left);
+    countPath('backpropFilter.dot');
+    return dw;
+  }
   if (simd && memory && simd.canFilterGrad(ci, co4)) {
     // Direct SIMD kernel on x and dy as they are (no transposes, no packing). Output channels in
     // groups of 4: for co % 4 != 0, dy is widened with zero channels and dW narrowed afterwards.
@@ -356,6 +434,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
         pl: pads.left,
       });
       if (dw4) narrowChannels(heap, addr(dw4) / 4, addr(dw) / 4, kh * kw * ci, co4, co);
+      countPath('backpropFilter.simd');
     } finally {
       if (wide) {
         backend.disposeData(dy4.dataId);
@@ -364,6 +443,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     }
     return dw;
   }
+  countPath('backpropFilter.xnnpack');
   // x [n,h,w,ci] -> [ci,h,w,n]: the batch becomes the contracted channel axis.
   const xT = transpose(backend, x, [3, 1, 2, 0]);
   // dy [n,ho,wo,co] -> [ho,wo,n,co]: a filter of size ho x wo from n to co channels, dilated by
@@ -413,6 +493,7 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
       : null);
   if (bad) {
     // Strided / NCHW: the stock kernel is correct, just slow.
+    countPath('backpropInput.stock');
     if (stockBackpropInput) return stockBackpropInput.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
     throw bad;
   }
@@ -443,7 +524,10 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
       left: kw - 1 - pads.left,
       right: kw - 1 - pads.right,
     };
-    return simdConv(backend, dy, flipped, null, false, dxPads) ?? conv2d(backend, dy, flipped, dxPads);
+    const fast = simdConv(backend, dy, flipped, null, false, dxPads, 'backpropInput');
+    if (fast) return fast;
+    countPath('backpropInput.xnnpack');
+    return conv2d(backend, dy, flipped, dxPads);
   } finally {
     backend.disposeData(flipped.dataId);
   }

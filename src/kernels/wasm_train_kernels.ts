@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { heapAddress, simdKernelsOf } from './simd_kernels.js';
+import { countPath } from './fast_path.js';
 
 const BACKEND = 'wasm';
 
@@ -38,6 +39,7 @@ export function configureWasmTrainKernels(opts: { simd?: boolean }): void {
 }
 
 function callStock(name: string, args: KernelArgs): TensorInfo | TensorInfo[] {
+  if (name === 'MaxPoolGrad' || name === 'Sum') countPath(`${name === 'Sum' ? 'sum' : 'maxPoolGrad'}.stock`);
   return stock.get(name)!.kernelFunc(args as Parameters<KernelFunc>[0]);
 }
 
@@ -68,8 +70,10 @@ function maxPoolGrad(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (simd) {
     const a = (t: TensorInfo) => heapAddress(backend, t);
     simd.maxPoolGrad(a(input), a(dy), a(out), { n: nb, h: H, w: W, c: C, oh: OH, ow: OW, sh, sw, fh, fw, pt, pl });
+    countPath('maxPoolGrad.simd');
     return out;
   }
+  countPath('maxPoolGrad.js');
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
   const best = new Float32Array(C);
@@ -127,8 +131,10 @@ function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (simd) {
     o.fill(0);
     simd.sumRows(heapAddress(backend, x), heapAddress(backend, out), M, C);
+    countPath('sum.simd');
     return out;
   }
+  countPath('sum.js');
   const xv = backend.typedArrayFromHeap(x) as Float32Array;
   const acc = new Float64Array(C);
   for (let m = 0; m < M; m++) {
@@ -149,6 +155,7 @@ function identity(args: KernelArgs): TensorInfo | TensorInfo[] {
   const { x } = args.inputs as { x: TensorInfo };
   if (x.dtype === 'string') return callStock('Identity', args);
   backend.incRef(x.dataId);
+  countPath('identity.shared');
   return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
 }
 
@@ -157,6 +164,37 @@ function cast(args: KernelArgs): TensorInfo | TensorInfo[] {
   const dtype = (args.attrs ?? {}).dtype as tf.DataType | undefined;
   if (dtype === x.dtype && x.dtype !== 'string') return identity(args);
   return callStock('Cast', args);
+}
+
+/**
+ * 'FaceLossesReluBiasGrad' (dy, y) -> [g, db]: the gradient through y = relu(conv + b) of
+ * conv2dBiasAct, g = dy·(y > 0) and db = sum of g over all but the channel axis, in one pass (the
+ * composed version is Step, Multiply and Sum: three passes and an intermediate). wasm only, float32,
+ * channels % 4 == 0 (conv2dBiasAct checks `reluBiasGradAvailable` and composes otherwise).
+ */
+export const RELU_BIAS_GRAD = 'FaceLossesReluBiasGrad';
+
+function reluBiasGrad(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+  const C = dy.shape[dy.shape.length - 1]!;
+  const M = tf.util.sizeFromShape(dy.shape) / C;
+  const simd = simdKernelsOf(backend);
+  if (!simd || C % 4 !== 0 || dy.dtype !== 'float32' || y.dtype !== 'float32') {
+    throw new Error(`${RELU_BIAS_GRAD}: needs float32 and channels % 4 == 0 on the wasm backend (got ${dy.dtype}, [${dy.shape}])`);
+  }
+  const g = backend.makeOutput(dy.shape.slice(), 'float32');
+  const db = backend.makeOutput([C], 'float32');
+  (backend.typedArrayFromHeap(db) as Float32Array).fill(0);
+  const a = (t: TensorInfo) => heapAddress(backend, t);
+  simd.reluGradBias(a(dy), a(y), a(g), a(db), M, C);
+  countPath('reluBiasGrad.fused');
+  return [g, db];
+}
+
+/** Whether conv2dBiasAct can use the fused ReLU + bias gradient for this output. */
+export function reluBiasGradAvailable(y: { shape: number[]; dtype: string }): boolean {
+  return useSimd && y.dtype === 'float32' && y.shape[y.shape.length - 1]! % 4 === 0 && tf.getBackend() === BACKEND && tf.getKernel(RELU_BIAS_GRAD, BACKEND) !== undefined;
 }
 
 let registered = false;
@@ -176,5 +214,6 @@ export function registerWasmTrainKernels(): void {
   replace('Sum', sum);
   replace('Identity', identity);
   replace('Cast', cast);
+  if (!tf.getKernel(RELU_BIAS_GRAD, BACKEND)) tf.registerKernel({ kernelName: RELU_BIAS_GRAD, backendName: BACKEND, kernelFunc: reluBiasGrad as unknown as KernelFunc });
   registered = true;
 }

@@ -32,9 +32,12 @@ export const CONV_CHANNELS: ReadonlyArray<[number, number]> = [
 let instance = 0;
 
 export interface FeatureNetOptions {
-  /** How a convolution + bias + ReLU is expressed: tf.fused.conv2d (default), or facelosses'
-   *  conv2dBiasAct, which stays one op under a gradient tape (an experiment of the benchmark). */
-  convOp?: 'fused' | 'biasAct';
+  /** How a convolution + bias + ReLU is expressed: tf.fused.conv2d, or facelosses'
+   *  conv2dBiasAct, which stays one op under a gradient tape (no bias Add and ReLU passes forward;
+   *  backward one fused ReLU-mask + bias-sum kernel on wasm instead of Step, Multiply, Sum).
+   *  'auto' (default): conv2dBiasAct on the wasm backend, where it is faster (docs/speed.md),
+   *  tf.fused.conv2d elsewhere. */
+  convOp?: 'auto' | 'fused' | 'biasAct';
 }
 
 export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: FeatureNetOptions = {}): FeatureNet {
@@ -55,7 +58,8 @@ export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: 
   const conv = (x: tf.Tensor4D, i: number, relu: boolean): tf.Tensor4D => {
     const { w, b } = convs[i]!;
     const activation = relu ? 'relu' : 'linear';
-    if (opts.convOp === 'biasAct') {
+    const op = opts.convOp ?? 'auto';
+    if (op === 'biasAct' || (op === 'auto' && tf.getBackend() === 'wasm')) {
       // The first layer needs no gradient with respect to the image.
       return conv2dBiasAct(x, w as tf.Tensor4D, b as tf.Tensor1D, { activation, inputGradient: i > 0 });
     }

@@ -5,6 +5,16 @@
  * Its whole state (t, m, v) can be read and restored for checkpoints.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_KERNEL, adamKernelAvailable, registerAdamKernel } from '../kernels/adam_kernel.js';
+import { countPath } from '../kernels/fast_path.js';
+
+registerAdamKernel();
+
+/** `fused: false` forces the composed update (13 kernels per variable), for comparisons and tests. */
+let useFused = true;
+export function configureAdam(opts: { fused?: boolean }): void {
+  if (opts.fused !== undefined) useFused = opts.fused;
+}
 
 export interface AdamOptions {
   lr: number;
@@ -53,10 +63,24 @@ export class Adam {
     const bc2 = 1 - Math.pow(this.beta2, t);
     const stepSize = this.lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
+    // One kernel per variable where the backend has it (wasm, cpu; bit-identical results).
+    const fused = useFused && adamKernelAvailable();
     tf.tidy(() => {
       for (const [name, p] of Object.entries(this.params)) {
         let g = grads[name];
         if (!g) continue;
+        if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
+          const m = this.m.get(name)!;
+          const v = this.v.get(name)!;
+          const attrs = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, sqrtBc2, stepSize };
+          const [p1, m1, v1] = tf.engine().runKernel(ADAM_KERNEL, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          m.assign(m1!);
+          v.assign(v1!);
+          p.assign(p1!);
+          countPath('adam.fused');
+          continue;
+        }
+        countPath('adam.composed');
         if (this.weightDecay !== 0) g = tf.add(g, tf.mul(p, this.weightDecay));
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
