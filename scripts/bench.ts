@@ -12,6 +12,8 @@ import { spawnSync } from 'node:child_process';
  *              default: the number of cores on wasm, as `facelosses train` uses).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
+ * --no-winograd-filter: Winograd for the forward pass and the input gradient only; the direct SIMD
+ *              filter gradient (the default before session 5, for comparison).
  * --conv-op auto|fused|biasAct: createFeatureNet's convOp in the single-process step (default auto:
  *              conv2dBiasAct on wasm; 'fused' is tf.fused.conv2d, which unfuses under a tape).
  * --fused-net: the same as --conv-op biasAct (kept for older command lines).
@@ -66,6 +68,7 @@ const { values } = parseArgs({
     'conv-op': { type: 'string' },
     'no-simd': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
+    'no-winograd-filter': { type: 'boolean', default: false },
     'profile-ops': { type: 'boolean', default: false },
     'compare-pytorch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -76,7 +79,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--profile-ops] [--compare-pytorch]\n',
+      '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--no-winograd-filter] [--profile-ops] [--compare-pytorch]\n',
   );
   process.exit(0);
 }
@@ -92,6 +95,7 @@ if (!BACKEND_NAMES.includes(backendName)) fail(`unknown --backend '${backendName
 
 const info = await initBackend(backendName, { threads });
 if (values['no-winograd']) configureWasmGradKernels({ winograd: false });
+if (values['no-winograd-filter']) configureWasmGradKernels({ winogradFilter: false });
 if (values['no-simd']) {
   configureWasmGradKernels({ simd: false });
   configureWasmTrainKernels({ simd: false });
@@ -106,7 +110,7 @@ const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: i
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
 const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
-if (dp && (values['no-simd'] || values['no-winograd'])) fail('--no-simd/--no-winograd apply to the single-process step only');
+if (dp && (values['no-simd'] || values['no-winograd'] || values['no-winograd-filter'])) fail('--no-simd/--no-winograd/--no-winograd-filter apply to the single-process step only');
 if (dp && (values['fused-net'] || values['conv-op'])) fail('--fused-net/--conv-op apply to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
@@ -171,6 +175,7 @@ const result = {
   convOp: dp ? 'auto' : convOp,
   simd: info.name === 'wasm' && !values['no-simd'],
   winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
+  winogradFilter: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'] && !values['no-winograd-filter'],
   steps,
   warmup,
   batch,
@@ -184,7 +189,7 @@ process.stdout.write(JSON.stringify(result) + '\n');
 process.stdout.write(
   `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
     `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${!dp && convOp !== 'auto' ? `, conv op ${convOp}` : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : ''}, ` +
+    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${!dp && convOp !== 'auto' ? `, conv op ${convOp}` : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : values['no-winograd-filter'] ? ', no Winograd filter gradient' : ''}, ` +
     `load average ${result.loadAverage})\n`,
 );
 

@@ -4,6 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
 import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
 import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
@@ -190,15 +191,67 @@ test('Winograd F(2x2,3x3) filter gradient: odd sizes, valid, explicit pads, batc
     { x: [2, 9, 8, 4], f: [3, 3, 4, 16], pad: 'valid' },
     { x: [1, 5, 6, 8], f: [3, 3, 8, 16], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
   ];
-  configureWasmGradKernels({ winogradFilter: true }); // off by default (docs/speed.md, session 4)
-  try {
-    for (const [i, c] of shapes.entries()) {
-      await compare(c, 1100 + i);
-      const p = await pathsOfConv(c);
-      assert.ok(p['backpropFilter.winograd']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
-    }
-  } finally {
-    configureWasmGradKernels({ winogradFilter: false });
+  for (const [i, c] of shapes.entries()) {
+    await compare(c, 1100 + i);
+    const p = await pathsOfConv(c);
+    assert.ok(p['backpropFilter.winograd']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+  }
+});
+
+test('filter gradient accuracy against a float64 reference: Winograd at least as accurate as the direct kernel', async () => {
+  await tf.setBackend('wasm');
+  // Post-ReLU inputs and signed output gradients, at batch sizes of a training step: the sums run over
+  // N x H x W terms, where float32 rounding grows with the length of the addition chains.
+  const shapes: Array<[number, number, number, number]> = [
+    [64, 28, 16, 16],
+    [48, 14, 32, 32],
+    [48, 7, 32, 64],
+  ];
+  for (const [n, hw, ci, co] of shapes) {
+    const rng = new Rng(n + hw + ci + co);
+    const xs = Float32Array.from(rng.normalArray(n * hw * hw * ci), (v) => Math.max(0, v));
+    const dys = Float32Array.from(rng.normalArray(n * hw * hw * co));
+    const ref = new Float64Array(9 * ci * co);
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < hw; i++)
+        for (let j = 0; j < hw; j++)
+          for (let ky = 0; ky < 3; ky++)
+            for (let kx = 0; kx < 3; kx++) {
+              const yi = i + ky - 1;
+              const xj = j + kx - 1;
+              if (yi < 0 || yi >= hw || xj < 0 || xj >= hw) continue;
+              const xo = ((b * hw + yi) * hw + xj) * ci;
+              const dyo = ((b * hw + i) * hw + j) * co;
+              const wo = (ky * 3 + kx) * ci * co;
+              for (let c = 0; c < ci; c++) {
+                const xv = xs[xo + c]!;
+                if (xv !== 0) for (let o = 0; o < co; o++) ref[wo + c * co + o]! += xv * dys[dyo + o]!;
+              }
+            }
+    const rmsRel = (winogradFilter: boolean): number => {
+      configureWasmGradKernels({ winogradFilter });
+      try {
+        const dw = tf.tidy(() => {
+          const x = tf.tensor4d(xs, [n, hw, hw, ci]);
+          const dy = tf.tensor4d(dys, [n, hw, hw, co]);
+          const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ci, co], dilations: [1, 1] };
+          return (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as NamedAttrMap) as tf.Tensor).dataSync();
+        });
+        let e2 = 0;
+        let r2 = 0;
+        for (let k = 0; k < ref.length; k++) {
+          e2 += (dw[k]! - ref[k]!) ** 2;
+          r2 += ref[k]! ** 2;
+        }
+        return Math.sqrt(e2 / r2);
+      } finally {
+        configureWasmGradKernels({ winogradFilter: true });
+      }
+    };
+    const wino = rmsRel(true);
+    const direct = rmsRel(false);
+    assert.ok(wino <= 1e-6, `${n}x${hw}x${hw} ${ci}->${co}: Winograd rms relative error ${wino}`);
+    assert.ok(wino <= direct * 1.5, `${n}x${hw}x${hw} ${ci}->${co}: Winograd ${wino} against direct ${direct}`);
   }
 });
 
@@ -450,7 +503,7 @@ test('fast-path counters: each fast path of the reference network actually ran (
   let p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
   assert.ok(p['conv.winograd']! >= 1, `forward Winograd: ${JSON.stringify(p)}`);
   assert.ok(p['backpropInput.winograd']! >= 1, `input gradient Winograd: ${JSON.stringify(p)}`);
-  assert.ok(p['backpropFilter.simd']! >= 1 && (p['backpropFilter.winograd'] ?? 0) === 0, `filter gradient direct SIMD (Winograd off by default): ${JSON.stringify(p)}`);
+  assert.ok(p['backpropFilter.winograd']! >= 1 && (p['backpropFilter.simd'] ?? 0) === 0, `filter gradient Winograd: ${JSON.stringify(p)}`);
   assert.equal(p['conv.stock'] ?? 0, 0);
   assert.equal(p['backpropInput.xnnpack'] ?? 0, 0);
   assert.equal(p['backpropFilter.xnnpack'] ?? 0, 0);
@@ -467,12 +520,12 @@ test('fast-path counters: each fast path of the reference network actually ran (
   } finally {
     configureWasmGradKernels({ winograd: true });
   }
-  configureWasmGradKernels({ winogradFilter: true });
+  configureWasmGradKernels({ winogradFilter: false });
   try {
     p = await pathsOfConv({ x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' });
-    assert.ok(p['conv.winograd']! >= 1 && p['backpropFilter.winograd']! >= 1 && (p['backpropFilter.simd'] ?? 0) === 0, JSON.stringify(p));
+    assert.ok(p['conv.winograd']! >= 1 && p['backpropFilter.simd']! >= 1 && (p['backpropFilter.winograd'] ?? 0) === 0, JSON.stringify(p));
   } finally {
-    configureWasmGradKernels({ winogradFilter: false });
+    configureWasmGradKernels({ winogradFilter: true });
   }
   // declined: strided -> stock forward and input gradient, XNNPACK filter gradient
   p = await pathsOfConv({ x: [2, 9, 9, 4], f: [3, 3, 4, 8], pad: 'same', strides: 2 });
@@ -508,8 +561,8 @@ test('the reference network on wasm (default convOp auto) takes the fused paths:
   assert.equal(p['reluBiasGrad.fused'], 5, JSON.stringify(p)); // the five ReLU layers
   assert.equal(p['conv.winograd'], 4, JSON.stringify(p)); // layers 2-5 forward
   assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 2-6 need dx; 6 (64->2 flipped: 2->64) is direct
-  assert.equal(p['backpropFilter.winograd'] ?? 0, 0, JSON.stringify(p)); // off by default
-  assert.equal(p['backpropFilter.simd'], 5, JSON.stringify(p)); // layers 1-5; 6 dot
+  assert.equal(p['backpropFilter.winograd'], 4, JSON.stringify(p)); // layers 2-5
+  assert.equal(p['backpropFilter.simd'], 1, JSON.stringify(p)); // layer 1 (ci = 1); 6 dot
   assert.equal(p['backpropFilter.dot'], 1, JSON.stringify(p));
   assert.equal(p['conv.dot'], 1, JSON.stringify(p));
   assert.equal((p['conv.stock'] ?? 0) + (p['backpropInput.stock'] ?? 0) + (p['backpropFilter.xnnpack'] ?? 0), 0, JSON.stringify(p));

@@ -446,7 +446,9 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean): Fn {
             () => {
               // up = du + ((k*ci + cib)*co)*4 + cob
               f.get(DU).get(k).i32(ci).mul().get(cib).add().i32(co4).mul().add().get(cob).add().set(up);
-              for (let i = 0; i < 4; i++) for (let j = 0; j < 2; j++) f.get(up).simd(SIMD.load, mem(i * co4 + j * 16)).set(acc[i * 2 + j]!);
+              // This image's sum over its tiles starts from zero and is added to dU once: chains of
+              // T additions instead of N x T keep float32 rounding near the direct kernel's.
+              for (let i = 0; i < 8; i++) f.get(zero).set(acc[i]!);
               f.get(VB).get(k).get(vstride).mul().add().get(cib).i32(4).mul().add().set(vp);
               f.get(MB).get(k).get(mstride).mul().add().get(cob).add().set(mp);
               f.get(T).set(cnt);
@@ -465,7 +467,11 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean): Fn {
               f.get(mp).i32(co4).add().set(mp);
               f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
               f.op(0x0b);
-              for (let i = 0; i < 4; i++) for (let j = 0; j < 2; j++) f.get(up).get(acc[i * 2 + j]!).simd(SIMD.store, mem(i * co4 + j * 16));
+              for (let i = 0; i < 4; i++) {
+                for (let j = 0; j < 2; j++) {
+                  f.get(up).get(up).simd(SIMD.load, mem(i * co4 + j * 16)).get(acc[i * 2 + j]!).simd(SIMD.f32x4_add).simd(SIMD.store, mem(i * co4 + j * 16));
+                }
+              }
             },
             32,
           );

@@ -55,10 +55,11 @@ interface WasmBackendLike {
 
 let useSimd = true;
 let useWinograd = true;
-// Off by default: with it, test/parallel.test.ts's 4 Adam steps (one process vs two workers) differed by
-// 2.7e-4 relative in conv5.w (limit 1e-4); see docs/speed.md, session 4. configureWasmGradKernels
-// ({ winogradFilter: true }) turns it on.
-let useWinogradFilter = false;
+// On by default since session 5: each image's sum over its tiles is accumulated apart and added to
+// dU once, which makes it more accurate than the direct kernel against a float64 reference
+// (test/kernels.test.ts; docs/speed.md, session 5). configureWasmGradKernels({ winogradFilter: false })
+// turns it off.
+let useWinogradFilter = true;
 
 /**
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
