@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
  *
  *   npm run bench -- [--steps 30] [--warmup 5] [--backend wasm|webgpu|cpu|auto|tensorflow|tensorflow-gpu]
  *                    [--batch 128] [--threads N] [--workers N] [--fused-net] [--profile-ops]
- *                    [--compare-pytorch]
+ *                    [--compare-pytorch] [--rounds N]
  *
  * --workers N: data-parallel step (src/train/parallel.ts) with N worker threads (0 or 1: one process;
  *              default: the number of cores on wasm, as `facelosses train` uses).
@@ -18,9 +18,12 @@ import { spawnSync } from 'node:child_process';
  *              conv2dBiasAct on wasm; 'fused' is tf.fused.conv2d, which unfuses under a tape).
  * --fused-net: the same as --conv-op biasAct (kept for older command lines).
  *
- * --compare-pytorch: after this run (workers stopped), time PyTorch on the same network, batch,
- *              optimizer, steps and warm-up (scripts/bench_pytorch.py) on 1 and 2 threads, and print
- *              both and the ratio ours / PyTorch's best. The Python is $FACELOSSES_PYTHON, else
+ * --rounds N:  N measured rounds of --steps steps (default 1; 3 with --compare-pytorch), one JSON
+ *              line each.
+ * --compare-pytorch: after each of our rounds (our workers idle), time PyTorch on the same network,
+ *              batch, optimizer, steps and warm-up (scripts/bench_pytorch.py) in its four layouts (1
+ *              and 2 threads, NCHW and channels-last), then print the ratio of our median round to the
+ *              median of PyTorch's best layout. The Python is $FACELOSSES_PYTHON, else
  *              /usr/bin/python3, else python3 on the PATH, whichever imports torch first (FACELOSSES_PYTHON alone when set); without
  *              one, one line says so and the bench result stands.
  *
@@ -59,6 +62,7 @@ function positiveInt(name: string, v: string | undefined, dflt: number, min = 1)
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' },
+    rounds: { type: 'string' },
     warmup: { type: 'string' },
     backend: { type: 'string' },
     batch: { type: 'string' },
@@ -77,7 +81,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    'usage: npm run bench -- [--steps N] [--warmup N] [--backend ' +
+    'usage: npm run bench -- [--steps N] [--warmup N] [--rounds N] [--backend ' +
       BACKEND_NAMES.join('|') +
       '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--no-winograd-filter] [--profile-ops] [--compare-pytorch]\n',
   );
@@ -85,6 +89,8 @@ if (values.help) {
 }
 const steps = positiveInt('steps', values.steps, 30);
 const warmup = positiveInt('warmup', values.warmup, 5, 0);
+// Rounds of `steps` steps each (one warm-up in all); with --compare-pytorch, PyTorch runs after each round.
+const rounds = positiveInt('rounds', values.rounds, values['compare-pytorch'] ? 3 : 1);
 const batch = positiveInt('batch', values.batch, 128);
 const threads = values.threads === undefined ? undefined : positiveInt('threads', values.threads, 1);
 // Default as `facelosses train`: on wasm, one data-parallel worker per core (0 or 1: one process).
@@ -142,62 +148,80 @@ async function step(i: number): Promise<number> {
 }
 
 for (let i = 0; i < warmup; i++) await step(i);
-const tensorsBefore = tf.memory().numTensors;
-const cpu0 = process.cpuUsage();
-const t0 = performance.now();
-const stepMs: number[] = [];
-let last = 0;
-for (let i = 0; i < steps; i++) {
-  const ts = performance.now();
-  last = await step(warmup + i);
-  stepMs.push(performance.now() - ts);
-}
-const seconds = (performance.now() - t0) / 1000;
-const cpu = process.cpuUsage(cpu0);
-stepMs.sort((a, b) => a - b);
-const leaked = tf.memory().numTensors - tensorsBefore;
+let stepIndex = warmup;
 
-const msPerStep = (seconds * 1000) / steps;
-const result = {
-  backend: info.name,
-  detail: info.detail,
-  imagesPerSecond: Number(((steps * batch) / seconds).toFixed((steps * batch) / seconds < 10 ? 2 : 0)),
-  msPerStep: Number(msPerStep.toFixed(2)),
-  // Robust to other processes on the machine: the median and fastest step, and CPU time per step
-  // (user+system of this process, all threads).
-  medianMsPerStep: Number(stepMs[Math.floor(steps / 2)]!.toFixed(2)),
-  minMsPerStep: Number(stepMs[0]!.toFixed(2)),
-  cpuMsPerStep: Number(((cpu.user + cpu.system) / 1000 / steps).toFixed(2)),
-  loadAverage: os.loadavg()[0]!.toFixed(2),
-  threads: info.threads ?? 1,
-  adapter: info.adapter,
-  workers,
-  convOp: dp ? 'auto' : convOp,
-  simd: info.name === 'wasm' && !values['no-simd'],
-  winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
-  winogradFilter: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'] && !values['no-winograd-filter'],
-  steps,
-  warmup,
-  batch,
-  tfjsVersion: tf.version_core,
-  node: process.version,
-  cpus: os.cpus().length,
-  finalLoss: Number(last.toFixed(4)),
-  leakedTensors: leaked,
-};
-process.stdout.write(JSON.stringify(result) + '\n');
-process.stdout.write(
-  `${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
-    `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
-    `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${!dp && convOp !== 'auto' ? `, conv op ${convOp}` : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : values['no-winograd-filter'] ? ', no Winograd filter gradient' : ''}, ` +
-    `load average ${result.loadAverage})\n`,
-);
+/** One measured round of `steps` steps: the JSON line's fields. */
+async function measure() {
+  const tensorsBefore = tf.memory().numTensors;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const stepMs: number[] = [];
+  let last = 0;
+  for (let i = 0; i < steps; i++) {
+    const ts = performance.now();
+    last = await step(stepIndex++);
+    stepMs.push(performance.now() - ts);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  stepMs.sort((a, b) => a - b);
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  const msPerStep = (seconds * 1000) / steps;
+  return {
+    backend: info.name,
+    detail: info.detail,
+    imagesPerSecond: Number(((steps * batch) / seconds).toFixed((steps * batch) / seconds < 10 ? 2 : 0)),
+    msPerStep: Number(msPerStep.toFixed(2)),
+    // Robust to other processes on the machine: the median and fastest step, and CPU time per step
+    // (user+system of this process, all threads).
+    medianMsPerStep: Number(stepMs[Math.floor(steps / 2)]!.toFixed(2)),
+    minMsPerStep: Number(stepMs[0]!.toFixed(2)),
+    cpuMsPerStep: Number(((cpu.user + cpu.system) / 1000 / steps).toFixed(2)),
+    loadAverage: os.loadavg()[0]!.toFixed(2),
+    threads: info.threads ?? 1,
+    adapter: info.adapter,
+    workers,
+    convOp: dp ? 'auto' : convOp,
+    simd: info.name === 'wasm' && !values['no-simd'],
+    winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
+    winogradFilter: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'] && !values['no-winograd-filter'],
+    steps,
+    warmup,
+    batch,
+    tfjsVersion: tf.version_core,
+    node: process.version,
+    cpus: os.cpus().length,
+    finalLoss: Number(last.toFixed(4)),
+    leakedTensors: leaked,
+  };
+}
+
+const torch = values['compare-pytorch'] ? findTorchPython() : undefined;
+if (torch && !torch.python) {
+  process.stdout.write(`PyTorch comparison skipped: no Python with torch found (tried ${torch.tried.join(', ')}; set FACELOSSES_PYTHON)\n`);
+}
+const ours: number[] = [];
+const pytorch = new Map<string, PytorchRun[]>();
+for (let round = 1; round <= rounds; round++) {
+  const result = await measure();
+  ours.push(result.imagesPerSecond);
+  process.stdout.write(JSON.stringify(rounds > 1 ? { ...result, round } : result) + '\n');
+  process.stdout.write(
+    `${rounds > 1 ? `round ${round}/${rounds}: ` : ''}${info.detail}: ${result.imagesPerSecond} images/s, ${result.msPerStep} ms/step ` +
+      `(median ${result.medianMsPerStep} ms; batch ${batch}, ${steps} steps after ${warmup} warm-up, ` +
+      `${result.threads} thread(s)${workers ? `, ${workers} data-parallel workers` : ''}${!dp && convOp !== 'auto' ? `, conv op ${convOp}` : ''}${values['no-simd'] ? ', no SIMD kernels' : values['no-winograd'] ? ', no Winograd' : values['no-winograd-filter'] ? ', no Winograd filter gradient' : ''}, ` +
+      `load average ${result.loadAverage})\n`,
+  );
+  // PyTorch right after each of our rounds (our workers idle meanwhile), so both see the same machine.
+  if (torch?.python) pytorchRound(torch.python, pytorch);
+}
+if (torch?.python) comparePytorch(ours, pytorch);
 
 if (values['profile-ops']) {
   // Value checks would read every kernel output back; they are not part of training.
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
   const prof = await tf.profile(async () => {
-    await step(warmup + steps);
+    await step(stepIndex++);
   });
   type Row = { name: string; ms: number; count: number };
   const byName = new Map<string, Row>();
@@ -233,7 +257,6 @@ optimizer.dispose();
 loss.dispose();
 net.dispose();
 
-if (values['compare-pytorch']) comparePytorch(result.imagesPerSecond);
 
 /** A Python that imports torch, or undefined (with the candidates tried). */
 function findTorchPython(): { python?: string; tried: string[] } {
@@ -246,39 +269,67 @@ function findTorchPython(): { python?: string; tried: string[] } {
   return { tried: candidates };
 }
 
-function comparePytorch(ours: number): void {
-  const { python, tried } = findTorchPython();
-  if (!python) {
-    process.stdout.write(`PyTorch comparison skipped: no Python with torch found (tried ${tried.join(', ')}; set FACELOSSES_PYTHON)\n`);
-    return;
-  }
+type PytorchRun = Record<string, unknown> & { threads: number; channelsLast: boolean; imagesPerSecond: number };
+
+/** PyTorch's four layouts of the step (1 and 2 threads, NCHW and channels-last), once each. */
+function pytorchRound(python: string, runs: Map<string, PytorchRun[]>): void {
   const script = new URL('./bench_pytorch.py', import.meta.url).pathname;
-  const runs: Array<Record<string, unknown> & { threads: number; imagesPerSecond: number }> = [];
   for (const t of [1, 2]) {
-    const r = spawnSync(python, [script, '--threads', String(t), '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)], {
-      encoding: 'utf8',
-    });
-    const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-    if (r.status !== 0 || !line.startsWith('{')) {
-      process.stdout.write(`PyTorch (${t} thread(s)) failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? `exit ${r.status}`}\n`);
-      continue;
+    for (const cl of [false, true]) {
+      const label = `${t} thread(s), ${cl ? 'channels-last' : 'NCHW'}`;
+      const args = [script, '--threads', String(t), '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)];
+      if (cl) args.push('--channels-last');
+      const r = spawnSync(python, args, { encoding: 'utf8' });
+      const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+      if (r.status !== 0 || !line.startsWith('{')) {
+        process.stdout.write(`PyTorch (${label}) failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? `exit ${r.status}`}\n`);
+        continue;
+      }
+      const j = JSON.parse(line) as PytorchRun;
+      runs.set(label, [...(runs.get(label) ?? []), j]);
+      process.stdout.write(line + '\n');
+      process.stdout.write(
+        `PyTorch ${j.torch as string} (${python}), ${label}: ${j.imagesPerSecond} images/s, ${j.msPerStep as number} ms/step ` +
+          `(median ${j.medianMsPerStep as number} ms; load average ${j.loadAverage as number})\n`,
+      );
     }
-    const j = JSON.parse(line) as (typeof runs)[number];
-    runs.push(j);
-    process.stdout.write(line + '\n');
-    process.stdout.write(
-      `PyTorch ${j.torch as string} (${python}), ${t} thread(s): ${j.imagesPerSecond} images/s, ${j.msPerStep as number} ms/step ` +
-        `(median ${j.medianMsPerStep as number} ms; load average ${j.loadAverage as number})\n`,
-    );
   }
-  if (runs.length === 0) return;
-  const best = runs.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
-  const ratio = ours / best.imagesPerSecond;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Ours against PyTorch's best layout: medians over the interleaved rounds. */
+function comparePytorch(ours: number[], runs: Map<string, PytorchRun[]>): void {
+  if (runs.size === 0) return;
+  const layouts = [...runs.entries()].map(([label, rs]) => ({
+    label,
+    threads: rs[0]!.threads,
+    channelsLast: rs[0]!.channelsLast,
+    imagesPerSecond: rs.map((r) => r.imagesPerSecond),
+    median: Math.round(median(rs.map((r) => r.imagesPerSecond))),
+  }));
+  const best = layouts.reduce((a, b) => (b.median > a.median ? b : a));
+  const oursMedian = Math.round(median(ours));
+  const ratio = oursMedian / best.median;
   process.stdout.write(
-    JSON.stringify({ compare: 'pytorch', ours, pytorchBest: best.imagesPerSecond, pytorchBestThreads: best.threads, ratio: Number(ratio.toFixed(3)) }) + '\n',
+    JSON.stringify({
+      compare: 'pytorch',
+      rounds: ours.length,
+      ours: oursMedian,
+      oursRounds: ours,
+      pytorch: Object.fromEntries(layouts.map((l) => [l.label, { median: l.median, rounds: l.imagesPerSecond }])),
+      pytorchBest: best.median,
+      pytorchBestThreads: best.threads,
+      pytorchBestChannelsLast: best.channelsLast,
+      ratio: Number(ratio.toFixed(3)),
+    }) + '\n',
   );
   process.stdout.write(
-    `ours ${ours} images/s vs PyTorch's best ${best.imagesPerSecond} images/s (${best.threads} thread(s)): ratio ${ratio.toFixed(2)}x\n`,
+    `ours ${oursMedian} images/s (median of ${ours.length} round(s): ${ours.join(', ')}) vs PyTorch's best ${best.median} images/s ` +
+      `(${best.label}; median of ${best.imagesPerSecond.join(', ')}): ratio ${ratio.toFixed(2)}x\n`,
   );
 }
 // The threaded wasm build keeps pthread workers alive; the benchmark is done.
