@@ -12,6 +12,9 @@ import { spawnSync } from 'node:child_process';
  *              default: the number of cores on wasm, as `facelosses train` uses).
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
+ * --winograd-tile auto|2|4: output tile of the Winograd forward and input gradient: auto (default)
+ *              F(4x4, 3x3) for 28x28 and 7x7 outputs, F(2x2, 3x3) for 14x14; 2 = F(2x2) everywhere
+ *              (the default before session 5); 4 = F(4x4) everywhere.
  * --no-winograd-filter: Winograd for the forward pass and the input gradient only; the direct SIMD
  *              filter gradient (the default before session 5, for comparison).
  * --conv-op auto|fused|biasAct: createFeatureNet's convOp in the single-process step (default auto:
@@ -73,6 +76,7 @@ const { values } = parseArgs({
     'no-simd': { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     'no-winograd-filter': { type: 'boolean', default: false },
+    'winograd-tile': { type: 'string' },
     'profile-ops': { type: 'boolean', default: false },
     'compare-pytorch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -83,7 +87,7 @@ if (values.help) {
   process.stdout.write(
     'usage: npm run bench -- [--steps N] [--warmup N] [--rounds N] [--backend ' +
       BACKEND_NAMES.join('|') +
-      '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--no-winograd-filter] [--profile-ops] [--compare-pytorch]\n',
+      '] [--batch N] [--threads N] [--workers N] [--conv-op auto|fused|biasAct] [--fused-net] [--no-simd] [--no-winograd] [--no-winograd-filter] [--winograd-tile auto|2|4] [--profile-ops] [--compare-pytorch]\n',
   );
   process.exit(0);
 }
@@ -102,6 +106,9 @@ if (!BACKEND_NAMES.includes(backendName)) fail(`unknown --backend '${backendName
 const info = await initBackend(backendName, { threads });
 if (values['no-winograd']) configureWasmGradKernels({ winograd: false });
 if (values['no-winograd-filter']) configureWasmGradKernels({ winogradFilter: false });
+const winogradTile = values['winograd-tile'] === undefined || values['winograd-tile'] === 'auto' ? 'auto' : Number(values['winograd-tile']);
+if (winogradTile !== 'auto' && winogradTile !== 2 && winogradTile !== 4) fail(`--winograd-tile must be auto, 2 or 4, got '${values['winograd-tile']}'`);
+configureWasmGradKernels({ winogradTile });
 if (values['no-simd']) {
   configureWasmGradKernels({ simd: false });
   configureWasmTrainKernels({ simd: false });
@@ -116,7 +123,9 @@ const loss = createLoss('softmax', {}, { numClasses: 10, embeddingDim: 2, rng: i
 const vars = trainableVariables(net, loss);
 const optimizer = new Adam(vars, { lr: 1e-3, weightDecay: 1e-4 });
 const dp = workers > 0 ? await DataParallel.create(net, { workers, maxBatch: batch, backend: backendName }) : undefined;
-if (dp && (values['no-simd'] || values['no-winograd'] || values['no-winograd-filter'])) fail('--no-simd/--no-winograd/--no-winograd-filter apply to the single-process step only');
+if (dp && (values['no-simd'] || values['no-winograd'] || values['no-winograd-filter'] || values['winograd-tile'])) {
+  fail('--no-simd/--no-winograd/--no-winograd-filter/--winograd-tile apply to the single-process step only');
+}
 if (dp && (values['fused-net'] || values['conv-op'])) fail('--fused-net/--conv-op apply to the single-process step only (workers build net.ts replicas)');
 
 // A few fixed MNIST-shaped batches (normalised-pixel-like values, random labels), reused cyclically.
@@ -185,6 +194,7 @@ async function measure() {
     simd: info.name === 'wasm' && !values['no-simd'],
     winograd: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'],
     winogradFilter: info.name === 'wasm' && !values['no-simd'] && !values['no-winograd'] && !values['no-winograd-filter'],
+    winogradTile,
     steps,
     warmup,
     batch,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
-import { configureWasmGradKernels, registerWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
+import { configureWasmGradKernels, registerWasmGradKernels, winogradTileFor } from '../src/kernels/wasm_conv_grad.js';
 import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
@@ -196,6 +196,34 @@ test('Winograd F(2x2,3x3) filter gradient: odd sizes, valid, explicit pads, batc
     const p = await pathsOfConv(c);
     assert.ok(p['backpropFilter.winograd']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
   }
+});
+
+test('Winograd F(4x4,3x3) forward and input gradient: odd sizes, valid, explicit pads, bias/ReLU, against cpu', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [2, 28, 28, 16], f: [3, 3, 16, 16], pad: 'same' }, // layer 2: 7x7 tiles exactly
+    { x: [2, 7, 7, 32], f: [3, 3, 32, 64], pad: 'same' }, // layer 5: one padded row and column
+    { x: [2, 14, 14, 32], f: [3, 3, 32, 32], pad: 'same' }, // 14 = 3.5 tiles
+    { x: [1, 9, 11, 4], f: [3, 3, 4, 16], pad: 'valid' },
+    { x: [1, 6, 5, 8], f: [3, 3, 8, 16], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  ];
+  configureWasmGradKernels({ winogradTile: 4 });
+  try {
+    for (const [i, c] of shapes.entries()) {
+      await compare(c, 1200 + i);
+      await compare({ ...c, fused: true }, 1210 + i);
+      const p = await pathsOfConv(c);
+      assert.ok(p['conv.winograd.f4']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+      // dx is the convolution of dy (co channels) with the flipped filter: Winograd when ci % 16 == 0
+      if (c.f[2] % 16 === 0) assert.ok(p['backpropInput.winograd.f4']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+    }
+  } finally {
+    configureWasmGradKernels({ winogradTile: 'auto' });
+  }
+  // auto: F(4x4) where its tiles cover the output with no more padding than F(2x2)'s
+  assert.equal(winogradTileFor(28, 28), 4);
+  assert.equal(winogradTileFor(7, 7), 4);
+  assert.equal(winogradTileFor(14, 14), 2);
+  assert.equal(winogradTileFor(28, 14), 2);
 });
 
 test('filter gradient accuracy against a float64 reference: Winograd at least as accurate as the direct kernel', async () => {
@@ -560,7 +588,9 @@ test('the reference network on wasm (default convOp auto) takes the fused paths:
   net.dispose();
   assert.equal(p['reluBiasGrad.fused'], 5, JSON.stringify(p)); // the five ReLU layers
   assert.equal(p['conv.winograd'], 4, JSON.stringify(p)); // layers 2-5 forward
+  assert.equal(p['conv.winograd.f4'], 2, JSON.stringify(p)); // of which F(4x4): layers 2 (28x28) and 5 (7x7)
   assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 2-6 need dx; 6 (64->2 flipped: 2->64) is direct
+  assert.equal(p['backpropInput.winograd.f4'], 2, JSON.stringify(p)); // dx of layers 2 (28x28) and 5 (7x7)
   assert.equal(p['backpropFilter.winograd'], 4, JSON.stringify(p)); // layers 2-5
   assert.equal(p['backpropFilter.simd'], 1, JSON.stringify(p)); // layer 1 (ci = 1); 6 dot
   assert.equal(p['backpropFilter.dot'], 1, JSON.stringify(p));

@@ -14,6 +14,9 @@ import { computeGradients, trainStep, trainableVariables } from '../src/train/st
 import type { Loss } from '../src/losses/types.js';
 
 const TOL = 1e-4;
+// The gradients differ only by float summation order (the workers' shares summed here): measured
+// at most 3e-6 relative (the direct filter gradient of layer 1), so they are held to 1e-5.
+const GRAD_TOL = 1e-5;
 let net: FeatureNet;
 let dp: DataParallel;
 
@@ -59,7 +62,7 @@ function compareGradients(loss: Loss, n: number, seed: number): void {
   assert.deepEqual(Object.keys(b.grads).sort(), Object.keys(a.grads).sort());
   for (const k of Object.keys(a.grads)) {
     const e = relErr(b.grads[k]!.dataSync(), a.grads[k]!.dataSync());
-    assert.ok(e <= TOL, `${loss.name} ${k}: relative error ${e}`);
+    assert.ok(e <= GRAD_TOL, `${loss.name} ${k}: relative error ${e}`);
   }
   assert.ok(Math.abs(a.loss.dataSync()[0]! - b.loss.dataSync()[0]!) <= 1e-5 * Math.max(1, Math.abs(a.loss.dataSync()[0]!)));
   assert.ok(relErr(b.embeddings.dataSync(), a.embeddings.dataSync()) <= TOL);
@@ -113,9 +116,13 @@ test('training steps give the same weights as one process (within float toleranc
       for (const r of [ra, rb]) tf.dispose([r.loss, r.embeddings, ...(r.logits ? [r.logits] : [])]);
       tf.dispose([x, y]);
     }
+    // Adam's first updates are about lr * sign(g) for every element, whatever |g|: an element whose
+    // gradient is at the float-rounding level takes +lr or -lr depending on the summation order.
+    // One such element among conv5.w's 18,432 makes a relative error of about 1e-4 after 4 steps
+    // (measured 1.1e-4 with Winograd F(4x4)); the gradients themselves agree to 1e-5 (above).
     for (const k of Object.keys(varsA)) {
       const e = relErr(varsB[k]!.dataSync(), varsA[k]!.dataSync());
-      assert.ok(e <= 1e-4, `${k} after 4 steps: relative error ${e}`);
+      assert.ok(e <= 3e-4, `${k} after 4 steps: relative error ${e}`);
     }
   } finally {
     await par.dispose();

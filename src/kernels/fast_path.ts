@@ -7,7 +7,9 @@
  * Paths (the counted name, then when it is taken):
  *   conv.winograd / conv.dot / conv.direct / conv.stock      Conv2D, FusedConv2D forward
  *   backpropInput.winograd / .dot / .direct / .xnnpack / .stock   Conv2DBackpropInput
- *   backpropFilter.dot / .simd / .xnnpack              Conv2DBackpropFilter
+ *   conv.winograd.f4 / backpropInput.winograd.f4       ... of which Winograd F(4x4, 3x3) (also
+ *                                                     counted as .winograd)
+ *   backpropFilter.winograd / .dot / .simd / .xnnpack  Conv2DBackpropFilter
  *   maxPoolGrad.simd / .js / .stock                   MaxPoolGrad
  *   sum.simd / .js / .stock                           Sum
  *   identity.shared                                   Identity, same-dtype Cast

@@ -23,6 +23,8 @@ export interface WinogradSpec {
   co: number;
   bias: boolean;
   relu: boolean;
+  /** Output tile: 2 for F(2x2, 3x3) (16 positions), 4 for F(4x4, 3x3) (36 positions). Default 2. */
+  tile?: 2 | 4;
 }
 
 /**
@@ -32,6 +34,9 @@ export interface WinogradSpec {
  */
 function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   const { ci, co } = spec;
+  const m = spec.tile ?? 2;
+  const alpha = m + 2;
+  const K = alpha * alpha; // transform positions per tile
   const ci4 = ci * 4;
   const co4 = co * 4;
   const P = 2;
@@ -44,6 +49,10 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   );
   const d = Array.from({ length: 16 }, () => f.local(V128));
   const r = Array.from({ length: 16 }, () => f.local(V128));
+  // F(4x4, 3x3): 6 column values, the 36 (input) or 24 (output) half-transformed values, constants
+  const col6 = m === 4 ? Array.from({ length: 6 }, () => f.local(V128)) : [];
+  const half = m === 4 ? Array.from({ length: 36 }, () => f.local(V128)) : [];
+  const [k2, k4, k5, k8, w0, w1, w2, w3] = m === 4 ? Array.from({ length: 8 }, () => f.local(V128)) : [];
   const acc = Array.from({ length: P * coV }, () => f.local(V128));
   const uv = Array.from({ length: coV }, () => f.local(V128));
   const s = f.local(V128);
@@ -54,6 +63,58 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   const sub = (x: number, y: number) => f.get(x).get(y).simd(F32X4_SUB);
 
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
+  if (m === 4) {
+    f.f32const(2).simd(SIMD.f32x4_splat).set(k2!);
+    f.f32const(4).simd(SIMD.f32x4_splat).set(k4!);
+    f.f32const(5).simd(SIMD.f32x4_splat).set(k5!);
+    f.f32const(8).simd(SIMD.f32x4_splat).set(k8!);
+  }
+  // a * k + b (k a constant splat), fused when the engine has FMA
+  const madd = (pushA: () => void, kc: number, pushB: () => void) => {
+    if (fma) {
+      pushA();
+      f.get(kc);
+      pushB();
+      f.simd(SIMD.f32x4_relaxed_madd);
+    } else {
+      pushA();
+      f.get(kc).simd(SIMD.f32x4_mul);
+      pushB();
+      f.simd(SIMD.f32x4_add);
+    }
+  };
+  /**
+   * Bᵀ of F(4x4, 3x3) on six values x0..x5 (locals), the results into out[0..5]:
+   *   r0 = 4x0 - 5x2 + x4            r1 = (x3 + x4) - 4(x1 + x2)    r2 = (x4 - x3) + 4(x1 - x2)
+   *   r3 = (x4 - x2) + 2(x3 - x1)    r4 = (x4 - x2) - 2(x3 - x1)    r5 = 4x1 - 5x3 + x5
+   */
+  const inputT6 = (x: number[], out: Array<(push: () => void) => void>) => {
+    out[0]!(() => madd(() => f.get(x[0]!), k4!, () => f.get(x[4]!).get(x[2]!).get(k5!).simd(SIMD.f32x4_mul).simd(F32X4_SUB)));
+    f.get(x[1]!).get(x[2]!).simd(SIMD.f32x4_add).set(w0!);
+    f.get(x[1]!).get(x[2]!).simd(F32X4_SUB).set(w1!);
+    f.get(x[3]!).get(x[1]!).simd(F32X4_SUB).get(k2!).simd(SIMD.f32x4_mul).set(w2!);
+    f.get(x[4]!).get(x[2]!).simd(F32X4_SUB).set(w3!);
+    out[1]!(() => f.get(x[3]!).get(x[4]!).simd(SIMD.f32x4_add).get(w0!).get(k4!).simd(SIMD.f32x4_mul).simd(F32X4_SUB));
+    out[2]!(() => madd(() => f.get(w1!), k4!, () => f.get(x[4]!).get(x[3]!).simd(F32X4_SUB)));
+    out[3]!(() => f.get(w3!).get(w2!).simd(SIMD.f32x4_add));
+    out[4]!(() => f.get(w3!).get(w2!).simd(F32X4_SUB));
+    out[5]!(() => madd(() => f.get(x[1]!), k4!, () => f.get(x[5]!).get(x[3]!).get(k5!).simd(SIMD.f32x4_mul).simd(F32X4_SUB)));
+  };
+  /**
+   * Aᵀ of F(4x4, 3x3) on six values x0..x5, four results:
+   *   y0 = x0 + (x1 + x2) + (x3 + x4)   y1 = (x1 - x2) + 2(x3 - x4)
+   *   y2 = (x1 + x2) + 4(x3 + x4)       y3 = (x1 - x2) + 8(x3 - x4) + x5
+   */
+  const outputT6 = (x: number[], out: Array<(push: () => void) => void>) => {
+    f.get(x[1]!).get(x[2]!).simd(SIMD.f32x4_add).set(w0!);
+    f.get(x[1]!).get(x[2]!).simd(F32X4_SUB).set(w1!);
+    f.get(x[3]!).get(x[4]!).simd(SIMD.f32x4_add).set(w2!);
+    f.get(x[3]!).get(x[4]!).simd(F32X4_SUB).set(w3!);
+    out[0]!(() => f.get(x[0]!).get(w0!).simd(SIMD.f32x4_add).get(w2!).simd(SIMD.f32x4_add));
+    out[1]!(() => madd(() => f.get(w3!), k2!, () => f.get(w1!)));
+    out[2]!(() => madd(() => f.get(w2!), k4!, () => f.get(w0!)));
+    out[3]!(() => madd(() => f.get(w3!), k8!, () => f.get(w1!).get(x[5]!).simd(SIMD.f32x4_add)));
+  };
   f.get(TH).get(TW).mul().set(T);
   f.get(T).i32(ci4).mul().set(vstride); // bytes between V[k] and V[k+1]
   f.get(T).i32(co4).mul().set(mstride);
@@ -64,7 +125,7 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
     // (1) input transform
     f.i32(0).set(t);
     f.forRange(th, c0(0), g(TH), () => {
-      f.get(ximg).get(th).i32(2).mul().get(rowstep).mul().add().set(xrow);
+      f.get(ximg).get(th).i32(m).mul().get(rowstep).mul().add().set(xrow);
       f.forRange(tw, c0(0), g(TW), () => {
         f.forRange(
           c,
@@ -72,7 +133,37 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
           c0(ci4),
           () => {
             // p = top-left of the tile + channel group
-            f.get(xrow).get(tw).i32(2 * ci4).mul().add().get(c).add().set(p);
+            f.get(xrow).get(tw).i32(m * ci4).mul().add().get(c).add().set(p);
+            if (m === 4) {
+              // columns: half[i*6 + j] = (Bᵀ d)[i][j]; then rows: V[i*6 + j] = (half B)[i][j]
+              for (let j = 0; j < 6; j++) {
+                for (let i = 0; i < 6; i++) {
+                  f.get(p);
+                  if (i > 0) f.get(rowstep).i32(i).mul().add();
+                  f.simd(SIMD.load, mem(j * ci4)).set(col6[i]!);
+                }
+                inputT6(
+                  col6,
+                  Array.from({ length: 6 }, (_, i) => (push: () => void) => {
+                    push();
+                    f.set(half[i * 6 + j]!);
+                  }),
+                );
+              }
+              f.get(VB).get(t).i32(ci4).mul().add().get(c).add().set(vp);
+              for (let i = 0; i < 6; i++) {
+                inputT6(
+                  half.slice(i * 6, i * 6 + 6),
+                  Array.from({ length: 6 }, (_, j) => (push: () => void) => {
+                    f.get(vp);
+                    if (i * 6 + j > 0) f.get(vstride).i32(i * 6 + j).mul().add();
+                    push();
+                    f.simd(SIMD.store, mem(0));
+                  }),
+                );
+              }
+              return;
+            }
             for (let i = 0; i < 4; i++) {
               for (let j = 0; j < 4; j++) {
                 f.get(p);
@@ -111,8 +202,8 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
         f.get(t).i32(1).add().set(t);
       });
     });
-    // (2) M[k] = V[k] · U[k] for the 16 positions
-    f.forRange(k, c0(0), c0(16), () => {
+    // (2) M[k] = V[k] · U[k] for the K positions
+    f.forRange(k, c0(0), c0(K), () => {
       f.get(VB).get(k).get(vstride).mul().add().set(vk);
       f.get(MB).get(k).get(mstride).mul().add().set(mk);
       const block = (pb: number) => {
@@ -165,14 +256,58 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
     f.i32(0).set(t);
     f.forRange(th, c0(0), g(TH), () => {
       f.forRange(tw, c0(0), g(TW), () => {
-        // ybase = out + ((n*OH + 2th)*OW + 2tw)*co4
-        f.get(OUT).get(n).get(OH).mul().get(th).i32(2).mul().add().get(OW).mul().get(tw).i32(2).mul().add().i32(co4).mul().add().set(ybase);
+        // ybase = out + ((n*OH + m*th)*OW + m*tw)*co4
+        f.get(OUT).get(n).get(OH).mul().get(th).i32(m).mul().add().get(OW).mul().get(tw).i32(m).mul().add().i32(co4).mul().add().set(ybase);
         f.forRange(
           c,
           c0(0),
           c0(co4),
           () => {
             f.get(MB).get(t).i32(co4).mul().add().get(c).add().set(p);
+            if (m === 4) {
+              // columns: half[a*6 + j] = (Aᵀ M)[a][j]; then rows: Y[a][b] = (half A)[a][b]
+              for (let j = 0; j < 6; j++) {
+                for (let i = 0; i < 6; i++) {
+                  f.get(p);
+                  if (i * 6 + j > 0) f.get(mstride).i32(i * 6 + j).mul().add();
+                  f.simd(SIMD.load, mem(0)).set(col6[i]!);
+                }
+                outputT6(
+                  col6,
+                  Array.from({ length: 4 }, (_, a) => (push: () => void) => {
+                    push();
+                    f.set(half[a * 6 + j]!);
+                  }),
+                );
+              }
+              if (spec.bias) f.get(B).get(c).add().simd(SIMD.load, mem(0)).set(s);
+              for (let a = 0; a < 4; a++) {
+                // output row m*th + a exists?
+                f.get(th).i32(4).mul().i32(a).add().get(OH).ltS();
+                f.ifThen(() => {
+                  outputT6(
+                    half.slice(a * 6, a * 6 + 6),
+                    Array.from({ length: 4 }, (_, b) => (push: () => void) => {
+                      const store = () => {
+                        f.get(ybase);
+                        if (a > 0) f.get(OW).i32(co4 * a).mul().add();
+                        f.get(c).add();
+                        push();
+                        if (spec.bias) f.get(s).simd(SIMD.f32x4_add);
+                        if (spec.relu) f.get(zero).simd(SIMD.f32x4_max);
+                        f.simd(SIMD.store, mem(b * co4));
+                      };
+                      if (b === 0) store();
+                      else {
+                        f.get(tw).i32(4).mul().i32(b).add().get(OW).ltS();
+                        f.ifThen(store);
+                      }
+                    }),
+                  );
+                });
+              }
+              return;
+            }
             for (let kk = 0; kk < 16; kk++) {
               f.get(p);
               if (kk > 0) f.get(mstride).i32(kk).mul().add();
@@ -250,7 +385,7 @@ export function winogradKernel(memory: WebAssembly.Memory, spec: WinogradSpec): 
     m = new Map();
     compiled.set(memory, m);
   }
-  const key = `${spec.ci}.${spec.co}.${spec.bias ? 1 : 0}.${spec.relu ? 1 : 0}`;
+  const key = `${spec.ci}.${spec.co}.${spec.bias ? 1 : 0}.${spec.relu ? 1 : 0}.${spec.tile ?? 2}`;
   let fn = m.get(key);
   if (!fn) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
@@ -261,44 +396,56 @@ export function winogradKernel(memory: WebAssembly.Memory, spec: WinogradSpec): 
   return fn;
 }
 
+/** G of F(2x2, 3x3) (4 x 3) and of F(4x4, 3x3) (6 x 3). */
+const G_TILE: Record<2 | 4, number[][]> = {
+  2: [
+    [1, 0, 0],
+    [1 / 2, 1 / 2, 1 / 2],
+    [1 / 2, -1 / 2, 1 / 2],
+    [0, 0, 1],
+  ],
+  4: [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+};
+
 /**
  * U[k][ci][co] = (G g Gᵀ)[k] for a [3, 3, ci, co] filter g at element offset `src` of `heap`,
- * written at element offset `dst` (16*ci*co floats).
+ * written at element offset `dst` ((tile+2)² * ci * co floats), in float64 and rounded once.
  */
-export function winogradFilter(heap: Float32Array, src: number, dst: number, ci: number, co: number): void {
+export function winogradFilter(heap: Float32Array, src: number, dst: number, ci: number, co: number, tile: 2 | 4 = 2): void {
+  const G = G_TILE[tile];
+  const alpha = tile + 2;
   const cc = ci * co;
   const gv = new Float64Array(9);
-  const tmp = new Float64Array(12);
+  const tmp = new Float64Array(alpha * 3);
   for (let e = 0; e < cc; e++) {
     for (let i = 0; i < 9; i++) gv[i] = heap[src + i * cc + e]!;
-    // tmp = G g (4 x 3)
-    for (let col = 0; col < 3; col++) {
-      const a = gv[col]!;
-      const b = gv[3 + col]!;
-      const c = gv[6 + col]!;
-      tmp[col] = a;
-      tmp[3 + col] = (a + b + c) / 2;
-      tmp[6 + col] = (a - b + c) / 2;
-      tmp[9 + col] = c;
+    // tmp = G g (alpha x 3)
+    for (let row = 0; row < alpha; row++) {
+      const gr = G[row]!;
+      for (let col = 0; col < 3; col++) tmp[row * 3 + col] = gr[0]! * gv[col]! + gr[1]! * gv[3 + col]! + gr[2]! * gv[6 + col]!;
     }
-    // U = tmp Gᵀ (4 x 4)
-    for (let row = 0; row < 4; row++) {
-      const a = tmp[row * 3]!;
-      const b = tmp[row * 3 + 1]!;
-      const c = tmp[row * 3 + 2]!;
-      heap[dst + (row * 4) * cc + e] = a;
-      heap[dst + (row * 4 + 1) * cc + e] = (a + b + c) / 2;
-      heap[dst + (row * 4 + 2) * cc + e] = (a - b + c) / 2;
-      heap[dst + (row * 4 + 3) * cc + e] = c;
+    // U = tmp Gᵀ (alpha x alpha)
+    for (let row = 0; row < alpha; row++) {
+      for (let col = 0; col < alpha; col++) {
+        const gc = G[col]!;
+        heap[dst + (row * alpha + col) * cc + e] = tmp[row * 3]! * gc[0]! + tmp[row * 3 + 1]! * gc[1]! + tmp[row * 3 + 2]! * gc[2]!;
+      }
     }
   }
 }
 
-/** Tiles and the extra bottom/right padding the input needs for an OH x OW output. */
-export function winogradPadding(oh: number, ow: number): { th: number; tw: number; extraBottom: number; extraRight: number } {
-  const th = Math.ceil(oh / 2);
-  const tw = Math.ceil(ow / 2);
-  return { th, tw, extraBottom: 2 * th - oh, extraRight: 2 * tw - ow };
+/** Tiles and the extra bottom/right padding the input needs for an OH x OW output (tile 2 or 4). */
+export function winogradPadding(oh: number, ow: number, tile: 2 | 4 = 2): { th: number; tw: number; extraBottom: number; extraRight: number } {
+  const th = Math.ceil(oh / tile);
+  const tw = Math.ceil(ow / tile);
+  return { th, tw, extraBottom: tile * th - oh, extraRight: tile * tw - ow };
 }
 
 /**

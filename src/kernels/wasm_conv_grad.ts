@@ -55,6 +55,18 @@ interface WasmBackendLike {
 
 let useSimd = true;
 let useWinograd = true;
+// Output tile of the Winograd forward and input-gradient kernels. 'auto': F(4x4, 3x3) (36 products
+// per 16 outputs) where its tiles cover the output with no more padding than F(2x2, 3x3)'s (28x28,
+// 7x7), else F(2x2) (14x14: 4x4 tiles would compute 16x16); measured per layer in docs/speed.md,
+// session 5. 2 or 4 force one.
+let winogradTile: 'auto' | 2 | 4 = 'auto';
+
+/** The Winograd output tile for an OH x OW output. */
+export function winogradTileFor(oh: number, ow: number, setting: 'auto' | 2 | 4 = winogradTile): 2 | 4 {
+  if (setting !== 'auto') return setting;
+  const cover = (o: number, t: number) => Math.ceil(o / t) * t;
+  return cover(oh, 4) === cover(oh, 2) && cover(ow, 4) === cover(ow, 2) ? 4 : 2;
+}
 // On by default since session 5: each image's sum over its tiles is accumulated apart and added to
 // dU once, which makes it more accurate than the direct kernel against a float64 reference
 // (test/kernels.test.ts; docs/speed.md, session 5). configureWasmGradKernels({ winogradFilter: false })
@@ -65,8 +77,9 @@ let useWinogradFilter = true;
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
  * instead of the hand-written SIMD kernels (for comparisons and as a fallback).
  */
-export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean; winogradFilter?: boolean }): void {
+export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean; winogradFilter?: boolean; winogradTile?: 'auto' | 2 | 4 }): void {
   if (opts.simd !== undefined) useSimd = opts.simd;
+  if (opts.winogradTile !== undefined) winogradTile = opts.winogradTile;
   if (opts.winograd !== undefined) useWinograd = opts.winograd;
   if (opts.winogradFilter !== undefined) useWinogradFilter = opts.winogradFilter;
 }
@@ -154,7 +167,9 @@ function simdConv(
   const dot = dotEligible(ci, co);
   const co4 = dot ? co : Math.ceil(co / 4) * 4;
   const wino = !dot && useWinograd && winogradEligible(kh, kw, ci, co4);
-  const tiles = winogradPadding(oh, ow);
+  const tile = winogradTileFor(oh, ow);
+  const K = (tile + 2) * (tile + 2);
+  const tiles = winogradPadding(oh, ow, tile);
   const pd = wino ? { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight } : pads;
   const hpp = h + pd.top + pd.bottom;
   const wpp = w + pd.left + pd.right;
@@ -177,9 +192,9 @@ function simdConv(
       out4 = temp([n, oh, ow, co4]);
     }
     const wt = dot ? temp([co, kh * kw * ci]) : undefined;
-    const u = wino ? temp([16, ci, co4]) : undefined;
-    const vbuf = wino ? temp([16, tiles.th * tiles.tw, ci]) : undefined;
-    const mbuf = wino ? temp([16, tiles.th * tiles.tw, co4]) : undefined;
+    const u = wino ? temp([K, ci, co4]) : undefined;
+    const vbuf = wino ? temp([K, tiles.th * tiles.tw, ci]) : undefined;
+    const mbuf = wino ? temp([K, tiles.th * tiles.tw, co4]) : undefined;
     const out = backend.makeOutput([n, oh, ow, co], 'float32');
     const heap = new Float32Array(memory.buffer); // after every allocation (the heap may grow)
     if (padded) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pd });
@@ -189,12 +204,13 @@ function simdConv(
     }
     const target = addr(out4 ?? out);
     countPath(`${kind}.${wino ? 'winograd' : dot ? 'dot' : 'direct'}`);
+    if (wino && tile === 4) countPath(`${kind}.winograd.f4`);
     if (dot) {
       transposeFilterForDot(heap, addr(filter) / 4, addr(wt!) / 4, kh * kw, ci, co);
       dotConvKernel(memory, { ci, co, kh, kw, bias: bias !== null, relu })(addr(xp), addr(wt!), bias ? addr(bias) : 0, target, n, hpp, wpp, oh, ow);
     } else if (wino) {
-      winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4);
-      winogradKernel(memory, { ci, co: co4, bias: b !== null, relu })(
+      winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4, tile);
+      winogradKernel(memory, { ci, co: co4, bias: b !== null, relu, tile })(
         addr(xp),
         addr(u!),
         b ? addr(b) : 0,
