@@ -4,7 +4,8 @@
  * the direct kernel of simd_conv.ts, for the price of two cheap add-only transforms.
  *
  * Per image: (1) input transform V = Bᵀ d B of every 4x4 input tile (tiles overlap by 2), stored
- * as V[k][tile][ci] for the 16 positions k; (2) 16 matrix products M[k] = V[k] · U[k] with the
+ * as V[tile][k][ci] for the 16 positions k (tile-major: every address in the transforms is a constant
+ * offset); (2) 16 matrix products M[k] = V[k] · U[k] with the
  * transformed filter U[k][ci][co] = (G g Gᵀ)[k] (computed in JavaScript, `winogradFilter`);
  * (3) output transform Y = Aᵀ M A (+ bias, ReLU) of every tile into the output. V and M of one image
  * stay in L2. Needs ci % 4 == 0 and co % 16 == 0; the input must be padded so that every tile is
@@ -43,8 +44,8 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   const coV = 4;
   const f = new Fn('winograd', 13);
   const [XP, U, B, OUT, VB, MB, N, HP, WP, OH, OW, TH, TW] = Array.from({ length: 13 }, (_, i) => i);
-  const [n, th, tw, t, c, k, ximg, xrow, vk, mk, T, vstride, mstride, rowstep, p, q, cnt, up, vp, ybase, cob] = Array.from(
-    { length: 21 },
+  const [n, th, tw, t, c, k, ximg, xrow, vk, mk, T, rowstep, p, q, cnt, up, vp, ybase, cob] = Array.from(
+    { length: 19 },
     () => f.local(I32),
   );
   const d = Array.from({ length: 16 }, () => f.local(V128));
@@ -116,8 +117,6 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
     out[3]!(() => madd(() => f.get(w3!), k8!, () => f.get(w1!).get(x[5]!).simd(SIMD.f32x4_add)));
   };
   f.get(TH).get(TW).mul().set(T);
-  f.get(T).i32(ci4).mul().set(vstride); // bytes between V[k] and V[k+1]
-  f.get(T).i32(co4).mul().set(mstride);
   f.get(WP).i32(ci4).mul().set(rowstep);
 
   f.forRange(n, c0(0), g(N), () => {
@@ -150,15 +149,14 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
                   }),
                 );
               }
-              f.get(VB).get(t).i32(ci4).mul().add().get(c).add().set(vp);
+              f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
               for (let i = 0; i < 6; i++) {
                 inputT6(
                   half.slice(i * 6, i * 6 + 6),
                   Array.from({ length: 6 }, (_, j) => (push: () => void) => {
                     f.get(vp);
-                    if (i * 6 + j > 0) f.get(vstride).i32(i * 6 + j).mul().add();
                     push();
-                    f.simd(SIMD.store, mem(0));
+                    f.simd(SIMD.store, mem((i * 6 + j) * ci4));
                   }),
                 );
               }
@@ -178,8 +176,8 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
               sub(d[8 + j]!, d[4 + j]!).set(r[8 + j]!);
               sub(d[4 + j]!, d[12 + j]!).set(r[12 + j]!);
             }
-            // V = r B (columns), stored at V[k][t][c]
-            f.get(VB).get(t).i32(ci4).mul().add().get(c).add().set(vp);
+            // V = r B (columns), stored at V[t][k][c]
+            f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
             for (let i = 0; i < 4; i++) {
               const row = [r[i * 4]!, r[i * 4 + 1]!, r[i * 4 + 2]!, r[i * 4 + 3]!];
               const outs: Array<() => void> = [
@@ -191,9 +189,8 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
               for (let j = 0; j < 4; j++) {
                 const kk = i * 4 + j;
                 f.get(vp);
-                if (kk > 0) f.get(vstride).i32(kk).mul().add();
                 outs[j]!();
-                f.simd(SIMD.store, mem(0));
+                f.simd(SIMD.store, mem(kk * ci4));
               }
             }
           },
@@ -204,8 +201,8 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
     });
     // (2) M[k] = V[k] · U[k] for the K positions
     f.forRange(k, c0(0), c0(K), () => {
-      f.get(VB).get(k).get(vstride).mul().add().set(vk);
-      f.get(MB).get(k).get(mstride).mul().add().set(mk);
+      f.get(VB).get(k).i32(ci4).mul().add().set(vk);
+      f.get(MB).get(k).i32(co4).mul().add().set(mk);
       const block = (pb: number) => {
         f.forRange(
           cob,
@@ -213,13 +210,13 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
           c0(co4),
           () => {
             for (let x = 0; x < pb * coV; x++) f.get(zero).set(acc[x]!);
-            f.get(vk).get(q).i32(ci4).mul().add().set(vp);
+            f.get(vk).get(q).i32(K * ci4).mul().add().set(vp);
             f.get(U).get(k).i32(ci * co4).mul().add().get(cob).add().set(up);
             f.i32(ci).set(cnt);
             f.op(0x03, 0x40);
             for (let j = 0; j < coV; j++) f.get(up).simd(SIMD.load, mem(j * 16)).set(uv[j]!);
             for (let x = 0; x < pb; x++) {
-              f.get(vp).simd(SIMD.load32_splat, mem(x * ci4)).set(s);
+              f.get(vp).simd(SIMD.load32_splat, mem(x * K * ci4)).set(s);
               for (let j = 0; j < coV; j++) {
                 const a = acc[x * coV + j]!;
                 if (fma) f.get(s).get(uv[j]!).get(a).simd(SIMD.f32x4_relaxed_madd).set(a);
@@ -230,9 +227,9 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
             f.get(up).i32(co4).add().set(up);
             f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
             f.op(0x0b);
-            f.get(mk).get(q).i32(co4).mul().add().get(cob).add().set(p);
+            f.get(mk).get(q).i32(K * co4).mul().add().get(cob).add().set(p);
             for (let x = 0; x < pb; x++) {
-              for (let j = 0; j < coV; j++) f.get(p).get(acc[x * coV + j]!).simd(SIMD.store, mem(x * co4 + j * 16));
+              for (let j = 0; j < coV; j++) f.get(p).get(acc[x * coV + j]!).simd(SIMD.store, mem(x * K * co4 + j * 16));
             }
           },
           16 * coV,
@@ -263,14 +260,12 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
           c0(0),
           c0(co4),
           () => {
-            f.get(MB).get(t).i32(co4).mul().add().get(c).add().set(p);
+            f.get(MB).get(t).i32(K * co4).mul().add().get(c).add().set(p);
             if (m === 4) {
               // columns: half[a*6 + j] = (Aᵀ M)[a][j]; then rows: Y[a][b] = (half A)[a][b]
               for (let j = 0; j < 6; j++) {
                 for (let i = 0; i < 6; i++) {
-                  f.get(p);
-                  if (i * 6 + j > 0) f.get(mstride).i32(i * 6 + j).mul().add();
-                  f.simd(SIMD.load, mem(0)).set(col6[i]!);
+                  f.get(p).simd(SIMD.load, mem((i * 6 + j) * co4)).set(col6[i]!);
                 }
                 outputT6(
                   col6,
@@ -308,11 +303,7 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
               }
               return;
             }
-            for (let kk = 0; kk < 16; kk++) {
-              f.get(p);
-              if (kk > 0) f.get(mstride).i32(kk).mul().add();
-              f.simd(SIMD.load, mem(0)).set(d[kk]!);
-            }
+            for (let kk = 0; kk < 16; kk++) f.get(p).simd(SIMD.load, mem(kk * co4)).set(d[kk]!);
             // rows: r0j = m0j + m1j + m2j; r1j = m1j - m2j - m3j
             for (let j = 0; j < 4; j++) {
               add(d[j]!, d[4 + j]!).get(d[8 + j]!).simd(SIMD.f32x4_add).set(r[j]!);
