@@ -93,7 +93,9 @@ test('forward equals the network forward', () => {
   const a = net.forward(x);
   const b = dp.forward(x);
   assert.deepEqual(b.shape, a.shape);
-  assert.ok(relErr(b.dataSync(), a.dataSync()) <= TOL);
+  // No layer mixes the images of a batch and each image takes the same kernels: the features are
+  // the same bits (the trainer's evaluation relies on it when it runs on the workers).
+  assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
   tf.dispose([a, b, x, y]);
 });
 

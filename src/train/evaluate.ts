@@ -4,12 +4,25 @@ import { engineFault } from '../backend.js';
 import { gatherImages, gatherLabels, type Split } from '../data/mnist.js';
 import type { Snapshot } from '../run/snapshot.js';
 import type { Experiment } from './experiment.js';
+import type { DataParallel } from './parallel.js';
+
+/** Images per evaluation batch (the trainer sizes its data-parallel workers to take it). */
+export const EVAL_BATCH = 500;
 
 /**
  * Features, predictions and mean loss over a split, in evaluation mode (no state changes). One
- * asynchronous read-back per batch (a GPU engine cannot read synchronously).
+ * asynchronous read-back per batch (a GPU engine cannot read synchronously). With `dp`, the
+ * network's forward pass runs on the data-parallel workers (each image's features are the same as
+ * in this thread: no layer mixes the images of a batch) and only the loss head here.
  */
-export async function evaluate(exp: Experiment, split: Split, numClasses: number, batchSize = 500): Promise<{ snapshot: Omit<Snapshot, 'epoch' | 'split'>; loss: number; accuracy: number }> {
+export async function evaluate(
+  exp: Experiment,
+  split: Split,
+  numClasses: number,
+  opts: { batchSize?: number; dp?: DataParallel } = {},
+): Promise<{ snapshot: Omit<Snapshot, 'epoch' | 'split'>; loss: number; accuracy: number }> {
+  const batchSize = opts.batchSize ?? EVAL_BATCH;
+  const dp = opts.dp;
   const n = split.count;
   const features = new Float32Array(n * 2);
   const predicted = new Uint8Array(n);
@@ -23,7 +36,7 @@ export async function evaluate(exp: Experiment, split: Split, numClasses: number
     const readout = tf.tidy(() => {
       const x = tf.tensor4d(gatherImages(split, idx), [b, split.height, split.width, 1]);
       const y = tf.tensor1d(gatherLabels(split, idx), 'int32');
-      const emb = exp.net.forward(x);
+      const emb = dp ? dp.forward(x) : exp.net.forward(x);
       const out = exp.loss.compute(emb, y, { training: false });
       const logits = exp.loss.predict ? exp.loss.predict(emb) : out.logits;
       const parts = [tf.reshape(out.loss, [1]), tf.reshape(emb, [-1])];

@@ -16,7 +16,7 @@ import { RunRecorder } from '../run/recorder.js';
 import type { EpochMetrics, RunInfo } from '../run/run.js';
 import type { Snapshot } from '../run/snapshot.js';
 import { EpochTrainer, type StepProgress, TrainingInterrupted, type WrapStep } from './epoch.js';
-import { evaluate } from './evaluate.js';
+import { EVAL_BATCH, evaluate } from './evaluate.js';
 import { buildExperiment } from './experiment.js';
 import { LossGuard, type NanPolicy } from './nan-guard.js';
 import { DataParallel } from './parallel.js';
@@ -73,7 +73,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (ck?.data && ck.data !== fingerprint) throw new Error('the data differ from the data the checkpoint was trained on');
     if (ck) restoreState(exp, ck, checkpointPath(outDir));
     const imageShape: [number, number, number] = [data.train.height, data.train.width, 1];
-    if ((opts.workers ?? 1) > 1) dp = await DataParallel.create(exp.net, { workers: opts.workers, maxBatch: batchSize, imageShape });
+    // Room for the evaluation batches too: the workers run the evaluation's forward pass.
+    if ((opts.workers ?? 1) > 1) dp = await DataParallel.create(exp.net, { workers: opts.workers, maxBatch: Math.max(batchSize, EVAL_BATCH), imageShape });
   } catch (e) {
     exp.dispose();
     throw e;
@@ -102,7 +103,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const snap = snapshots.has(epoch);
       const r = await steps.run(epoch, snap, ck?.position?.epoch === epoch ? ck.position : undefined);
-      const ev = await evaluate(exp, data.valid, data.numClasses);
+      const ev = await evaluate(exp, data.valid, data.numClasses, { dp });
       const m: EpochMetrics = {
         epoch,
         lr: r.lr,
