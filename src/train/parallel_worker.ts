@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import { createFeatureNet } from '../model/net.js';
 import { Rng } from '../rng.js';
-import { CMD, CTRL, ERROR_BYTES, type WorkerSetup } from './parallel.js';
+import { CMD, CTRL, ERROR_BYTES, floatView, type WorkerSetup } from './parallel.js';
 
 const setup = (workerData as { setup: WorkerSetup }).setup;
 const { index, offsets } = setup;
@@ -85,13 +85,13 @@ for (;;) {
     tf.tidy(() => {
       const x = tf.tensor4d(data.subarray(offsets.x + start * pixels, offsets.x + (start + size) * pixels), [size, h, w, c]);
       if (cmd === CMD.forward) {
-        data.set(net.forward(x).dataSync() as Float32Array, offsets.emb + start * d);
+        data.set(floatView(net.forward(x)), offsets.emb + start * d);
         signal(CTRL.embReady, seq);
         return;
       }
       const { value, grads } = tf.variableGrads(() => {
         const emb = net.forward(x);
-        data.set(emb.dataSync() as Float32Array, offsets.emb + start * d);
+        data.set(floatView(emb), offsets.emb + start * d);
         signal(CTRL.embReady, seq);
         phase = 'done';
         waitFor(CTRL.dembReady, seq);
@@ -102,7 +102,7 @@ for (;;) {
       let off = offsets.grads + index * offsets.params;
       for (const v of vars) {
         const g = grads[v.name];
-        if (g) data.set(g.dataSync() as Float32Array, off);
+        if (g) data.set(floatView(g), off);
         else data.fill(0, off, off + v.size);
         off += v.size;
       }
