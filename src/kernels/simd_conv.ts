@@ -9,8 +9,8 @@
  * accumulators); the inner loop walks the filter's (kw, ci) rows, which are contiguous both in the
  * padded input row and in the [KH, KW, CI, CO] filter.
  */
-import { Fn, I32, SIMD, V128, assemble, mem } from './wasm_asm.js';
-import { fmaAvailable } from './simd_kernels.js';
+import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm_asm.js';
+import { type TapWindow, fmaAvailable, forTapWindow, maddInto, tapRange } from './simd_kernels.js';
 
 export interface ConvSpec {
   ci: number;
@@ -34,6 +34,36 @@ function blocking(co: number): { p: number; coV: number } {
   return { p: 4, coV: 1 };
 }
 
+/** The parameters of the forward kernels (`convFn`, `dotConvFn`), in order. */
+const CONV_PARAMS = { XP: 0, WT: 1, B: 2, OUT: 3, N: 4, HP: 5, WP: 6, OH: 7, OW: 8 } as const;
+
+/**
+ * The loops of the forward kernels over the output pixels: for each image n and output row oh,
+ * outrow = out + (n*OH + oh)*OW*co4 and xbase = xpad + (n*HP + oh)*WP*ci4 (bytes: ci4, co4 are the
+ * channel counts times 4), then the row's pixels ow in full blocks of P and then single pixels,
+ * `block(pb)` for the pb pixels from ow. Sets rowstep = WP*ci4 (a padded input row) first.
+ */
+function forOutputPixels(
+  f: Fn,
+  v: { n: number; oh: number; ow: number; xbase: number; outrow: number; rowstep: number },
+  ci4: number,
+  co4: number,
+  P: number,
+  block: (pb: number) => void,
+): void {
+  const { XP, OUT, N, HP, WP, OH, OW } = CONV_PARAMS;
+  const c = (k: number) => () => f.i32(k);
+  const g = (k: number) => () => f.get(k);
+  f.get(WP).i32(ci4).mul().set(v.rowstep);
+  f.forRange(v.n, c(0), g(N), () => {
+    f.forRange(v.oh, c(0), g(OH), () => {
+      f.get(OUT).get(v.n).get(OH).mul().get(v.oh).add().get(OW).mul().i32(co4).mul().add().set(v.outrow);
+      f.get(XP).get(v.n).get(HP).mul().get(v.oh).add().get(WP).mul().i32(ci4).mul().add().set(v.xbase);
+      f.forBlocks(v.ow, g(OW), P, block);
+    });
+  });
+}
+
 /** (xpad, w, b, out, N, Hp, Wp, OH, OW): byte addresses on the heap and sizes. */
 function convFn(spec: ConvSpec, fma: boolean): Fn {
   const { ci, co, kh: KH, kw: KW } = spec;
@@ -41,14 +71,13 @@ function convFn(spec: ConvSpec, fma: boolean): Fn {
   const ci4 = ci * 4;
   const co4 = co * 4;
   const f = new Fn('conv', 9);
-  const [XP, WT, B, OUT, N, HP, WP, OH, OW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const { WT, B } = CONV_PARAMS;
   const [n, oh, ow, cob, k, t, xp, wp, xbase, outrow, rowstep, xp0, optr] = Array.from({ length: 13 }, () => f.local(I32));
   const acc: number[][] = Array.from({ length: P }, () => Array.from({ length: coV }, () => f.local(V128)));
   const wv = Array.from({ length: coV }, () => f.local(V128));
   const s = f.local(V128);
   const zero = f.local(V128);
   const c = (v: number) => () => f.i32(v);
-  const g = (v: number) => () => f.get(v);
 
   const block = (pb: number) => {
     f.forRange(
@@ -67,20 +96,15 @@ function convFn(spec: ConvSpec, fma: boolean): Fn {
         f.forRange(k, c(0), c(KH), () => {
           f.get(xp0).get(k).get(rowstep).mul().add().set(xp);
           f.i32(KW * ci).set(t);
-          f.op(0x03, 0x40);
-          for (let j = 0; j < coV; j++) f.get(wp).simd(SIMD.load, mem(j * 16)).set(wv[j]!);
-          for (let q = 0; q < pb; q++) {
-            f.get(xp).simd(SIMD.load32_splat, mem(q * ci4)).set(s);
-            for (let j = 0; j < coV; j++) {
-              const a = acc[q]![j]!;
-              if (fma) f.get(s).get(wv[j]!).get(a).simd(SIMD.f32x4_relaxed_madd).set(a);
-              else f.get(a).get(s).get(wv[j]!).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(a);
+          f.countdown(t, () => {
+            for (let j = 0; j < coV; j++) f.get(wp).simd(SIMD.load, mem(j * 16)).set(wv[j]!);
+            for (let q = 0; q < pb; q++) {
+              f.get(xp).simd(SIMD.load32_splat, mem(q * ci4)).set(s);
+              for (let j = 0; j < coV; j++) maddInto(f, fma, acc[q]![j]!, () => f.get(s), () => f.get(wv[j]!));
             }
-          }
-          f.get(xp).i32(4).add().set(xp);
-          f.get(wp).i32(co4).add().set(wp);
-          f.get(t).i32(1).sub().tee(t).brIf(0);
-          f.op(0x0b);
+            f.get(xp).i32(4).add().set(xp);
+            f.get(wp).i32(co4).add().set(wp);
+          });
         });
         f.get(outrow).get(ow).i32(co4).mul().add().get(cob).add().set(optr);
         for (let q = 0; q < pb; q++) {
@@ -96,27 +120,7 @@ function convFn(spec: ConvSpec, fma: boolean): Fn {
   };
 
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
-  f.get(WP).i32(ci4).mul().set(rowstep);
-  f.forRange(n, c(0), g(N), () => {
-    f.forRange(oh, c(0), g(OH), () => {
-      f.get(OUT).get(n).get(OH).mul().get(oh).add().get(OW).mul().i32(co4).mul().add().set(outrow);
-      f.get(XP).get(n).get(HP).mul().get(oh).add().get(WP).mul().i32(ci4).mul().add().set(xbase);
-      f.i32(0).set(ow);
-      // full blocks of P pixels, then single pixels
-      f.blockLoop(() => {
-        f.get(ow).i32(P).add().get(OW).op(0x4a).brIf(1); // ow + P > OW: done
-        block(P);
-        f.get(ow).i32(P).add().set(ow);
-        f.br(0);
-      });
-      f.blockLoop(() => {
-        f.get(ow).get(OW).geS().brIf(1);
-        block(1);
-        f.get(ow).i32(1).add().set(ow);
-        f.br(0);
-      });
-    });
-  });
+  forOutputPixels(f, { n, oh, ow, xbase, outrow, rowstep }, ci4, co4, P, block);
   return f;
 }
 
@@ -124,24 +128,14 @@ type ConvFn = (xpad: number, w: number, b: number, out: number, n: number, hp: n
 
 const compiled = new WeakMap<WebAssembly.Memory, Map<string, ConvFn>>();
 
+function specKey(spec: ConvSpec): string {
+  return `${spec.ci}.${spec.co}.${spec.kh}.${spec.kw}.${spec.bias ? 1 : 0}.${spec.relu ? 1 : 0}`;
+}
+
 /** The convolution kernel for `spec` on this heap (compiled on first use). Needs co % 4 == 0. */
 export function convKernel(memory: WebAssembly.Memory, spec: ConvSpec): ConvFn {
   if (spec.co % 4 !== 0) throw new Error(`convKernel: output channels ${spec.co} not a multiple of 4`);
-  let m = compiled.get(memory);
-  if (!m) {
-    m = new Map();
-    compiled.set(memory, m);
-  }
-  const key = `${spec.ci}.${spec.co}.${spec.kh}.${spec.kw}.${spec.bias ? 1 : 0}.${spec.relu ? 1 : 0}`;
-  let fn = m.get(key);
-  if (!fn) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assemble([convFn(spec, fmaAvailable())], shared);
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    fn = inst.exports.conv as ConvFn;
-    m.set(key, fn);
-  }
-  return fn;
+  return compiledKernel(compiled, memory, specKey(spec), () => convFn(spec, fmaAvailable()));
 }
 
 /**
@@ -190,34 +184,28 @@ function dotConvFn(spec: ConvSpec, fma: boolean): Fn {
   const ci4 = ci * 4;
   const cstride = KH * KW * ci4; // bytes between the filters of two output channels
   const f = new Fn('conv', 9);
-  const [XP, WT, B, OUT, N, HP, WP, OH, OW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const { WT, B } = CONV_PARAMS;
   const [n, oh, ow, k, t, xp, wp, xbase, outrow, rowstep] = Array.from({ length: 10 }, () => f.local(I32));
   const acc: number[][] = Array.from({ length: P }, () => Array.from({ length: co }, () => f.local(V128)));
   const wv = Array.from({ length: co }, () => f.local(V128));
   const xv = f.local(V128);
   const zero = f.local(V128);
   const c = (v: number) => () => f.i32(v);
-  const g = (v: number) => () => f.get(v);
   const block = (pb: number) => {
     for (let q = 0; q < pb; q++) for (let j = 0; j < co; j++) f.get(zero).set(acc[q]![j]!);
     f.forRange(k, c(0), c(KH), () => {
       f.get(xbase).get(ow).i32(ci4).mul().add().get(k).get(rowstep).mul().add().set(xp);
       f.get(WT).get(k).i32(KW * ci4).mul().add().set(wp);
       f.i32((KW * ci) / 4).set(t);
-      f.op(0x03, 0x40);
-      for (let j = 0; j < co; j++) f.get(wp).simd(SIMD.load, mem(j * cstride)).set(wv[j]!);
-      for (let q = 0; q < pb; q++) {
-        f.get(xp).simd(SIMD.load, mem(q * ci4)).set(xv);
-        for (let j = 0; j < co; j++) {
-          const a = acc[q]![j]!;
-          if (fma) f.get(xv).get(wv[j]!).get(a).simd(SIMD.f32x4_relaxed_madd).set(a);
-          else f.get(a).get(xv).get(wv[j]!).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(a);
+      f.countdown(t, () => {
+        for (let j = 0; j < co; j++) f.get(wp).simd(SIMD.load, mem(j * cstride)).set(wv[j]!);
+        for (let q = 0; q < pb; q++) {
+          f.get(xp).simd(SIMD.load, mem(q * ci4)).set(xv);
+          for (let j = 0; j < co; j++) maddInto(f, fma, acc[q]![j]!, () => f.get(xv), () => f.get(wv[j]!));
         }
-      }
-      f.get(xp).i32(16).add().set(xp);
-      f.get(wp).i32(16).add().set(wp);
-      f.get(t).i32(1).sub().tee(t).brIf(0);
-      f.op(0x0b);
+        f.get(xp).i32(16).add().set(xp);
+        f.get(wp).i32(16).add().set(wp);
+      });
     });
     for (let q = 0; q < pb; q++) {
       for (let j = 0; j < co; j++) {
@@ -231,26 +219,7 @@ function dotConvFn(spec: ConvSpec, fma: boolean): Fn {
     }
   };
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
-  f.get(WP).i32(ci4).mul().set(rowstep);
-  f.forRange(n, c(0), g(N), () => {
-    f.forRange(oh, c(0), g(OH), () => {
-      f.get(OUT).get(n).get(OH).mul().get(oh).add().get(OW).mul().i32(co * 4).mul().add().set(outrow);
-      f.get(XP).get(n).get(HP).mul().get(oh).add().get(WP).mul().i32(ci4).mul().add().set(xbase);
-      f.i32(0).set(ow);
-      f.blockLoop(() => {
-        f.get(ow).i32(P).add().get(OW).op(0x4a).brIf(1);
-        block(P);
-        f.get(ow).i32(P).add().set(ow);
-        f.br(0);
-      });
-      f.blockLoop(() => {
-        f.get(ow).get(OW).geS().brIf(1);
-        block(1);
-        f.get(ow).i32(1).add().set(ow);
-        f.br(0);
-      });
-    });
-  });
+  forOutputPixels(f, { n, oh, ow, xbase, outrow, rowstep }, ci4, co * 4, P, block);
   return f;
 }
 
@@ -261,20 +230,7 @@ export function dotEligible(ci: number, co: number): boolean {
 
 /** The dot-product convolution for `spec` (co <= 4, ci % 4 == 0); same call as convKernel's. */
 export function dotConvKernel(memory: WebAssembly.Memory, spec: ConvSpec): ConvFn {
-  let m = compiled.get(memory);
-  if (!m) {
-    m = new Map();
-    compiled.set(memory, m);
-  }
-  const key = `dot.${spec.ci}.${spec.co}.${spec.kh}.${spec.kw}.${spec.bias ? 1 : 0}.${spec.relu ? 1 : 0}`;
-  let fn = m.get(key);
-  if (!fn) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assemble([dotConvFn(spec, fmaAvailable())], shared);
-    fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.conv as ConvFn;
-    m.set(key, fn);
-  }
-  return fn;
+  return compiledKernel(compiled, memory, `dot.${specKey(spec)}`, () => dotConvFn(spec, fmaAvailable()));
 }
 
 /** [KH, KW, ci, co] at element offset src -> [co][KH*KW*ci] at dst. */
@@ -299,31 +255,15 @@ function dotFilterGradFn(co: number, fma: boolean): Fn {
   const zero = f.local(V128);
   const c = (v: number) => () => f.i32(v);
   const g = (v: number) => () => f.get(v);
-  const max0 = (push: () => void) => {
-    push();
-    f.i32(0);
-    push();
-    f.i32(0).op(0x4a).select();
-  };
-  const minOf = (pushA: () => void, pushB: () => void) => {
-    pushA();
-    pushB();
-    pushA();
-    pushB();
-    f.ltS().select();
-  };
+  const win: TapWindow = { X, DY, H, W, HO, WO, PT, PL, n, kh, kw, h0, h1, w0, w1, cib, ci4, xrow, dyrow, xp, dp, rows, cnt };
+  // dy has co channels (unpadded), x rows of W*ci4 bytes
+  const step = { dy: () => f.i32(co * 4), xRow: () => f.get(W).get(ci4).mul(), dyRow: () => f.get(WO).i32(co * 4).mul() };
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
   f.get(CI).i32(4).mul().set(ci4);
   f.forRange(kh, c(0), g(KH), () => {
-    max0(() => f.get(PT).get(kh).sub());
-    f.set(h0);
-    minOf(g(HO), () => f.get(H).get(PT).add().get(kh).sub());
-    f.set(h1);
+    tapRange(f, kh, PT, H, HO, h0, h1);
     f.forRange(kw, c(0), g(KW), () => {
-      max0(() => f.get(PL).get(kw).sub());
-      f.set(w0);
-      minOf(g(WO), () => f.get(W).get(PL).add().get(kw).sub());
-      f.set(w1);
+      tapRange(f, kw, PL, W, WO, w0, w1);
       f.forRange(
         cib,
         c(0),
@@ -333,34 +273,13 @@ function dotFilterGradFn(co: number, fma: boolean): Fn {
           f.get(h0).get(h1).ltS().get(w0).get(w1).ltS().op(0x71); // i32.and
           f.ifThen(() => {
             f.forRange(n, c(0), g(N), () => {
-              // xrow = x + ((n*H + h0 + kh - pt)*W + w0 + kw - pl)*ci4 + cib*4
-              f.get(X).get(n).get(H).mul().get(h0).add().get(kh).add().get(PT).sub().get(W).mul();
-              f.get(w0).add().get(kw).add().get(PL).sub().get(ci4).mul().add().get(cib).i32(4).mul().add().set(xrow);
-              // dyrow = dy + ((n*HO + h0)*WO + w0)*co*4
-              f.get(DY).get(n).get(HO).mul().get(h0).add().get(WO).mul().get(w0).add().i32(co * 4).mul().add().set(dyrow);
-              f.get(h1).get(h0).sub().set(rows);
-              f.op(0x03, 0x40);
-              f.get(xrow).set(xp);
-              f.get(dyrow).set(dp);
-              f.get(w1).get(w0).sub().set(cnt);
-              f.op(0x03, 0x40);
-              for (let i = 0; i < 4; i++) f.get(xp).simd(SIMD.load, mem(i * 16)).set(xv[i]!);
-              for (let j = 0; j < co; j++) {
-                f.get(dp).simd(SIMD.load32_splat, mem(j * 4)).set(s);
-                for (let i = 0; i < 4; i++) {
-                  const a = acc[i]![j]!;
-                  if (fma) f.get(xv[i]!).get(s).get(a).simd(SIMD.f32x4_relaxed_madd).set(a);
-                  else f.get(a).get(xv[i]!).get(s).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(a);
+              forTapWindow(f, win, step, () => {
+                for (let i = 0; i < 4; i++) f.get(xp).simd(SIMD.load, mem(i * 16)).set(xv[i]!);
+                for (let j = 0; j < co; j++) {
+                  f.get(dp).simd(SIMD.load32_splat, mem(j * 4)).set(s);
+                  for (let i = 0; i < 4; i++) maddInto(f, fma, acc[i]![j]!, () => f.get(xv[i]!), () => f.get(s));
                 }
-              }
-              f.get(xp).get(ci4).add().set(xp);
-              f.get(dp).i32(co * 4).add().set(dp);
-              f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-              f.op(0x0b);
-              f.get(xrow).get(W).get(ci4).mul().add().set(xrow);
-              f.get(dyrow).get(WO).i32(co * 4).mul().add().set(dyrow);
-              f.get(rows).i32(1).sub().tee(rows).brIf(0);
-              f.op(0x0b);
+              });
             });
           });
           // out[((kh*KW + kw)*ci + cib + 4i + l)*co + j] = acc[i][j][l]
@@ -381,22 +300,10 @@ function dotFilterGradFn(co: number, fma: boolean): Fn {
 }
 
 type DotFilterGradFn = (...a: number[]) => void;
-const dotGradCompiled = new WeakMap<WebAssembly.Memory, Map<number, DotFilterGradFn>>();
+const dotGradCompiled = new WeakMap<WebAssembly.Memory, Map<string, DotFilterGradFn>>();
 
 /** The dot-product filter gradient for co output channels (co <= 4; ci % 16 == 0 at the call). */
 export function dotFilterGradKernel(memory: WebAssembly.Memory, co: number): DotFilterGradFn {
   if (co > 4) throw new Error(`dotFilterGradKernel: co ${co} > 4`);
-  let m = dotGradCompiled.get(memory);
-  if (!m) {
-    m = new Map();
-    dotGradCompiled.set(memory, m);
-  }
-  let fn = m.get(co);
-  if (!fn) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assemble([dotFilterGradFn(co, fmaAvailable())], shared);
-    fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.filter_grad_dot as DotFilterGradFn;
-    m.set(co, fn);
-  }
-  return fn;
+  return compiledKernel(dotGradCompiled, memory, `${co}`, () => dotFilterGradFn(co, fmaAvailable()));
 }

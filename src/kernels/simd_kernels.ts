@@ -12,7 +12,7 @@
  * The module is assembled at start-up by wasm_asm.ts (no build step, no binary in the repo).
  */
 import v8 from 'node:v8';
-import { Fn, SIMD, V128, I32, assemble, mem } from './wasm_asm.js';
+import { Fn, SIMD, V128, I32, assemble, isSharedMemory, mem } from './wasm_asm.js';
 
 /** Register-blocking variants: input channels per block x f32x4 vectors of output channels. */
 const VARIANTS: ReadonlyArray<{ ciB: number; coV: number }> = [
@@ -25,8 +25,12 @@ function variantName(v: { ciB: number; coV: number }): string {
   return `filter_grad_${v.ciB}x${v.coV}`;
 }
 
-/** Emits acc += a * b for the values on the stack (acc, a, b pushed in that order by `push`). */
-function madd(f: Fn, fma: boolean, acc: number, pushA: () => void, pushB: () => void): void {
+/**
+ * Emits acc += a * b on f32x4 (acc a v128 local, a and b pushed by `pushA`, `pushB`): one
+ * relaxed-SIMD fused multiply-add with `fma`, else a multiply and an add. Shared by the SIMD kernels
+ * of this directory.
+ */
+export function maddInto(f: Fn, fma: boolean, acc: number, pushA: () => void, pushB: () => void): void {
   if (fma) {
     pushA();
     pushB();
@@ -72,6 +76,98 @@ function pushMax0(f: Fn, push: () => void): void {
   f.i32(0).op(0x4a).select(); // i32.gt_s
 }
 
+/** Pushes min(a, b) as i32, a and b given by pushers (each evaluated twice): a < b ? a : b. */
+function pushMin(f: Fn, pushA: () => void, pushB: () => void): void {
+  pushA();
+  pushB();
+  pushA();
+  pushB();
+  f.ltS().select();
+}
+
+/**
+ * Sets the i32 locals lo, hi to the outputs [lo, hi) for which a filter tap reads inside the input
+ * along one axis (0 <= o + tap - pad < size): lo = max(0, pad - tap), hi = min(outSize, size + pad
+ * - tap). tap, pad, size and outSize are locals or parameters.
+ */
+export function tapRange(f: Fn, tap: number, pad: number, size: number, outSize: number, lo: number, hi: number): void {
+  pushMax0(f, () => f.get(pad).get(tap).sub());
+  f.set(lo);
+  pushMin(f, () => f.get(outSize), () => f.get(size).get(pad).add().get(tap).sub());
+  f.set(hi);
+}
+
+/** Parameters and i32 locals of the position loops of the direct filter gradients (`forTapWindow`). */
+export interface TapWindow {
+  X: number;
+  DY: number;
+  H: number;
+  W: number;
+  HO: number;
+  WO: number;
+  PT: number;
+  PL: number;
+  n: number;
+  kh: number;
+  kw: number;
+  h0: number;
+  h1: number;
+  w0: number;
+  w1: number;
+  cib: number;
+  ci4: number;
+  xrow: number;
+  dyrow: number;
+  xp: number;
+  dp: number;
+  rows: number;
+  cnt: number;
+}
+
+/**
+ * The output positions of image n for filter tap (kh, kw) of a direct filter gradient (this file's
+ * and simd_conv.ts's dot-product one): rows [h0, h1) and columns [w0, w1) (from `tapRange`,
+ * non-empty), body() at each with xp at x[n, h + kh - pt, w + kw - pl] + cib*4 and dp at
+ * dy[n, h, w] (+ step.dyOffset) in bytes. The step pushers give dy's bytes per position
+ * (step.dy) and per row of x and of dy (step.xRow, step.dyRow); step.dyOffset adds a channel
+ * offset to the address on the stack.
+ */
+export function forTapWindow(
+  f: Fn,
+  v: TapWindow,
+  step: { dy: () => void; xRow: () => void; dyRow: () => void; dyOffset?: () => void },
+  body: () => void,
+): void {
+  // xrow = x + ((n*H + h0 + kh - pt)*W + w0 + kw - pl)*ci4 + cib*4
+  f.get(v.X).get(v.n).get(v.H).mul().get(v.h0).add().get(v.kh).add().get(v.PT).sub().get(v.W).mul();
+  f.get(v.w0).add().get(v.kw).add().get(v.PL).sub().get(v.ci4).mul().add().get(v.cib).i32(4).mul().add().set(v.xrow);
+  // dyrow = dy + ((n*HO + h0)*WO + w0)*(dy bytes per position) (+ dyOffset)
+  f.get(v.DY).get(v.n).get(v.HO).mul().get(v.h0).add().get(v.WO).mul().get(v.w0).add();
+  step.dy();
+  f.mul().add();
+  step.dyOffset?.();
+  f.set(v.dyrow);
+  f.get(v.h1).get(v.h0).sub().set(v.rows);
+  f.countdown(v.rows, () => {
+    f.get(v.xrow).set(v.xp);
+    f.get(v.dyrow).set(v.dp);
+    f.get(v.w1).get(v.w0).sub().set(v.cnt);
+    f.countdown(v.cnt, () => {
+      body();
+      f.get(v.xp).get(v.ci4).add().set(v.xp);
+      f.get(v.dp);
+      step.dy();
+      f.add().set(v.dp);
+    });
+    f.get(v.xrow);
+    step.xRow();
+    f.add().set(v.xrow);
+    f.get(v.dyrow);
+    step.dyRow();
+    f.add().set(v.dyrow);
+  });
+}
+
 /**
  * (x, dy, out, N, H, W, ci, co, Ho, Wo, KH, KW, pt, pl): byte addresses and sizes.
  * Loop order: image, tap (kh, kw), channel block, then the rows and columns of the image for which
@@ -90,14 +186,7 @@ function filterGradFn(ciB: number, coV: number, fma: boolean): Fn {
   const s = f.local(V128);
   const c = (v: number) => () => f.i32(v);
   const g = (v: number) => () => f.get(v);
-  const max0 = (push: () => void) => pushMax0(f, push);
-  const minOf = (pushA: () => void, pushB: () => void) => {
-    pushA();
-    pushB();
-    pushA();
-    pushB();
-    f.ltS().select();
-  };
+  const win: TapWindow = { X, DY, H, W, HO, WO, PT, PL, n, kh, kw, h0, h1, w0, w1, cib, ci4, xrow, dyrow, xp, dp, rows, cnt };
 
   f.get(CI).i32(4).mul().set(ci4);
   f.get(CO).i32(4).mul().set(co4);
@@ -106,17 +195,11 @@ function filterGradFn(ciB: number, coV: number, fma: boolean): Fn {
   f.forRange(n, c(0), g(N), () => {
     f.forRange(kh, c(0), g(KH), () => {
       // rows h with 0 <= h + kh - pt < H: h0 = max(0, pt - kh), h1 = min(Ho, H + pt - kh)
-      max0(() => f.get(PT).get(kh).sub());
-      f.set(h0);
-      minOf(g(HO), () => f.get(H).get(PT).add().get(kh).sub());
-      f.set(h1);
+      tapRange(f, kh, PT, H, HO, h0, h1);
       f.get(h0).get(h1).ltS();
       f.ifThen(() => {
         f.forRange(kw, c(0), g(KW), () => {
-          max0(() => f.get(PL).get(kw).sub());
-          f.set(w0);
-          minOf(g(WO), () => f.get(W).get(PL).add().get(kw).sub());
-          f.set(w1);
+          tapRange(f, kw, PL, W, WO, w0, w1);
           f.get(w0).get(w1).ltS();
           f.ifThen(() => {
             f.forRange(
@@ -137,31 +220,15 @@ function filterGradFn(ciB: number, coV: number, fma: boolean): Fn {
                         f.get(op).get(co4).i32(i).mul().add().simd(SIMD.load, mem(j * 16)).set(acc[i]![j]!);
                       }
                     }
-                    // xrow = x + ((n*H + h0 + kh - pt)*W + w0 + kw - pl)*ci4 + cib*4
-                    f.get(X).get(n).get(H).mul().get(h0).add().get(kh).add().get(PT).sub().get(W).mul();
-                    f.get(w0).add().get(kw).add().get(PL).sub().get(ci4).mul().add().get(cib).i32(4).mul().add().set(xrow);
-                    // dyrow = dy + ((n*Ho + h0)*Wo + w0)*co4 + cob*4
-                    f.get(DY).get(n).get(HO).mul().get(h0).add().get(WO).mul().get(w0).add().get(co4).mul().add();
-                    f.get(cob).i32(4).mul().add().set(dyrow);
-                    f.get(h1).get(h0).sub().set(rows);
-                    f.op(0x03, 0x40); // loop over rows
-                    f.get(xrow).set(xp);
-                    f.get(dyrow).set(dp);
-                    f.get(w1).get(w0).sub().set(cnt);
-                    f.op(0x03, 0x40); // loop over columns
-                    for (let j = 0; j < coV; j++) f.get(dp).simd(SIMD.load, mem(j * 16)).set(d[j]!);
-                    for (let i = 0; i < ciB; i++) {
-                      f.get(xp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
-                      for (let j = 0; j < coV; j++) madd(f, fma, acc[i]![j]!, () => f.get(s), () => f.get(d[j]!));
-                    }
-                    f.get(xp).get(ci4).add().set(xp);
-                    f.get(dp).get(co4).add().set(dp);
-                    f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-                    f.op(0x0b); // end columns
-                    f.get(xrow).get(xstep).add().set(xrow);
-                    f.get(dyrow).get(dystep).add().set(dyrow);
-                    f.get(rows).i32(1).sub().tee(rows).brIf(0);
-                    f.op(0x0b); // end rows
+                    // dy: co4 bytes per position, this block's channels at + cob*4; rows of xstep / dystep bytes
+                    const step = { dy: g(co4), xRow: g(xstep), dyRow: g(dystep), dyOffset: () => f.get(cob).i32(4).mul().add() };
+                    forTapWindow(f, win, step, () => {
+                      for (let j = 0; j < coV; j++) f.get(dp).simd(SIMD.load, mem(j * 16)).set(d[j]!);
+                      for (let i = 0; i < ciB; i++) {
+                        f.get(xp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
+                        for (let j = 0; j < coV; j++) maddInto(f, fma, acc[i]![j]!, () => f.get(s), () => f.get(d[j]!));
+                      }
+                    });
                     for (let i = 0; i < ciB; i++) {
                       for (let j = 0; j < coV; j++) {
                         f.get(op).get(co4).i32(i).mul().add().get(acc[i]![j]!).simd(SIMD.store, mem(j * 16));
@@ -197,26 +264,18 @@ function maxPoolGradFn(): Fn {
   const g = f.local(V128);
   const c = (k: number) => () => f.i32(k);
   const get = (k: number) => () => f.get(k);
-  const max0 = (push: () => void) => pushMax0(f, push);
-  const minOf = (pushA: () => void, pushB: () => void) => {
-    pushA();
-    pushB();
-    pushA();
-    pushB();
-    f.ltS().select();
-  };
   f.get(C).i32(4).mul().set(c4);
   f.forRange(n, c(0), get(N), () => {
     f.forRange(oh, c(0), get(OH), () => {
       // r0 = max(0, oh*sh - pt); r1 = min(H, oh*sh - pt + fh)
-      max0(() => f.get(oh).get(SH).mul().get(PT).sub());
+      pushMax0(f, () => f.get(oh).get(SH).mul().get(PT).sub());
       f.set(r0);
-      minOf(get(H), () => f.get(oh).get(SH).mul().get(PT).sub().get(FH).add());
+      pushMin(f, get(H), () => f.get(oh).get(SH).mul().get(PT).sub().get(FH).add());
       f.set(r1);
       f.forRange(ow, c(0), get(OW), () => {
-        max0(() => f.get(ow).get(SW).mul().get(PL).sub());
+        pushMax0(f, () => f.get(ow).get(SW).mul().get(PL).sub());
         f.set(c0);
-        minOf(get(W), () => f.get(ow).get(SW).mul().get(PL).sub().get(FW).add());
+        pushMin(f, get(W), () => f.get(ow).get(SW).mul().get(PL).sub().get(FW).add());
         f.set(c1);
         // gp = dy + ((n*OH + oh)*OW + ow)*c4
         f.get(DY).get(n).get(OH).mul().get(oh).add().get(OW).mul().get(ow).add().get(c4).mul().add().set(gp);
@@ -260,6 +319,40 @@ function maxPoolGradFn(): Fn {
 }
 
 /**
+ * The loops of the column sums of an [M, C] matrix (sum_rows, relu_grad_bias): blocks of 256 rows
+ * [m0, m1) and, in each, groups of 4 columns at byte offset cb (< c4 = 4C): body() sums the block's
+ * rows of those columns into the v128 local `acc`, which is then added to out[cb] (out, M:
+ * parameters; c4, cb, m0, m1, acc: locals).
+ */
+function forColumnBlocks(f: Fn, v: { out: number; M: number; c4: number; cb: number; m0: number; m1: number; acc: number }, body: () => void): void {
+  const c = (k: number) => () => f.i32(k);
+  const get = (k: number) => () => f.get(k);
+  f.forRange(
+    v.m0,
+    c(0),
+    get(v.M),
+    () => {
+      // m1 = min(M, m0 + 256)
+      pushMin(f, get(v.M), () => f.get(v.m0).i32(256).add());
+      f.set(v.m1);
+      f.forRange(
+        v.cb,
+        c(0),
+        get(v.c4),
+        () => {
+          body();
+          f.get(v.out).get(v.cb).add();
+          f.get(v.out).get(v.cb).add().simd(SIMD.load, mem()).get(v.acc).simd(SIMD.f32x4_add);
+          f.simd(SIMD.store, mem());
+        },
+        16,
+      );
+    },
+    256,
+  );
+}
+
+/**
  * (x, out, M, C): out[c] = sum over M rows of x[m, c], C % 4 == 0, in blocks of 256 rows whose
  * partial sums are added to out (which must be zeroed): error ~ (256 + M/256) ulp, not M.
  */
@@ -268,38 +361,16 @@ function sumRowsFn(): Fn {
   const [X, OUT, M, C] = [0, 1, 2, 3];
   const [c4, cb, m0, m1, p, cnt] = Array.from({ length: 6 }, () => f.local(I32));
   const acc = f.local(V128);
-  const c = (k: number) => () => f.i32(k);
-  const get = (k: number) => () => f.get(k);
   f.get(C).i32(4).mul().set(c4);
-  f.forRange(
-    m0,
-    c(0),
-    get(M),
-    () => {
-      // m1 = min(M, m0 + 256)
-      f.get(M).get(m0).i32(256).add().get(M).get(m0).i32(256).add().ltS().select().set(m1);
-      f.forRange(
-        cb,
-        c(0),
-        get(c4),
-        () => {
-          f.f32const(0).simd(SIMD.f32x4_splat).set(acc);
-          f.get(X).get(m0).get(c4).mul().add().get(cb).add().set(p);
-          f.get(m1).get(m0).sub().set(cnt);
-          f.op(0x03, 0x40);
-          f.get(acc).get(p).simd(SIMD.load, mem()).simd(SIMD.f32x4_add).set(acc);
-          f.get(p).get(c4).add().set(p);
-          f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-          f.op(0x0b);
-          f.get(OUT).get(cb).add();
-          f.get(OUT).get(cb).add().simd(SIMD.load, mem()).get(acc).simd(SIMD.f32x4_add);
-          f.simd(SIMD.store, mem());
-        },
-        16,
-      );
-    },
-    256,
-  );
+  forColumnBlocks(f, { out: OUT, M, c4, cb, m0, m1, acc }, () => {
+    f.f32const(0).simd(SIMD.f32x4_splat).set(acc);
+    f.get(X).get(m0).get(c4).mul().add().get(cb).add().set(p);
+    f.get(m1).get(m0).sub().set(cnt);
+    f.countdown(cnt, () => {
+      f.get(acc).get(p).simd(SIMD.load, mem()).simd(SIMD.f32x4_add).set(acc);
+      f.get(p).get(c4).add().set(p);
+    });
+  });
   return f;
 }
 
@@ -315,43 +386,22 @@ function reluGradBiasFn(): Fn {
   const acc = f.local(V128);
   const zero = f.local(V128);
   const gv = f.local(V128);
-  const c = (k: number) => () => f.i32(k);
-  const get = (k: number) => () => f.get(k);
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
   f.get(C).i32(4).mul().set(c4);
-  f.forRange(
-    m0,
-    c(0),
-    get(M),
-    () => {
-      f.get(M).get(m0).i32(256).add().get(M).get(m0).i32(256).add().ltS().select().set(m1);
-      f.forRange(
-        cb,
-        c(0),
-        get(c4),
-        () => {
-          f.get(zero).set(acc);
-          f.get(m0).get(c4).mul().get(cb).add().set(off);
-          f.get(m1).get(m0).sub().set(cnt);
-          f.op(0x03, 0x40);
-          // g = dy & (y > 0)
-          f.get(DY).get(off).add().simd(SIMD.load, mem());
-          f.get(Y).get(off).add().simd(SIMD.load, mem()).get(zero).simd(SIMD.f32x4_gt);
-          f.simd(SIMD.v128_and).set(gv);
-          f.get(G).get(off).add().get(gv).simd(SIMD.store, mem());
-          f.get(acc).get(gv).simd(SIMD.f32x4_add).set(acc);
-          f.get(off).get(c4).add().set(off);
-          f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-          f.op(0x0b);
-          f.get(DB).get(cb).add();
-          f.get(DB).get(cb).add().simd(SIMD.load, mem()).get(acc).simd(SIMD.f32x4_add);
-          f.simd(SIMD.store, mem());
-        },
-        16,
-      );
-    },
-    256,
-  );
+  forColumnBlocks(f, { out: DB, M, c4, cb, m0, m1, acc }, () => {
+    f.get(zero).set(acc);
+    f.get(m0).get(c4).mul().get(cb).add().set(off);
+    f.get(m1).get(m0).sub().set(cnt);
+    f.countdown(cnt, () => {
+      // g = dy & (y > 0)
+      f.get(DY).get(off).add().simd(SIMD.load, mem());
+      f.get(Y).get(off).add().simd(SIMD.load, mem()).get(zero).simd(SIMD.f32x4_gt);
+      f.simd(SIMD.v128_and).set(gv);
+      f.get(G).get(off).add().get(gv).simd(SIMD.store, mem());
+      f.get(acc).get(gv).simd(SIMD.f32x4_add).set(acc);
+      f.get(off).get(c4).add().set(off);
+    });
+  });
   return f;
 }
 
@@ -386,9 +436,8 @@ const cache = new WeakMap<WebAssembly.Memory, SimdKernels>();
 export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   const hit = cache.get(memory);
   if (hit) return hit;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const fma = fmaAvailable();
-  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(), sumRowsFn(), reluGradBiasFn()], shared);
+  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(), sumRowsFn(), reluGradBiasFn()], isSharedMemory(memory));
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const fns = VARIANTS.map((v) => ({ ...v, fn: instance.exports[variantName(v)] as (...a: number[]) => void }));
   const pick = (ci: number, co: number) => fns.find((v) => ci % v.ciB === 0 && co % (4 * v.coV) === 0);
@@ -416,10 +465,15 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   return k;
 }
 
+/** The heap (WebAssembly memory) of a tfjs wasm backend object, undefined if it cannot be found. */
+export function heapMemoryOf(backend: unknown): WebAssembly.Memory | undefined {
+  const wasm = (backend as { wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
+  return wasm?.wasmMemory ?? wasm?.asm?.memory;
+}
+
 /** The kernels for a tfjs wasm backend object (undefined if its heap cannot be found). */
 export function simdKernelsOf(backend: unknown): SimdKernels | undefined {
-  const wasm = (backend as { wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
-  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  const memory = heapMemoryOf(backend);
   return memory ? simdKernelsFor(memory) : undefined;
 }
 

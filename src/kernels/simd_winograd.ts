@@ -14,10 +14,109 @@
  *   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
  *   Aᵀ = [1 1 1 0; 0 1 -1 -1]
  */
-import { Fn, I32, SIMD, V128, assemble, mem } from './wasm_asm.js';
-import { fmaAvailable } from './simd_kernels.js';
+import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm_asm.js';
+import { fmaAvailable, maddInto } from './simd_kernels.js';
 
 const F32X4_SUB = 0xe5;
+
+/**
+ * Shorthands of the kernels below: c0(v) and g(v) are pushers of an i32 constant and of a local;
+ * add(x, y) and sub(x, y) push x + y and x - y of two v128 locals.
+ */
+function emitters(f: Fn): { c0: (v: number) => () => void; g: (v: number) => () => void; add: (x: number, y: number) => Fn; sub: (x: number, y: number) => Fn } {
+  return {
+    c0: (v) => () => f.i32(v),
+    g: (v) => () => f.get(v),
+    add: (x, y) => f.get(x).get(y).simd(SIMD.f32x4_add),
+    sub: (x, y) => f.get(x).get(y).simd(F32X4_SUB),
+  };
+}
+
+/** Locals (n, t, th, tw, c, p, ximg, xrow, rowstep) and parameters (XP, HP, WP, TH, TW) of the tile loops. */
+interface TileVars {
+  n: number;
+  t: number;
+  th: number;
+  tw: number;
+  c: number;
+  p: number;
+  ximg: number;
+  xrow: number;
+  rowstep: number;
+  XP: number;
+  HP: number;
+  WP: number;
+  TH: number;
+  TW: number;
+}
+
+/**
+ * for th < TH, tw < TW, c < cBytes in steps of 16 (4 channels): body(), with the tile index
+ * t = th*TW + tw (set from 0 here). at.row() runs at the start of each tile row th, at.tile() at
+ * the start of each tile (th, tw).
+ */
+function forTiles(f: Fn, v: TileVars, cBytes: number, at: { row?: () => void; tile?: () => void }, body: () => void): void {
+  const { c0, g } = emitters(f);
+  f.i32(0).set(v.t);
+  f.forRange(v.th, c0(0), g(v.TH), () => {
+    at.row?.();
+    f.forRange(v.tw, c0(0), g(v.TW), () => {
+      at.tile?.();
+      f.forRange(v.c, c0(0), c0(cBytes), body, 16);
+      f.get(v.t).i32(1).add().set(v.t);
+    });
+  });
+}
+
+/**
+ * The input tiles of image n: sets ximg = image n of xpad ([N, HP, WP, ci]), then for each tile t
+ * (top-left corners m apart) and group of 4 channels c, body() with p = the tile's top-left element
+ * + c (bytes). rowstep (WP*ci*4, bytes per padded row) must be set before.
+ */
+function forInputTiles(f: Fn, v: TileVars, m: number, ci4: number, body: () => void): void {
+  f.get(v.XP).get(v.n).get(v.HP).mul().get(v.WP).mul().i32(ci4).mul().add().set(v.ximg);
+  forTiles(f, v, ci4, { row: () => f.get(v.ximg).get(v.th).i32(m).mul().get(v.rowstep).mul().add().set(v.xrow) }, () => {
+    // p = top-left of the tile + channel group
+    f.get(v.xrow).get(v.tw).i32(m * ci4).mul().add().get(v.c).add().set(v.p);
+    body();
+  });
+}
+
+/**
+ * Input transform of F(2x2, 3x3) for one 4x4 tile and 4 channels: loads d[4i + j] from
+ * p + i*rowstep + j*ci4 (bytes; p and rowstep are locals), computes r = Bᵀ d, then V = r B and
+ * calls store(k, push) for k = 4i + j = 0..15 in order, push() emitting V[k] onto the stack: store
+ * emits the address, calls push and emits the store, so each kernel keeps its own layout of V.
+ * d and r: 16 v128 locals each.
+ */
+function inputTransform2(f: Fn, p: number, rowstep: number, ci4: number, d: number[], r: number[], store: (k: number, push: () => void) => void): void {
+  const { add, sub } = emitters(f);
+  for (let i = 0; i < 4; i++) {
+    for (let j = 0; j < 4; j++) {
+      f.get(p);
+      if (i > 0) f.get(rowstep).i32(i).mul().add();
+      f.simd(SIMD.load, mem(j * ci4)).set(d[i * 4 + j]!);
+    }
+  }
+  // r = Bᵀ d (rows)
+  for (let j = 0; j < 4; j++) {
+    sub(d[j]!, d[8 + j]!).set(r[j]!);
+    add(d[4 + j]!, d[8 + j]!).set(r[4 + j]!);
+    sub(d[8 + j]!, d[4 + j]!).set(r[8 + j]!);
+    sub(d[4 + j]!, d[12 + j]!).set(r[12 + j]!);
+  }
+  // V = r B (columns)
+  for (let i = 0; i < 4; i++) {
+    const row = [r[i * 4]!, r[i * 4 + 1]!, r[i * 4 + 2]!, r[i * 4 + 3]!];
+    const outs: Array<() => void> = [
+      () => sub(row[0]!, row[2]!),
+      () => add(row[1]!, row[2]!),
+      () => sub(row[2]!, row[1]!),
+      () => sub(row[1]!, row[3]!),
+    ];
+    for (let j = 0; j < 4; j++) store(i * 4 + j, outs[j]!);
+  }
+}
 
 export interface WinogradSpec {
   ci: number;
@@ -58,10 +157,7 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   const uv = Array.from({ length: coV }, () => f.local(V128));
   const s = f.local(V128);
   const zero = f.local(V128);
-  const c0 = (v: number) => () => f.i32(v);
-  const g = (v: number) => () => f.get(v);
-  const add = (x: number, y: number) => f.get(x).get(y).simd(SIMD.f32x4_add);
-  const sub = (x: number, y: number) => f.get(x).get(y).simd(F32X4_SUB);
+  const { c0, g, add, sub } = emitters(f);
 
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
   if (m === 4) {
@@ -119,84 +215,45 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   f.get(TH).get(TW).mul().set(T);
   f.get(WP).i32(ci4).mul().set(rowstep);
 
+  const tiles: TileVars = { n, t, th, tw, c, p, ximg, xrow, rowstep, XP, HP, WP, TH, TW };
   f.forRange(n, c0(0), g(N), () => {
-    f.get(XP).get(n).get(HP).mul().get(WP).mul().i32(ci4).mul().add().set(ximg);
     // (1) input transform
-    f.i32(0).set(t);
-    f.forRange(th, c0(0), g(TH), () => {
-      f.get(ximg).get(th).i32(m).mul().get(rowstep).mul().add().set(xrow);
-      f.forRange(tw, c0(0), g(TW), () => {
-        f.forRange(
-          c,
-          c0(0),
-          c0(ci4),
-          () => {
-            // p = top-left of the tile + channel group
-            f.get(xrow).get(tw).i32(m * ci4).mul().add().get(c).add().set(p);
-            if (m === 4) {
-              // columns: half[i*6 + j] = (Bᵀ d)[i][j]; then rows: V[i*6 + j] = (half B)[i][j]
-              for (let j = 0; j < 6; j++) {
-                for (let i = 0; i < 6; i++) {
-                  f.get(p);
-                  if (i > 0) f.get(rowstep).i32(i).mul().add();
-                  f.simd(SIMD.load, mem(j * ci4)).set(col6[i]!);
-                }
-                inputT6(
-                  col6,
-                  Array.from({ length: 6 }, (_, i) => (push: () => void) => {
-                    push();
-                    f.set(half[i * 6 + j]!);
-                  }),
-                );
-              }
-              f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
-              for (let i = 0; i < 6; i++) {
-                inputT6(
-                  half.slice(i * 6, i * 6 + 6),
-                  Array.from({ length: 6 }, (_, j) => (push: () => void) => {
-                    f.get(vp);
-                    push();
-                    f.simd(SIMD.store, mem((i * 6 + j) * ci4));
-                  }),
-                );
-              }
-              return;
-            }
-            for (let i = 0; i < 4; i++) {
-              for (let j = 0; j < 4; j++) {
-                f.get(p);
-                if (i > 0) f.get(rowstep).i32(i).mul().add();
-                f.simd(SIMD.load, mem(j * ci4)).set(d[i * 4 + j]!);
-              }
-            }
-            // r = Bᵀ d (rows)
-            for (let j = 0; j < 4; j++) {
-              sub(d[j]!, d[8 + j]!).set(r[j]!);
-              add(d[4 + j]!, d[8 + j]!).set(r[4 + j]!);
-              sub(d[8 + j]!, d[4 + j]!).set(r[8 + j]!);
-              sub(d[4 + j]!, d[12 + j]!).set(r[12 + j]!);
-            }
-            // V = r B (columns), stored at V[t][k][c]
-            f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
-            for (let i = 0; i < 4; i++) {
-              const row = [r[i * 4]!, r[i * 4 + 1]!, r[i * 4 + 2]!, r[i * 4 + 3]!];
-              const outs: Array<() => void> = [
-                () => sub(row[0]!, row[2]!),
-                () => add(row[1]!, row[2]!),
-                () => sub(row[2]!, row[1]!),
-                () => sub(row[1]!, row[3]!),
-              ];
-              for (let j = 0; j < 4; j++) {
-                const kk = i * 4 + j;
-                f.get(vp);
-                outs[j]!();
-                f.simd(SIMD.store, mem(kk * ci4));
-              }
-            }
-          },
-          16,
-        );
-        f.get(t).i32(1).add().set(t);
+    forInputTiles(f, tiles, m, ci4, () => {
+      if (m === 4) {
+        // columns: half[i*6 + j] = (Bᵀ d)[i][j]; then rows: V[i*6 + j] = (half B)[i][j]
+        for (let j = 0; j < 6; j++) {
+          for (let i = 0; i < 6; i++) {
+            f.get(p);
+            if (i > 0) f.get(rowstep).i32(i).mul().add();
+            f.simd(SIMD.load, mem(j * ci4)).set(col6[i]!);
+          }
+          inputT6(
+            col6,
+            Array.from({ length: 6 }, (_, i) => (push: () => void) => {
+              push();
+              f.set(half[i * 6 + j]!);
+            }),
+          );
+        }
+        f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
+        for (let i = 0; i < 6; i++) {
+          inputT6(
+            half.slice(i * 6, i * 6 + 6),
+            Array.from({ length: 6 }, (_, j) => (push: () => void) => {
+              f.get(vp);
+              push();
+              f.simd(SIMD.store, mem((i * 6 + j) * ci4));
+            }),
+          );
+        }
+        return;
+      }
+      // V = Bᵀ d B, stored at V[t][k][c] (k as a constant offset)
+      f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
+      inputTransform2(f, p, rowstep, ci4, d, r, (kk, push) => {
+        f.get(vp);
+        push();
+        f.simd(SIMD.store, mem(kk * ci4));
       });
     });
     // (2) M[k] = V[k] · U[k] for the K positions
@@ -213,20 +270,15 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
             f.get(vk).get(q).i32(K * ci4).mul().add().set(vp);
             f.get(U).get(k).i32(ci * co4).mul().add().get(cob).add().set(up);
             f.i32(ci).set(cnt);
-            f.op(0x03, 0x40);
-            for (let j = 0; j < coV; j++) f.get(up).simd(SIMD.load, mem(j * 16)).set(uv[j]!);
-            for (let x = 0; x < pb; x++) {
-              f.get(vp).simd(SIMD.load32_splat, mem(x * K * ci4)).set(s);
-              for (let j = 0; j < coV; j++) {
-                const a = acc[x * coV + j]!;
-                if (fma) f.get(s).get(uv[j]!).get(a).simd(SIMD.f32x4_relaxed_madd).set(a);
-                else f.get(a).get(s).get(uv[j]!).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(a);
+            f.countdown(cnt, () => {
+              for (let j = 0; j < coV; j++) f.get(up).simd(SIMD.load, mem(j * 16)).set(uv[j]!);
+              for (let x = 0; x < pb; x++) {
+                f.get(vp).simd(SIMD.load32_splat, mem(x * K * ci4)).set(s);
+                for (let j = 0; j < coV; j++) maddInto(f, fma, acc[x * coV + j]!, () => f.get(s), () => f.get(uv[j]!));
               }
-            }
-            f.get(vp).i32(4).add().set(vp);
-            f.get(up).i32(co4).add().set(up);
-            f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-            f.op(0x0b);
+              f.get(vp).i32(4).add().set(vp);
+              f.get(up).i32(co4).add().set(up);
+            });
             f.get(mk).get(q).i32(K * co4).mul().add().get(cob).add().set(p);
             for (let x = 0; x < pb; x++) {
               for (let j = 0; j < coV; j++) f.get(p).get(acc[x * coV + j]!).simd(SIMD.store, mem(x * K * co4 + j * 16));
@@ -235,111 +287,88 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
           16 * coV,
         );
       };
-      f.i32(0).set(q);
-      f.blockLoop(() => {
-        f.get(q).i32(P).add().get(T).op(0x4a).brIf(1); // q + P > T
-        block(P);
-        f.get(q).i32(P).add().set(q);
-        f.br(0);
-      });
-      f.blockLoop(() => {
-        f.get(q).get(T).geS().brIf(1);
-        block(1);
-        f.get(q).i32(1).add().set(q);
-        f.br(0);
-      });
+      // tiles q in blocks of P, then single tiles
+      f.forBlocks(q, g(T), P, block);
     });
     // (3) output transform Y = Aᵀ M A (+ bias, ReLU)
-    f.i32(0).set(t);
-    f.forRange(th, c0(0), g(TH), () => {
-      f.forRange(tw, c0(0), g(TW), () => {
-        // ybase = out + ((n*OH + m*th)*OW + m*tw)*co4
-        f.get(OUT).get(n).get(OH).mul().get(th).i32(m).mul().add().get(OW).mul().get(tw).i32(m).mul().add().i32(co4).mul().add().set(ybase);
-        f.forRange(
-          c,
-          c0(0),
-          c0(co4),
-          () => {
-            f.get(MB).get(t).i32(K * co4).mul().add().get(c).add().set(p);
-            if (m === 4) {
-              // columns: half[a*6 + j] = (Aᵀ M)[a][j]; then rows: Y[a][b] = (half A)[a][b]
-              for (let j = 0; j < 6; j++) {
-                for (let i = 0; i < 6; i++) {
-                  f.get(p).simd(SIMD.load, mem((i * 6 + j) * co4)).set(col6[i]!);
+    // ybase = out + ((n*OH + m*th)*OW + m*tw)*co4 at each tile
+    const atTile = () => f.get(OUT).get(n).get(OH).mul().get(th).i32(m).mul().add().get(OW).mul().get(tw).i32(m).mul().add().i32(co4).mul().add().set(ybase);
+    forTiles(f, tiles, co4, { tile: atTile }, () => {
+      f.get(MB).get(t).i32(K * co4).mul().add().get(c).add().set(p);
+      if (m === 4) {
+        // columns: half[a*6 + j] = (Aᵀ M)[a][j]; then rows: Y[a][b] = (half A)[a][b]
+        for (let j = 0; j < 6; j++) {
+          for (let i = 0; i < 6; i++) {
+            f.get(p).simd(SIMD.load, mem((i * 6 + j) * co4)).set(col6[i]!);
+          }
+          outputT6(
+            col6,
+            Array.from({ length: 4 }, (_, a) => (push: () => void) => {
+              push();
+              f.set(half[a * 6 + j]!);
+            }),
+          );
+        }
+        if (spec.bias) f.get(B).get(c).add().simd(SIMD.load, mem(0)).set(s);
+        for (let a = 0; a < 4; a++) {
+          // output row m*th + a exists?
+          f.get(th).i32(4).mul().i32(a).add().get(OH).ltS();
+          f.ifThen(() => {
+            outputT6(
+              half.slice(a * 6, a * 6 + 6),
+              Array.from({ length: 4 }, (_, b) => (push: () => void) => {
+                const store = () => {
+                  f.get(ybase);
+                  if (a > 0) f.get(OW).i32(co4 * a).mul().add();
+                  f.get(c).add();
+                  push();
+                  if (spec.bias) f.get(s).simd(SIMD.f32x4_add);
+                  if (spec.relu) f.get(zero).simd(SIMD.f32x4_max);
+                  f.simd(SIMD.store, mem(b * co4));
+                };
+                if (b === 0) store();
+                else {
+                  f.get(tw).i32(4).mul().i32(b).add().get(OW).ltS();
+                  f.ifThen(store);
                 }
-                outputT6(
-                  col6,
-                  Array.from({ length: 4 }, (_, a) => (push: () => void) => {
-                    push();
-                    f.set(half[a * 6 + j]!);
-                  }),
-                );
-              }
-              if (spec.bias) f.get(B).get(c).add().simd(SIMD.load, mem(0)).set(s);
-              for (let a = 0; a < 4; a++) {
-                // output row m*th + a exists?
-                f.get(th).i32(4).mul().i32(a).add().get(OH).ltS();
-                f.ifThen(() => {
-                  outputT6(
-                    half.slice(a * 6, a * 6 + 6),
-                    Array.from({ length: 4 }, (_, b) => (push: () => void) => {
-                      const store = () => {
-                        f.get(ybase);
-                        if (a > 0) f.get(OW).i32(co4 * a).mul().add();
-                        f.get(c).add();
-                        push();
-                        if (spec.bias) f.get(s).simd(SIMD.f32x4_add);
-                        if (spec.relu) f.get(zero).simd(SIMD.f32x4_max);
-                        f.simd(SIMD.store, mem(b * co4));
-                      };
-                      if (b === 0) store();
-                      else {
-                        f.get(tw).i32(4).mul().i32(b).add().get(OW).ltS();
-                        f.ifThen(store);
-                      }
-                    }),
-                  );
-                });
-              }
-              return;
-            }
-            for (let kk = 0; kk < 16; kk++) f.get(p).simd(SIMD.load, mem(kk * co4)).set(d[kk]!);
-            // rows: r0j = m0j + m1j + m2j; r1j = m1j - m2j - m3j
-            for (let j = 0; j < 4; j++) {
-              add(d[j]!, d[4 + j]!).get(d[8 + j]!).simd(SIMD.f32x4_add).set(r[j]!);
-              sub(d[4 + j]!, d[8 + j]!).get(d[12 + j]!).simd(F32X4_SUB).set(r[4 + j]!);
-            }
-            if (spec.bias) f.get(B).get(c).add().simd(SIMD.load, mem(0)).set(s);
-            // y[a][b]: (row a) cols: y0 = r0 + r1 + r2, y1 = r1 - r2 - r3
-            const y = (a: number, b: number) => {
-              const base = a * 4;
-              if (b === 0) add(r[base]!, r[base + 1]!).get(r[base + 2]!).simd(SIMD.f32x4_add);
-              else sub(r[base + 1]!, r[base + 2]!).get(r[base + 3]!).simd(F32X4_SUB);
-              if (spec.bias) f.get(s).simd(SIMD.f32x4_add);
-              if (spec.relu) f.get(zero).simd(SIMD.f32x4_max);
-            };
-            const store = (a: number, b: number) => {
-              // address: ybase + (a*OW + b)*co4 + c
-              f.get(ybase);
-              if (a === 1) f.get(OW).i32(co4).mul().add();
-              f.get(c).add();
-              y(a, b);
-              f.simd(SIMD.store, mem(b * co4));
-            };
-            store(0, 0);
-            // the right column exists unless OW is odd and this is the last tile column
-            f.get(tw).i32(2).mul().i32(1).add().get(OW).ltS();
-            f.ifThen(() => store(0, 1));
-            f.get(th).i32(2).mul().i32(1).add().get(OH).ltS();
-            f.ifThen(() => {
-              store(1, 0);
-              f.get(tw).i32(2).mul().i32(1).add().get(OW).ltS();
-              f.ifThen(() => store(1, 1));
-            });
-          },
-          16,
-        );
-        f.get(t).i32(1).add().set(t);
+              }),
+            );
+          });
+        }
+        return;
+      }
+      for (let kk = 0; kk < 16; kk++) f.get(p).simd(SIMD.load, mem(kk * co4)).set(d[kk]!);
+      // rows: r0j = m0j + m1j + m2j; r1j = m1j - m2j - m3j
+      for (let j = 0; j < 4; j++) {
+        add(d[j]!, d[4 + j]!).get(d[8 + j]!).simd(SIMD.f32x4_add).set(r[j]!);
+        sub(d[4 + j]!, d[8 + j]!).get(d[12 + j]!).simd(F32X4_SUB).set(r[4 + j]!);
+      }
+      if (spec.bias) f.get(B).get(c).add().simd(SIMD.load, mem(0)).set(s);
+      // y[a][b]: (row a) cols: y0 = r0 + r1 + r2, y1 = r1 - r2 - r3
+      const y = (a: number, b: number) => {
+        const base = a * 4;
+        if (b === 0) add(r[base]!, r[base + 1]!).get(r[base + 2]!).simd(SIMD.f32x4_add);
+        else sub(r[base + 1]!, r[base + 2]!).get(r[base + 3]!).simd(F32X4_SUB);
+        if (spec.bias) f.get(s).simd(SIMD.f32x4_add);
+        if (spec.relu) f.get(zero).simd(SIMD.f32x4_max);
+      };
+      const store = (a: number, b: number) => {
+        // address: ybase + (a*OW + b)*co4 + c
+        f.get(ybase);
+        if (a === 1) f.get(OW).i32(co4).mul().add();
+        f.get(c).add();
+        y(a, b);
+        f.simd(SIMD.store, mem(b * co4));
+      };
+      store(0, 0);
+      // the right column exists unless OW is odd and this is the last tile column
+      f.get(tw).i32(2).mul().i32(1).add().get(OW).ltS();
+      f.ifThen(() => store(0, 1));
+      f.get(th).i32(2).mul().i32(1).add().get(OH).ltS();
+      f.ifThen(() => {
+        store(1, 0);
+        f.get(tw).i32(2).mul().i32(1).add().get(OW).ltS();
+        f.ifThen(() => store(1, 1));
       });
     });
   });
@@ -371,20 +400,8 @@ export function winogradEligible(kh: number, kw: number, ci: number, co: number)
 /** The Winograd kernel for `spec` on this heap (compiled on first use). */
 export function winogradKernel(memory: WebAssembly.Memory, spec: WinogradSpec): WinogradFn {
   if (spec.ci % 4 !== 0 || spec.co % 16 !== 0) throw new Error(`winogradKernel: needs ci % 4 == 0 and co % 16 == 0, got ${spec.ci}, ${spec.co}`);
-  let m = compiled.get(memory);
-  if (!m) {
-    m = new Map();
-    compiled.set(memory, m);
-  }
   const key = `${spec.ci}.${spec.co}.${spec.bias ? 1 : 0}.${spec.relu ? 1 : 0}.${spec.tile ?? 2}`;
-  let fn = m.get(key);
-  if (!fn) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assemble([winogradFn(spec, fmaAvailable())], shared);
-    fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.winograd as WinogradFn;
-    m.set(key, fn);
-  }
-  return fn;
+  return compiledKernel(compiled, memory, key, () => winogradFn(spec, fmaAvailable()));
 }
 
 /** G of F(2x2, 3x3) (4 x 3) and of F(4x4, 3x3) (6 x 3). */
@@ -464,10 +481,7 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean): Fn {
   const acc = Array.from({ length: 8 }, () => f.local(V128));
   const s = f.local(V128);
   const zero = f.local(V128);
-  const c0 = (v: number) => () => f.i32(v);
-  const g = (v: number) => () => f.get(v);
-  const add = (x: number, y: number) => f.get(x).get(y).simd(SIMD.f32x4_add);
-  const sub = (x: number, y: number) => f.get(x).get(y).simd(F32X4_SUB);
+  const { c0, g, add, sub } = emitters(f);
 
   f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
   f.get(TH).get(TW).mul().set(T);
@@ -475,100 +489,51 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean): Fn {
   f.get(T).i32(co4).mul().set(mstride);
   f.get(WP).i32(ci4).mul().set(rowstep);
 
+  const tiles: TileVars = { n, t, th, tw, c, p, ximg, xrow, rowstep, XP, HP, WP, TH, TW };
   f.forRange(n, c0(0), g(N), () => {
-    f.get(XP).get(n).get(HP).mul().get(WP).mul().i32(ci4).mul().add().set(ximg);
-    // (1) input transform (as the forward kernel): V[k][t][c]
-    f.i32(0).set(t);
-    f.forRange(th, c0(0), g(TH), () => {
-      f.get(ximg).get(th).i32(2).mul().get(rowstep).mul().add().set(xrow);
-      f.forRange(tw, c0(0), g(TW), () => {
-        f.forRange(
-          c,
-          c0(0),
-          c0(ci4),
-          () => {
-            f.get(xrow).get(tw).i32(2 * ci4).mul().add().get(c).add().set(p);
-            for (let i = 0; i < 4; i++) {
-              for (let j = 0; j < 4; j++) {
-                f.get(p);
-                if (i > 0) f.get(rowstep).i32(i).mul().add();
-                f.simd(SIMD.load, mem(j * ci4)).set(d[i * 4 + j]!);
-              }
-            }
-            for (let j = 0; j < 4; j++) {
-              sub(d[j]!, d[8 + j]!).set(r[j]!);
-              add(d[4 + j]!, d[8 + j]!).set(r[4 + j]!);
-              sub(d[8 + j]!, d[4 + j]!).set(r[8 + j]!);
-              sub(d[4 + j]!, d[12 + j]!).set(r[12 + j]!);
-            }
-            f.get(VB).get(t).i32(ci4).mul().add().get(c).add().set(vp);
-            for (let i = 0; i < 4; i++) {
-              const row = [r[i * 4]!, r[i * 4 + 1]!, r[i * 4 + 2]!, r[i * 4 + 3]!];
-              const outs: Array<() => void> = [
-                () => sub(row[0]!, row[2]!),
-                () => add(row[1]!, row[2]!),
-                () => sub(row[2]!, row[1]!),
-                () => sub(row[1]!, row[3]!),
-              ];
-              for (let j = 0; j < 4; j++) {
-                const kk = i * 4 + j;
-                f.get(vp);
-                if (kk > 0) f.get(vstride).i32(kk).mul().add();
-                outs[j]!();
-                f.simd(SIMD.store, mem(0));
-              }
-            }
-          },
-          16,
-        );
-        f.get(t).i32(1).add().set(t);
+    // (1) input transform (as the forward kernel), V stored at V[k][t][c]: k in steps of vstride
+    forInputTiles(f, tiles, 2, ci4, () => {
+      f.get(VB).get(t).i32(ci4).mul().add().get(c).add().set(vp);
+      inputTransform2(f, p, rowstep, ci4, d, r, (kk, push) => {
+        f.get(vp);
+        if (kk > 0) f.get(vstride).i32(kk).mul().add();
+        push();
+        f.simd(SIMD.store, mem(0));
       });
     });
     // (2) dy transform: dM = A dY Aᵀ, A = [1 0; 1 1; 1 -1; 0 -1], stored at M[k][t][c]
     f.get(DYP).get(n).get(TH).mul().get(TW).mul().i32(4 * co4).mul().add().set(dyimg);
-    f.i32(0).set(t);
-    f.forRange(th, c0(0), g(TH), () => {
-      f.get(dyimg).get(th).get(TW).mul().i32(4 * co4).mul().add().set(dyrow); // row 2th of [2TH, 2TW, co]
-      f.forRange(tw, c0(0), g(TW), () => {
-        f.forRange(
-          c,
-          c0(0),
-          c0(co4),
-          () => {
-            // a b / c d: dy[2th][2tw], dy[2th][2tw+1], dy[2th+1][2tw], dy[2th+1][2tw+1]
-            f.get(dyrow).get(tw).i32(2 * co4).mul().add().get(c).add().set(p);
-            f.get(p).simd(SIMD.load, mem(0)).set(d[0]!);
-            f.get(p).simd(SIMD.load, mem(co4)).set(d[1]!);
-            f.get(p).get(TW).i32(2 * co4).mul().add().simd(SIMD.load, mem(0)).set(d[2]!);
-            f.get(p).get(TW).i32(2 * co4).mul().add().simd(SIMD.load, mem(co4)).set(d[3]!);
-            // rows of A dY: (a, b), (a+c, b+d), (a-c, b-d), (-c, -d)
-            f.get(d[0]!).set(r[0]!);
-            f.get(d[1]!).set(r[1]!);
-            add(d[0]!, d[2]!).set(r[2]!);
-            add(d[1]!, d[3]!).set(r[3]!);
-            sub(d[0]!, d[2]!).set(r[4]!);
-            sub(d[1]!, d[3]!).set(r[5]!);
-            sub(zero, d[2]!).set(r[6]!);
-            sub(zero, d[3]!).set(r[7]!);
-            f.get(MB).get(t).i32(co4).mul().add().get(c).add().set(vp);
-            for (let i = 0; i < 4; i++) {
-              const pp = r[2 * i]!;
-              const qq = r[2 * i + 1]!;
-              // (p, q) Aᵀ = (p, p+q, p-q, -q)
-              const outs: Array<() => void> = [() => f.get(pp), () => add(pp, qq), () => sub(pp, qq), () => sub(zero, qq)];
-              for (let j = 0; j < 4; j++) {
-                const kk = i * 4 + j;
-                f.get(vp);
-                if (kk > 0) f.get(mstride).i32(kk).mul().add();
-                outs[j]!();
-                f.simd(SIMD.store, mem(0));
-              }
-            }
-          },
-          16,
-        );
-        f.get(t).i32(1).add().set(t);
-      });
+    // dyrow: row 2th of [2TH, 2TW, co]
+    forTiles(f, tiles, co4, { row: () => f.get(dyimg).get(th).get(TW).mul().i32(4 * co4).mul().add().set(dyrow) }, () => {
+      // a b / c d: dy[2th][2tw], dy[2th][2tw+1], dy[2th+1][2tw], dy[2th+1][2tw+1]
+      f.get(dyrow).get(tw).i32(2 * co4).mul().add().get(c).add().set(p);
+      f.get(p).simd(SIMD.load, mem(0)).set(d[0]!);
+      f.get(p).simd(SIMD.load, mem(co4)).set(d[1]!);
+      f.get(p).get(TW).i32(2 * co4).mul().add().simd(SIMD.load, mem(0)).set(d[2]!);
+      f.get(p).get(TW).i32(2 * co4).mul().add().simd(SIMD.load, mem(co4)).set(d[3]!);
+      // rows of A dY: (a, b), (a+c, b+d), (a-c, b-d), (-c, -d)
+      f.get(d[0]!).set(r[0]!);
+      f.get(d[1]!).set(r[1]!);
+      add(d[0]!, d[2]!).set(r[2]!);
+      add(d[1]!, d[3]!).set(r[3]!);
+      sub(d[0]!, d[2]!).set(r[4]!);
+      sub(d[1]!, d[3]!).set(r[5]!);
+      sub(zero, d[2]!).set(r[6]!);
+      sub(zero, d[3]!).set(r[7]!);
+      f.get(MB).get(t).i32(co4).mul().add().get(c).add().set(vp);
+      for (let i = 0; i < 4; i++) {
+        const pp = r[2 * i]!;
+        const qq = r[2 * i + 1]!;
+        // (p, q) Aᵀ = (p, p+q, p-q, -q)
+        const outs: Array<() => void> = [() => f.get(pp), () => add(pp, qq), () => sub(pp, qq), () => sub(zero, qq)];
+        for (let j = 0; j < 4; j++) {
+          const kk = i * 4 + j;
+          f.get(vp);
+          if (kk > 0) f.get(mstride).i32(kk).mul().add();
+          outs[j]!();
+          f.simd(SIMD.store, mem(0));
+        }
+      }
     });
     // (3) dU[k][ci][co] += Σ_t V[k][t][ci] · M[k][t][co]: blocks of 4 input x 8 output channels
     f.forRange(k, c0(0), c0(16), () => {
@@ -590,21 +555,16 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean): Fn {
               f.get(VB).get(k).get(vstride).mul().add().get(cib).i32(4).mul().add().set(vp);
               f.get(MB).get(k).get(mstride).mul().add().get(cob).add().set(mp);
               f.get(T).set(cnt);
-              f.op(0x03, 0x40);
-              f.get(mp).simd(SIMD.load, mem(0)).set(d[0]!);
-              f.get(mp).simd(SIMD.load, mem(16)).set(d[1]!);
-              for (let i = 0; i < 4; i++) {
-                f.get(vp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
-                for (let j = 0; j < 2; j++) {
-                  const a = acc[i * 2 + j]!;
-                  if (fma) f.get(s).get(d[j]!).get(a).simd(SIMD.f32x4_relaxed_madd).set(a);
-                  else f.get(a).get(s).get(d[j]!).simd(SIMD.f32x4_mul).simd(SIMD.f32x4_add).set(a);
+              f.countdown(cnt, () => {
+                f.get(mp).simd(SIMD.load, mem(0)).set(d[0]!);
+                f.get(mp).simd(SIMD.load, mem(16)).set(d[1]!);
+                for (let i = 0; i < 4; i++) {
+                  f.get(vp).simd(SIMD.load32_splat, mem(i * 4)).set(s);
+                  for (let j = 0; j < 2; j++) maddInto(f, fma, acc[i * 2 + j]!, () => f.get(s), () => f.get(d[j]!));
                 }
-              }
-              f.get(vp).i32(ci4).add().set(vp);
-              f.get(mp).i32(co4).add().set(mp);
-              f.get(cnt).i32(1).sub().tee(cnt).brIf(0);
-              f.op(0x0b);
+                f.get(vp).i32(ci4).add().set(vp);
+                f.get(mp).i32(co4).add().set(mp);
+              });
               for (let i = 0; i < 4; i++) {
                 for (let j = 0; j < 2; j++) {
                   f.get(up).get(up).simd(SIMD.load, mem(i * co4 + j * 16)).get(acc[i * 2 + j]!).simd(SIMD.f32x4_add).simd(SIMD.store, mem(i * co4 + j * 16));
@@ -631,20 +591,7 @@ export function winogradFilterGradEligible(kh: number, kw: number, ci: number, c
 /** The Winograd filter-gradient kernel for ci -> co on this heap (compiled on first use). */
 export function winogradFilterGradKernel(memory: WebAssembly.Memory, ci: number, co: number): WinogradDwFn {
   if (ci % 4 !== 0 || co % 8 !== 0) throw new Error(`winogradFilterGradKernel: needs ci % 4 == 0 and co % 8 == 0, got ${ci}, ${co}`);
-  let m = dwCompiled.get(memory);
-  if (!m) {
-    m = new Map();
-    dwCompiled.set(memory, m);
-  }
-  const key = `${ci}.${co}`;
-  let fn = m.get(key);
-  if (!fn) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assemble([winogradFilterGradFn(ci, co, fmaAvailable())], shared);
-    fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.winograd_dw as WinogradDwFn;
-    m.set(key, fn);
-  }
-  return fn;
+  return compiledKernel(dwCompiled, memory, `${ci}.${co}`, () => winogradFilterGradFn(ci, co, fmaAvailable()));
 }
 
 /** dW[3][3][ci][co] = Gᵀ dU G from dU[16][ci][co] (element offsets into heap). */

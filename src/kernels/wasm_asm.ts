@@ -1,7 +1,8 @@
 /**
  * A very small WebAssembly assembler: just enough to emit a module that imports the tfjs wasm
  * backend's memory and exports a few SIMD kernels (see simd_kernels.ts). Functions take i32
- * parameters and return nothing; the body is written with the `Fn` builder below.
+ * parameters and return nothing; the body is written with the `Fn` builder below, and
+ * `compiledKernel` compiles a one-function module once per heap.
  */
 
 export const I32 = 0x7f;
@@ -178,6 +179,36 @@ export class Fn {
     });
     return this;
   }
+  /**
+   * v = 0; full blocks of `size`: while (v + size <= end) { body(size); v += size }; then single
+   * steps: while (v < end) { body(1); v += 1 }. `end` is a pusher.
+   */
+  forBlocks(v: number, end: () => void, size: number, body: (n: number) => void): this {
+    this.i32(0).set(v);
+    this.blockLoop(() => {
+      this.get(v).i32(size).add();
+      end();
+      this.op(0x4a).brIf(1); // i32.gt_s: v + size > end, done
+      body(size);
+      this.get(v).i32(size).add().set(v);
+      this.br(0);
+    });
+    return this.blockLoop(() => {
+      this.get(v);
+      end();
+      this.geS().brIf(1);
+      body(1);
+      this.get(v).i32(1).add().set(v);
+      this.br(0);
+    });
+  }
+  /** do { body } while (--counter != 0): the i32 local `counter` must be set (> 0) before. */
+  countdown(counter: number, body: () => void): this {
+    this.op(0x03, 0x40);
+    body();
+    this.get(counter).i32(1).sub().tee(counter).brIf(0);
+    return this.op(0x0b);
+  }
 
   encode(): number[] {
     const groups: number[][] = [];
@@ -213,4 +244,29 @@ export function assemble(fns: Fn[], sharedMemory: boolean): Uint8Array<ArrayBuff
     ...section(10, vec(fns.map((f) => f.encode()))),
   ];
   return Uint8Array.from(bytes);
+}
+
+/** Whether a heap is shared memory (the threaded tfjs build): modules must import it as shared. */
+export function isSharedMemory(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The function that `build()` emits, as a module instantiated against `memory`: assembled and
+ * compiled on first use, then taken from `cache` (per memory, by `key`).
+ */
+export function compiledKernel<T>(cache: WeakMap<WebAssembly.Memory, Map<string, T>>, memory: WebAssembly.Memory, key: string, build: () => Fn): T {
+  let m = cache.get(memory);
+  if (!m) {
+    m = new Map();
+    cache.set(memory, m);
+  }
+  let fn = m.get(key);
+  if (!fn) {
+    const f = build();
+    const bytes = assemble([f], isSharedMemory(memory));
+    fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports[f.name] as T;
+    m.set(key, fn);
+  }
+  return fn;
 }

@@ -31,7 +31,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
-import { type SimdKernels, heapAddress, simdKernelsOf } from './simd_kernels.js';
+import { type SimdKernels, heapAddress, heapMemoryOf, simdKernelsOf } from './simd_kernels.js';
 import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd_conv.js';
 import {
   winogradEligible,
@@ -84,6 +84,43 @@ export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: bool
   if (opts.winogradFilter !== undefined) useWinogradFilter = opts.winogradFilter;
 }
 
+/** Allocates a float32 tensor on the heap that `withTemps` disposes. */
+type Temp = (shape: number[]) => TensorInfo;
+
+/**
+ * Runs `body` with `temp`, which allocates float32 tensors on the heap (intermediates of one
+ * kernel call): all of them are disposed when body returns or throws.
+ */
+function withTemps<T>(backend: WasmBackendLike, body: (temp: Temp) => T): T {
+  const temps: TensorInfo[] = [];
+  try {
+    return body((shape) => {
+      const t = backend.makeOutput(shape, 'float32');
+      temps.push(t);
+      return t;
+    });
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/** The padding of a Winograd kernel's input: `pads` plus the rows and columns that complete the last tiles. */
+function winogradPads(pads: Pads, tiles: { extraBottom: number; extraRight: number }): Pads {
+  return { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight };
+}
+
+/**
+ * An NHWC tensor zero-padded by `pd` (all >= 0) for a SIMD kernel: a temp of shape [n, h + top +
+ * bottom, w + left + right, c], or t itself when nothing is padded. `fill` writes the padded copy;
+ * call it after every allocation, with a view of the heap as it is then (the heap may grow).
+ */
+function padded(temp: Temp, t: TensorInfo, pd: Pads): { tp: TensorInfo; fill: (heap: Float32Array, addr: (t: TensorInfo) => number) => void } {
+  const [n, h, w, c] = t.shape as [number, number, number, number];
+  if (pd.top + pd.bottom + pd.left + pd.right === 0) return { tp: t, fill: () => {} };
+  const tp = temp([n, h + pd.top + pd.bottom, w + pd.left + pd.right, c]);
+  return { tp, fill: (heap, addr) => padInto(heap, addr(t) / 4, addr(tp) / 4, { n, h, w, c, ...pd }) };
+}
+
 /**
  * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (simd_winograd.ts), or
  * undefined when it does not apply.
@@ -93,47 +130,33 @@ function winogradFilterGrad(backend: WasmBackendLike, memory: WebAssembly.Memory
   const co = dy.shape[3]!;
   if (!winogradFilterGradEligible(3, 3, ci, co) || pads.top < 0 || pads.left < 0 || pads.bottom < 0 || pads.right < 0) return undefined;
   const tiles = winogradPadding(ho, wo);
-  const pd = { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight };
+  const pd = winogradPads(pads, tiles);
   const hpp = h + pd.top + pd.bottom;
   const wpp = w + pd.left + pd.right;
   if (hpp < 2 * tiles.th + 2 || wpp < 2 * tiles.tw + 2) return undefined;
   const addr = (t: TensorInfo) => heapAddress(backend, t);
-  const temps: TensorInfo[] = [];
-  const temp = (shape: number[]) => {
-    const t = backend.makeOutput(shape, 'float32');
-    temps.push(t);
-    return t;
-  };
-  try {
-    const padX = pd.top + pd.bottom + pd.left + pd.right > 0;
-    const xp = padX ? temp([n, hpp, wpp, ci]) : x;
-    const padDy = tiles.extraBottom + tiles.extraRight > 0;
-    const dyp = padDy ? temp([n, 2 * tiles.th, 2 * tiles.tw, co]) : dy;
+  return withTemps(backend, (temp) => {
+    const { tp: xp, fill: fillX } = padded(temp, x, pd);
+    // dy padded to [n, 2TH, 2TW, co]
+    const { tp: dyp, fill: fillDy } = padded(temp, dy, { top: 0, left: 0, bottom: tiles.extraBottom, right: tiles.extraRight });
     const du = temp([16, ci, co]);
     const T = tiles.th * tiles.tw;
     const vbuf = temp([16, T, ci]);
     const mbuf = temp([16, T, co]);
     const dw = backend.makeOutput([3, 3, ci, co], 'float32');
     const heap = new Float32Array(memory.buffer); // after every allocation
-    if (padX) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pd });
-    if (padDy) padInto(heap, addr(dy) / 4, addr(dyp) / 4, { n, h: ho, w: wo, c: co, top: 0, left: 0, bottom: tiles.extraBottom, right: tiles.extraRight });
+    fillX(heap, addr);
+    fillDy(heap, addr);
     heap.fill(0, addr(du) / 4, addr(du) / 4 + 16 * ci * co);
     winogradFilterGradKernel(memory, ci, co)(addr(xp), addr(dyp), addr(du), addr(vbuf), addr(mbuf), n, hpp, wpp, tiles.th, tiles.tw);
     winogradFilterGradFinish(new Float32Array(memory.buffer), addr(du) / 4, addr(dw) / 4, ci, co);
     countPath('backpropFilter.winograd');
     return dw;
-  } finally {
-    for (const t of temps) backend.disposeData(t.dataId);
-  }
+  });
 }
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
   return useSimd ? simdKernelsOf(backend) : undefined;
-}
-
-function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
-  const wasm = (backend as unknown as { wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
-  return wasm?.wasmMemory ?? wasm?.asm?.memory;
 }
 
 /**
@@ -154,7 +177,7 @@ function simdConv(
   if (!useSimd || x.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
   if (bias && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== co)) return undefined;
   if (pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0) return undefined;
-  const memory = heapMemory(backend);
+  const memory = heapMemoryOf(backend);
   if (!memory) return undefined;
   const hp = h + pads.top + pads.bottom;
   const wp = w + pads.left + pads.right;
@@ -170,19 +193,12 @@ function simdConv(
   const tile = winogradTileFor(oh, ow);
   const K = (tile + 2) * (tile + 2);
   const tiles = winogradPadding(oh, ow, tile);
-  const pd = wino ? { ...pads, bottom: pads.bottom + tiles.extraBottom, right: pads.right + tiles.extraRight } : pads;
+  const pd = wino ? winogradPads(pads, tiles) : pads;
   const hpp = h + pd.top + pd.bottom;
   const wpp = w + pd.left + pd.right;
   const addr = (t: TensorInfo) => heapAddress(backend, t);
-  const temps: TensorInfo[] = [];
-  const temp = (shape: number[]) => {
-    const t = backend.makeOutput(shape, 'float32');
-    temps.push(t);
-    return t;
-  };
-  try {
-    const padded = pd.top + pd.bottom + pd.left + pd.right > 0;
-    const xp = padded ? temp([n, hpp, wpp, ci]) : x;
+  return withTemps(backend, (temp) => {
+    const { tp: xp, fill: fillX } = padded(temp, x, pd);
     let f = filter;
     let b = bias;
     let out4: TensorInfo | undefined;
@@ -197,7 +213,7 @@ function simdConv(
     const mbuf = wino ? temp([K, tiles.th * tiles.tw, co4]) : undefined;
     const out = backend.makeOutput([n, oh, ow, co], 'float32');
     const heap = new Float32Array(memory.buffer); // after every allocation (the heap may grow)
-    if (padded) padInto(heap, addr(x) / 4, addr(xp) / 4, { n, h, w, c: ci, ...pd });
+    fillX(heap, addr);
     if (co4 !== co) {
       widenChannels(heap, addr(filter) / 4, addr(f) / 4, kh * kw * ci, co, co4);
       if (bias && b) widenChannels(heap, addr(bias) / 4, addr(b) / 4, 1, co, co4);
@@ -230,9 +246,7 @@ function simdConv(
     }
     if (out4) narrowChannels(heap, addr(out4) / 4, addr(out) / 4, n * oh * ow, co4, co);
     return out;
-  } finally {
-    for (const t of temps) backend.disposeData(t.dataId);
-  }
+  });
 }
 
 /** rows x c (element offset src) -> rows x c4 at dst, the extra channels zero. */
@@ -411,7 +425,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   }
   const simd = sh === 1 && sw === 1 ? simdFor(backend) : undefined;
   const co4 = Math.ceil(co / 4) * 4;
-  const memory = heapMemory(backend);
+  const memory = heapMemoryOf(backend);
   if (simd && memory && useWinograd && useWinogradFilter && kh === 3 && kw === 3) {
     const dw = winogradFilterGrad(backend, memory, x, dy, pads, ho, wo);
     if (dw) return dw;
@@ -429,10 +443,10 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     // groups of 4: for co % 4 != 0, dy is widened with zero channels and dW narrowed afterwards.
     const addr = (t: TensorInfo) => heapAddress(backend, t);
     const wide = co4 !== co;
-    const dy4 = wide ? backend.makeOutput([n, ho, wo, co4], 'float32') : dy;
-    const dw4 = wide ? backend.makeOutput([kh, kw, ci, co4], 'float32') : undefined;
-    const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
-    try {
+    return withTemps(backend, (temp) => {
+      const dy4 = wide ? temp([n, ho, wo, co4]) : dy;
+      const dw4 = wide ? temp([kh, kw, ci, co4]) : undefined;
+      const dw = backend.makeOutput([kh, kw, ci, co], 'float32');
       const heap = new Float32Array(memory.buffer);
       if (wide) widenChannels(heap, addr(dy) / 4, addr(dy4) / 4, n * ho * wo, co, co4);
       const target = dw4 ?? dw;
@@ -452,13 +466,8 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
       });
       if (dw4) narrowChannels(heap, addr(dw4) / 4, addr(dw) / 4, kh * kw * ci, co4, co);
       countPath('backpropFilter.simd');
-    } finally {
-      if (wide) {
-        backend.disposeData(dy4.dataId);
-        backend.disposeData(dw4!.dataId);
-      }
-    }
-    return dw;
+      return dw;
+    });
   }
   countPath('backpropFilter.xnnpack');
   // x [n,h,w,ci] -> [ci,h,w,n]: the batch becomes the contracted channel axis.
