@@ -1,18 +1,28 @@
 /**
- * Winograd F(2x2, 3x3) convolution (stride 1, 3x3 filter, NHWC) as a wasm SIMD kernel on the tfjs
- * heap: 16 multiplications per 2x2 output tile instead of 36, i.e. 2.25x fewer multiply-adds than
- * the direct kernel of simd_conv.ts, for the price of two cheap add-only transforms.
+ * Winograd convolution (stride 1, 3x3 filter, NHWC) as wasm SIMD kernels on the tfjs heap.
+ * F(2x2, 3x3): 16 multiplications per 2x2 output tile instead of 36 (2.25x fewer multiply-adds than
+ * the direct kernel of simd_conv.ts) for two cheap add-only transforms. F(4x4, 3x3) (`tile: 4`):
+ * 36 per 4x4 tile instead of 144 (4x fewer), with 6x6 transforms whose coefficients (up to 8, and
+ * 1/24 in the filter transform) cost more additions and about 5x the rounding error of F(2x2)
+ * (rms relative 8e-7 against 1.5e-7 for float32 direct; docs/speed.md, session 5).
  *
- * Per image: (1) input transform V = Bᵀ d B of every 4x4 input tile (tiles overlap by 2), stored
- * as V[tile][k][ci] for the 16 positions k (tile-major: every address in the transforms is a constant
- * offset); (2) 16 matrix products M[k] = V[k] · U[k] with the
- * transformed filter U[k][ci][co] = (G g Gᵀ)[k] (computed in JavaScript, `winogradFilter`);
+ * Per image: (1) input transform V = Bᵀ d B of every (m+2)x(m+2) input tile (tiles overlap by 2),
+ * stored as V[tile][k][ci] for the K = (m+2)² positions k (tile-major: every address in the
+ * transforms is a constant offset); (2) K matrix products M[k] = V[k] · U[k] with the transformed
+ * filter U[k][ci][co] = (G g Gᵀ)[k] (computed in JavaScript in float64, `winogradFilter`);
  * (3) output transform Y = Aᵀ M A (+ bias, ReLU) of every tile into the output. V and M of one image
  * stay in L2. Needs ci % 4 == 0 and co % 16 == 0; the input must be padded so that every tile is
  * inside it (`winogradPadding`).
  *
+ * F(2x2, 3x3):
  *   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
  *   Aᵀ = [1 1 1 0; 0 1 -1 -1]
+ * F(4x4, 3x3) (Lavin and Gray 2016):
+ *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G  = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1]
+ *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ *
+ * The filter gradient (`winogradFilterGradFn`) is F(2x2, 3x3) only.
  */
 import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm_asm.js';
 import { fmaAvailable, maddInto } from './simd_kernels.js';
