@@ -15,6 +15,7 @@ import { initBackend } from '../src/backend.js';
 import { configureWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
 import { countPaths } from '../src/kernels/fast_path.js';
 import { Rng } from '../src/rng.js';
+import { convLayerShapes } from '../src/model/net.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,14 +32,7 @@ const variants = values.variants!.split(',');
 const ops = values.ops!.split(',');
 await initBackend('wasm', { threads: 1 });
 
-const LAYERS: Array<[number, number, number]> = [
-  [28, 1, 16],
-  [28, 16, 16],
-  [14, 16, 32],
-  [14, 32, 32],
-  [7, 32, 64],
-  [7, 64, 2],
-];
+const LAYERS = convLayerShapes();
 const layers = values.layers ? values.layers.split(',').map((i) => LAYERS[Number(i)]!) : LAYERS;
 
 function setVariant(v: string): void {

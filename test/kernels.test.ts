@@ -11,6 +11,7 @@ import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kern
 import { Rng } from '../src/rng.js';
 import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
 import { countPaths } from '../src/kernels/fast_path.js';
+import { convLayerShapes } from '../src/model/net.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -111,14 +112,15 @@ test('the XNNPACK route of the filter gradient (SIMD kernel off) also matches th
 });
 
 test('the reference network layer shapes (batch 3), SIMD kernels', async () => {
-  const layers: Array<[number, number, number]> = [
+  const layers = convLayerShapes();
+  assert.deepEqual(layers, [
     [28, 1, 16],
     [28, 16, 16],
     [14, 16, 32],
     [14, 32, 32],
     [7, 32, 64],
     [7, 64, 2],
-  ];
+  ]);
   for (const [i, [s, ci, co]] of layers.entries()) {
     await compare({ x: [3, s, s, ci], f: [3, 3, ci, co], pad: 'same', fused: i < 5 }, 600 + i);
   }

@@ -29,6 +29,22 @@ export const CONV_CHANNELS: ReadonlyArray<[number, number]> = [
   [32, 64],
 ];
 
+/** After which convolutions (0-based) `forward` max-pools with stride 2. */
+const POOL_AFTER: ReadonlySet<number> = new Set([1, 3]);
+
+/**
+ * [input height and width, input channels, output channels] of each convolution for square images
+ * of `size` (28 for MNIST): what the kernels' tests and micro-benchmarks run.
+ */
+export function convLayerShapes(embeddingDim = 2, size = 28): Array<[number, number, number]> {
+  let s = size;
+  return [...CONV_CHANNELS, [64, embeddingDim] as [number, number]].map(([ci, co], i) => {
+    const shape: [number, number, number] = [s, ci, co];
+    if (POOL_AFTER.has(i)) s = Math.ceil(s / 2);
+    return shape;
+  });
+}
+
 let instance = 0;
 
 export interface FeatureNetOptions {
@@ -71,14 +87,11 @@ export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: 
     embeddingDim,
     forward(x: tf.Tensor4D): tf.Tensor2D {
       return tf.tidy(() => {
-        let h = conv(x, 0, true);
-        h = conv(h, 1, true);
-        h = tf.maxPool(h, 3, 2, 'same');
-        h = conv(h, 2, true);
-        h = conv(h, 3, true);
-        h = tf.maxPool(h, 3, 2, 'same');
-        h = conv(h, 4, true);
-        h = conv(h, 5, false);
+        let h = x;
+        for (let i = 0; i < convs.length; i++) {
+          h = conv(h, i, i < convs.length - 1); // ReLU after all but the last
+          if (POOL_AFTER.has(i)) h = tf.maxPool(h, 3, 2, 'same');
+        }
         return tf.mean(h, [1, 2]) as tf.Tensor2D;
       });
     },

@@ -75,13 +75,14 @@ export interface WorkerSetup {
 }
 
 /**
- * The values of a float32 tensor, on wasm as a view of the engine's heap (no copy, no garbage:
- * `dataSync` allocates a new buffer per call, and a step read 140,000 floats back that way), else
- * `dataSync()`. The view is valid until the engine allocates again: copy out of it at once.
+ * The values of a float32 tensor: on wasm (the engine with `typedArrayFromHeap`) a view of its heap,
+ * with no copy and no garbage (`dataSync` allocates a new buffer per call, and a step read 140,000
+ * floats back that way); elsewhere `dataSync()`. The view is valid until the engine allocates
+ * again: copy out of it at once.
  */
 export function floatView(t: tf.Tensor): Float32Array {
   const b = tf.backend() as unknown as { typedArrayFromHeap?: (info: { dataId: object; shape: number[]; dtype: string }) => unknown };
-  if (t.dtype === 'float32' && typeof b.typedArrayFromHeap === 'function' && tf.getBackend() === 'wasm') {
+  if (t.dtype === 'float32' && typeof b.typedArrayFromHeap === 'function') {
     return b.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as Float32Array;
   }
   return t.dataSync() as Float32Array;
