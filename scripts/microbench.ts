@@ -5,8 +5,9 @@
  *
  *   node --import tsx scripts/microbench.ts [--batch 64] [--rounds 7] [--variants wino,direct] [--ops fwd,dx,dw]
  *
- * Variants: wino (default kernels), nowdw (Winograd but not for the filter gradient), direct
- * (Winograd off), xnnpack (SIMD kernels off).
+ * Variants: wino (default kernels), nowdw (Winograd but not for the filter gradient), dw2 / dw4
+ * (the Winograd filter gradient with F(2x2) / F(4x4) on every layer), direct (Winograd off),
+ * xnnpack (SIMD kernels off).
  * Each round runs every variant once per layer and op (interleaved); prints the median CPU ms.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -36,7 +37,12 @@ const LAYERS = convLayerShapes();
 const layers = values.layers ? values.layers.split(',').map((i) => LAYERS[Number(i)]!) : LAYERS;
 
 function setVariant(v: string): void {
-  configureWasmGradKernels({ simd: v !== 'xnnpack', winograd: v === 'wino' || v === 'nowdw', winogradFilter: v !== 'nowdw' });
+  configureWasmGradKernels({
+    simd: v !== 'xnnpack',
+    winograd: v === 'wino' || v === 'nowdw' || v === 'dw2' || v === 'dw4',
+    winogradFilter: v !== 'nowdw',
+    winogradFilterTile: v === 'dw2' ? 2 : v === 'dw4' ? 4 : 'auto',
+  });
 }
 
 const rng = new Rng(3);

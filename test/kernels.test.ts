@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
-import { configureWasmGradKernels, registerWasmGradKernels, winogradTileFor } from '../src/kernels/wasm_conv_grad.js';
+import { configureWasmGradKernels, registerWasmGradKernels, winogradFilterChunk, winogradTileFor } from '../src/kernels/wasm_conv_grad.js';
 import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
 import { Rng } from '../src/rng.js';
 import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
@@ -200,6 +200,29 @@ test('Winograd F(2x2,3x3) filter gradient: odd sizes, valid, explicit pads, batc
   }
 });
 
+test('Winograd F(4x4,3x3) filter gradient: odd sizes, valid, explicit pads, batch 1 and chunks of images, against cpu', async () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
+    { x: [2, 28, 28, 16], f: [3, 3, 16, 16], pad: 'same' }, // layer 2: 7x7 tiles exactly
+    { x: [19, 7, 7, 32], f: [3, 3, 32, 64], pad: 'same' }, // layer 5: padded tiles, 16 images per call and a rest of 3
+    { x: [2, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' },
+    { x: [1, 9, 11, 4], f: [3, 3, 4, 16], pad: 'valid' },
+    { x: [1, 6, 5, 8], f: [3, 3, 8, 16], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  ];
+  configureWasmGradKernels({ winogradFilterTile: 4 });
+  try {
+    for (const [i, c] of shapes.entries()) {
+      await compare(c, 1300 + i);
+      const p = await pathsOfConv(c);
+      assert.ok(p['backpropFilter.winograd.f4']! >= 1, `case ${i}: ${JSON.stringify(p)}`);
+    }
+  } finally {
+    configureWasmGradKernels({ winogradFilterTile: 'auto' });
+  }
+  assert.equal(winogradFilterChunk(4, 128), 16); // 7x7 with F(4x4): 2x2 tiles per image
+  assert.equal(winogradFilterChunk(49, 128), 2);
+  assert.equal(winogradFilterChunk(16, 3), 3);
+});
+
 test('Winograd F(4x4,3x3) forward and input gradient: odd sizes, valid, explicit pads, bias/ReLU, against cpu', async () => {
   const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; pad: Pad }> = [
     { x: [2, 28, 28, 16], f: [3, 3, 16, 16], pad: 'same' }, // layer 2: 7x7 tiles exactly
@@ -228,7 +251,7 @@ test('Winograd F(4x4,3x3) forward and input gradient: odd sizes, valid, explicit
   assert.equal(winogradTileFor(28, 14), 2);
 });
 
-test('filter gradient accuracy against a float64 reference: Winograd at least as accurate as the direct kernel', async () => {
+test('filter gradient accuracy against a float64 reference: Winograd F(2x2) at least as accurate as the direct kernel, F(4x4) within 2x', async () => {
   await tf.setBackend('wasm');
   // Post-ReLU inputs and signed output gradients, at batch sizes of a training step: the sums run over
   // N x H x W terms, where float32 rounding grows with the length of the addition chains.
@@ -258,8 +281,8 @@ test('filter gradient accuracy against a float64 reference: Winograd at least as
                 if (xv !== 0) for (let o = 0; o < co; o++) ref[wo + c * co + o]! += xv * dys[dyo + o]!;
               }
             }
-    const rmsRel = (winogradFilter: boolean): number => {
-      configureWasmGradKernels({ winogradFilter });
+    const rmsRel = (winogradFilter: boolean, winogradFilterTile: 2 | 4 = 2): number => {
+      configureWasmGradKernels({ winogradFilter, winogradFilterTile });
       try {
         const dw = tf.tidy(() => {
           const x = tf.tensor4d(xs, [n, hw, hw, ci]);
@@ -275,13 +298,18 @@ test('filter gradient accuracy against a float64 reference: Winograd at least as
         }
         return Math.sqrt(e2 / r2);
       } finally {
-        configureWasmGradKernels({ winogradFilter: true });
+        configureWasmGradKernels({ winogradFilter: true, winogradFilterTile: 'auto' });
       }
     };
-    const wino = rmsRel(true);
+    const wino = rmsRel(true, 2);
+    const wino4 = rmsRel(true, 4);
     const direct = rmsRel(false);
-    assert.ok(wino <= 1e-6, `${n}x${hw}x${hw} ${ci}->${co}: Winograd rms relative error ${wino}`);
-    assert.ok(wino <= direct * 1.5, `${n}x${hw}x${hw} ${ci}->${co}: Winograd ${wino} against direct ${direct}`);
+    assert.ok(wino <= 1e-6, `${n}x${hw}x${hw} ${ci}->${co}: Winograd F(2x2) rms relative error ${wino}`);
+    assert.ok(wino <= direct * 1.5, `${n}x${hw}x${hw} ${ci}->${co}: Winograd F(2x2) ${wino} against direct ${direct}`);
+    // F(4x4)'s transforms (coefficients up to 8) round more: measured 2.1e-6 (28x28, direct 2.8e-6),
+    // 1.0e-6 (7x7, direct 0.55e-6); it is the default only for 28x28 and 7x7 outputs
+    assert.ok(wino4 <= 3e-6, `${n}x${hw}x${hw} ${ci}->${co}: Winograd F(4x4) rms relative error ${wino4}`);
+    assert.ok(wino4 <= direct * 2, `${n}x${hw}x${hw} ${ci}->${co}: Winograd F(4x4) ${wino4} against direct ${direct}`);
   }
 });
 
@@ -594,6 +622,7 @@ test('the reference network on wasm (default convOp auto) takes the fused paths:
   assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 2-6 need dx; 6 (64->2 flipped: 2->64) is direct
   assert.equal(p['backpropInput.winograd.f4'], 2, JSON.stringify(p)); // dx of layers 2 (28x28) and 5 (7x7)
   assert.equal(p['backpropFilter.winograd'], 4, JSON.stringify(p)); // layers 2-5
+  assert.equal(p['backpropFilter.winograd.f4'], 2, JSON.stringify(p)); // of which F(4x4): layers 2 (28x28) and 5 (7x7)
   assert.equal(p['backpropFilter.simd'], 1, JSON.stringify(p)); // layer 1 (ci = 1); 6 dot
   assert.equal(p['backpropFilter.dot'], 1, JSON.stringify(p));
   assert.equal(p['conv.dot'], 1, JSON.stringify(p));

@@ -139,27 +139,61 @@ export function convKernel(memory: WebAssembly.Memory, spec: ConvSpec): ConvFn {
 }
 
 /**
- * Copies an NHWC tensor at `src` into `dst` with zero padding (top, bottom, left, right), all on
- * the heap (element offsets into `heap`).
+ * (src, dst, N, H, rowIn, top, bottom, left, right): copies N images of H rows of `rowIn` bytes
+ * from src into dst with zero padding: `top` and `bottom` rows of left + rowIn + right bytes, and
+ * `left` / `right` bytes before and after each row (byte addresses and sizes). Each run of zeros
+ * (a row's right padding and the next row's left padding are one run) is one memory.fill and each
+ * row one memory.copy: the bulk-memory instructions, with no JavaScript call per row.
+ */
+function padFn(): Fn {
+  const f = new Fn('pad_copy', 9);
+  const [SRC, DST, N, H, ROW, TOP, BOTTOM, LEFT, RIGHT] = Array.from({ length: 9 }, (_, i) => i);
+  const [n, h, sp, dp, rowOut] = Array.from({ length: 5 }, () => f.local(I32));
+  const fill = (pushLen: () => void) => {
+    f.get(dp).i32(0);
+    pushLen();
+    f.op(0xfc, 0x0b, 0x00); // memory.fill
+  };
+  f.get(LEFT).get(ROW).add().get(RIGHT).add().set(rowOut);
+  f.get(SRC).set(sp);
+  f.get(DST).set(dp);
+  f.forRange(n, () => f.i32(0), () => f.get(N), () => {
+    // the top rows and the first row's left padding
+    fill(() => f.get(TOP).get(rowOut).mul().get(LEFT).add());
+    f.get(dp).get(TOP).get(rowOut).mul().add().get(LEFT).add().set(dp);
+    f.forRange(h, () => f.i32(0), () => f.get(H), () => {
+      f.get(dp).get(sp).get(ROW).op(0xfc, 0x0a, 0x00, 0x00); // memory.copy
+      f.get(dp).get(ROW).add().set(dp);
+      f.get(sp).get(ROW).add().set(sp);
+      // this row's right padding and the next row's left (or the bottom rows after the last row)
+      f.get(h).get(H).i32(1).sub().ltS();
+      f.ifThen(() => {
+        fill(() => f.get(RIGHT).get(LEFT).add());
+        f.get(dp).get(RIGHT).add().get(LEFT).add().set(dp);
+      });
+    });
+    fill(() => f.get(RIGHT).get(BOTTOM).get(rowOut).mul().add());
+    f.get(dp).get(RIGHT).add().get(BOTTOM).get(rowOut).mul().add().set(dp);
+  });
+  return f;
+}
+
+type PadFn = (src: number, dst: number, n: number, h: number, rowIn: number, top: number, bottom: number, left: number, right: number) => void;
+const padCompiled = new WeakMap<WebAssembly.Memory, Map<string, PadFn>>();
+
+/**
+ * Copies an NHWC tensor at byte address `src` into `dst` with zero padding (top, bottom, left,
+ * right), on the heap `memory`: one wasm call (`padFn`) instead of a fill of the whole copy and a
+ * JavaScript call per row.
  */
 export function padInto(
-  heap: Float32Array,
+  memory: WebAssembly.Memory,
   src: number,
   dst: number,
   d: { n: number; h: number; w: number; c: number; top: number; bottom: number; left: number; right: number },
 ): void {
-  const hp = d.h + d.top + d.bottom;
-  const wp = d.w + d.left + d.right;
-  const rowIn = d.w * d.c;
-  const rowOut = wp * d.c;
-  heap.fill(0, dst, dst + d.n * hp * rowOut);
-  for (let n = 0; n < d.n; n++) {
-    for (let h = 0; h < d.h; h++) {
-      const from = src + (n * d.h + h) * rowIn;
-      const to = dst + ((n * hp + h + d.top) * wp + d.left) * d.c;
-      heap.copyWithin(to, from, from + rowIn);
-    }
-  }
+  const pad = compiledKernel(padCompiled, memory, 'pad', padFn);
+  pad(src, dst, d.n, d.h, d.w * d.c * 4, d.top, d.bottom, d.left * d.c * 4, d.right * d.c * 4);
 }
 
 const F32_ADD = 0x92;

@@ -62,6 +62,13 @@ export const SIMD = {
   f32x4_add: 0xe4,
   f32x4_mul: 0xe6,
   f32x4_max: 0xe9,
+  f64x2_splat: 0x14,
+  v128_load64_zero: 0x5d,
+  v128_store64_lane: 0x5b,
+  f32x4_demote_f64x2_zero: 0x5e,
+  f64x2_promote_low_f32x4: 0x5f,
+  f64x2_add: 0xf0,
+  f64x2_mul: 0xf2,
   /** relaxed SIMD: a*b + c, one fused multiply-add where the CPU has FMA. */
   f32x4_relaxed_madd: 0x105,
 } as const;
@@ -136,9 +143,15 @@ export class Fn {
     const b = new Uint8Array(new Float32Array([v]).buffer);
     return this.op(0x43, ...b);
   }
-  /** f32x4/i32x4.extract_lane with its lane immediate. */
-  lane(opcode: number, lane: number): this {
-    this.code.push(0xfd, ...uleb(opcode), lane);
+  f64const(v: number): this {
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    return this.op(0x44, ...b);
+  }
+  /** f32x4/i32x4.extract_lane (or, with a memarg, a v128 load/store_lane) with its lane immediate. */
+  lane(opcode: number, lane: number, memarg?: { align: number; offset: number }): this {
+    this.code.push(0xfd, ...uleb(opcode));
+    if (memarg) this.code.push(...uleb(memarg.align), ...uleb(memarg.offset));
+    this.code.push(lane);
     return this;
   }
   f32load(offset = 0): this {

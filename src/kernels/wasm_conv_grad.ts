@@ -36,6 +36,7 @@ import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, t
 import {
   winogradEligible,
   winogradFilter,
+  WINOGRAD_DW_PLANE_PAD,
   winogradFilterGradEligible,
   winogradFilterGradFinish,
   winogradFilterGradKernel,
@@ -67,6 +68,15 @@ export function winogradTileFor(oh: number, ow: number, setting: 'auto' | 2 | 4 
   const cover = (o: number, t: number) => Math.ceil(o / t) * t;
   return cover(oh, 4) === cover(oh, 2) && cover(ow, 4) === cover(ow, 2) ? 4 : 2;
 }
+// Output tile of the Winograd filter gradient: 'auto' (measured per layer, docs/speed.md, session 6),
+// or 2 / 4 to force one.
+let winogradFilterTile: 'auto' | 2 | 4 = 'auto';
+
+/** The Winograd filter-gradient output tile for an OH x OW output. */
+export function winogradFilterTileFor(oh: number, ow: number, setting: 'auto' | 2 | 4 = winogradFilterTile): 2 | 4 {
+  if (setting !== 'auto') return setting;
+  return winogradTileFor(oh, ow, 'auto');
+}
 // On by default since session 5: each image's sum over its tiles is accumulated apart and added to
 // dU once, which makes it more accurate than the direct kernel against a float64 reference
 // (test/kernels.test.ts; docs/speed.md, session 5). configureWasmGradKernels({ winogradFilter: false })
@@ -77,7 +87,14 @@ let useWinogradFilter = true;
  * Options of the convolution kernels. `simd: false` uses the XNNPACK routes described above
  * instead of the hand-written SIMD kernels (for comparisons and as a fallback).
  */
-export function configureWasmGradKernels(opts: { simd?: boolean; winograd?: boolean; winogradFilter?: boolean; winogradTile?: 'auto' | 2 | 4 }): void {
+export function configureWasmGradKernels(opts: {
+  simd?: boolean;
+  winograd?: boolean;
+  winogradFilter?: boolean;
+  winogradTile?: 'auto' | 2 | 4;
+  winogradFilterTile?: 'auto' | 2 | 4;
+}): void {
+  if (opts.winogradFilterTile !== undefined) winogradFilterTile = opts.winogradFilterTile;
   if (opts.simd !== undefined) useSimd = opts.simd;
   if (opts.winogradTile !== undefined) winogradTile = opts.winogradTile;
   if (opts.winograd !== undefined) useWinograd = opts.winograd;
@@ -110,49 +127,81 @@ function winogradPads(pads: Pads, tiles: { extraBottom: number; extraRight: numb
 }
 
 /**
- * An NHWC tensor zero-padded by `pd` (all >= 0) for a SIMD kernel: a temp of shape [n, h + top +
- * bottom, w + left + right, c], or t itself when nothing is padded. `fill` writes the padded copy;
- * call it after every allocation, with a view of the heap as it is then (the heap may grow).
+ * An NHWC tensor zero-padded by `pd` (all >= 0) for a SIMD kernel, a few images at a time: `at(addr,
+ * n0, count)` pads images n0 .. n0+count-1 into a scratch of `chunk` images and returns its byte
+ * address (or, when nothing is padded, the address of image n0 of t itself). Padding the whole batch
+ * at once wrote and re-read a copy as large as the tensor (6 MB for the 28x28 layers at batch 128)
+ * through main memory, 16 times a step; a scratch of a few images stays in the cache. Call `at`
+ * after every allocation (the heap may grow).
  */
-function padded(temp: Temp, t: TensorInfo, pd: Pads): { tp: TensorInfo; fill: (heap: Float32Array, addr: (t: TensorInfo) => number) => void } {
-  const [n, h, w, c] = t.shape as [number, number, number, number];
-  if (pd.top + pd.bottom + pd.left + pd.right === 0) return { tp: t, fill: () => {} };
-  const tp = temp([n, h + pd.top + pd.bottom, w + pd.left + pd.right, c]);
-  return { tp, fill: (heap, addr) => padInto(heap, addr(t) / 4, addr(tp) / 4, { n, h, w, c, ...pd }) };
+function padded(temp: Temp, memory: WebAssembly.Memory, t: TensorInfo, pd: Pads, chunk: number): { at: (addr: (t: TensorInfo) => number, n0: number, count: number) => number } {
+  const [, h, w, c] = t.shape as [number, number, number, number];
+  const hp = h + pd.top + pd.bottom;
+  const wp = w + pd.left + pd.right;
+  if (pd.top + pd.bottom + pd.left + pd.right === 0) return { at: (addr, n0) => addr(t) + n0 * h * w * c * 4 };
+  const tp = temp([chunk, hp, wp, c]);
+  return {
+    at: (addr, n0, count) => {
+      padInto(memory, addr(t) + n0 * h * w * c * 4, addr(tp), { n: count, h, w, c, ...pd });
+      return addr(tp);
+    },
+  };
+}
+
+/** Images per padded chunk: about 128 KiB of padded input (at least one image, at most the batch). */
+export function padChunk(images: number, imageFloats: number): number {
+  return Math.max(1, Math.min(images, Math.floor((128 * 1024) / (imageFloats * 4))));
 }
 
 /**
- * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (simd_winograd.ts), or
- * undefined when it does not apply.
+ * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) or F(4x4, 3x3)
+ * (simd_winograd.ts; the tile from `winogradFilterTileFor`), or undefined when it does not apply.
+ * The kernel is called on `chunk` images at a time: each product sums those images' tiles from zero
+ * and adds the sum to dU, so a layer with few tiles per image (7x7) still runs long product loops.
  */
 function winogradFilterGrad(backend: WasmBackendLike, memory: WebAssembly.Memory, x: TensorInfo, dy: TensorInfo, pads: Pads, ho: number, wo: number): TensorInfo | undefined {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = dy.shape[3]!;
   if (!winogradFilterGradEligible(3, 3, ci, co) || pads.top < 0 || pads.left < 0 || pads.bottom < 0 || pads.right < 0) return undefined;
-  const tiles = winogradPadding(ho, wo);
+  const m = winogradFilterTileFor(ho, wo);
+  const K = (m + 2) * (m + 2);
+  const tiles = winogradPadding(ho, wo, m);
   const pd = winogradPads(pads, tiles);
   const hpp = h + pd.top + pd.bottom;
   const wpp = w + pd.left + pd.right;
-  if (hpp < 2 * tiles.th + 2 || wpp < 2 * tiles.tw + 2) return undefined;
+  if (hpp < m * tiles.th + 2 || wpp < m * tiles.tw + 2) return undefined;
   const addr = (t: TensorInfo) => heapAddress(backend, t);
+  const T = tiles.th * tiles.tw;
+  const chunk = winogradFilterChunk(T, n);
   return withTemps(backend, (temp) => {
-    const { tp: xp, fill: fillX } = padded(temp, x, pd);
-    // dy padded to [n, 2TH, 2TW, co]
-    const { tp: dyp, fill: fillDy } = padded(temp, dy, { top: 0, left: 0, bottom: tiles.extraBottom, right: tiles.extraRight });
-    const du = temp([16, ci, co]);
-    const T = tiles.th * tiles.tw;
-    const vbuf = temp([16, T, ci]);
-    const mbuf = temp([16, T, co]);
+    const xp = padded(temp, memory, x, pd, chunk);
+    // dy padded to [n, m*TH, m*TW, co]
+    const dyp = padded(temp, memory, dy, { top: 0, left: 0, bottom: tiles.extraBottom, right: tiles.extraRight }, chunk);
+    const du = temp([K, ci, co]);
+    const vbuf = temp([K, chunk * T * ci + WINOGRAD_DW_PLANE_PAD]);
+    const mbuf = temp([K, chunk * T * co + WINOGRAD_DW_PLANE_PAD]);
     const dw = backend.makeOutput([3, 3, ci, co], 'float32');
     const heap = new Float32Array(memory.buffer); // after every allocation
-    fillX(heap, addr);
-    fillDy(heap, addr);
-    heap.fill(0, addr(du) / 4, addr(du) / 4 + 16 * ci * co);
-    winogradFilterGradKernel(memory, ci, co)(addr(xp), addr(dyp), addr(du), addr(vbuf), addr(mbuf), n, hpp, wpp, tiles.th, tiles.tw);
-    winogradFilterGradFinish(new Float32Array(memory.buffer), addr(du) / 4, addr(dw) / 4, ci, co);
+    heap.fill(0, addr(du) / 4, addr(du) / 4 + K * ci * co);
+    const kernel = winogradFilterGradKernel(memory, ci, co, m);
+    for (let n0 = 0; n0 < n; n0 += chunk) {
+      const count = Math.min(chunk, n - n0);
+      kernel(xp.at(addr, n0, count), dyp.at(addr, n0, count), addr(du), addr(vbuf), addr(mbuf), count, hpp, wpp, tiles.th, tiles.tw);
+    }
+    winogradFilterGradFinish(memory, addr(du), addr(dw), ci, co, m);
     countPath('backpropFilter.winograd');
+    if (m === 4) countPath('backpropFilter.winograd.f4');
     return dw;
   });
+}
+
+/**
+ * Images per call of the Winograd filter-gradient kernel: enough that each product loop runs over
+ * at least 64 tiles (one image of a 28x28 or 14x14 layer; 4 images of a 7x7 layer with F(2x2), 16
+ * with F(4x4)).
+ */
+export function winogradFilterChunk(tilesPerImage: number, images: number): number {
+  return Math.max(1, Math.min(images, Math.ceil(64 / tilesPerImage)));
 }
 
 function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
@@ -197,8 +246,9 @@ function simdConv(
   const hpp = h + pd.top + pd.bottom;
   const wpp = w + pd.left + pd.right;
   const addr = (t: TensorInfo) => heapAddress(backend, t);
+  const chunk = padChunk(n, hpp * wpp * x.shape[3]!);
   return withTemps(backend, (temp) => {
-    const { tp: xp, fill: fillX } = padded(temp, x, pd);
+    const xp = padded(temp, memory, x, pd, chunk);
     let f = filter;
     let b = bias;
     let out4: TensorInfo | undefined;
@@ -213,7 +263,6 @@ function simdConv(
     const mbuf = wino ? temp([K, tiles.th * tiles.tw, co4]) : undefined;
     const out = backend.makeOutput([n, oh, ow, co], 'float32');
     const heap = new Float32Array(memory.buffer); // after every allocation (the heap may grow)
-    fillX(heap, addr);
     if (co4 !== co) {
       widenChannels(heap, addr(filter) / 4, addr(f) / 4, kh * kw * ci, co, co4);
       if (bias && b) widenChannels(heap, addr(bias) / 4, addr(b) / 4, 1, co, co4);
@@ -221,28 +270,25 @@ function simdConv(
     const target = addr(out4 ?? out);
     countPath(`${kind}.${wino ? 'winograd' : dot ? 'dot' : 'direct'}`);
     if (wino && tile === 4) countPath(`${kind}.winograd.f4`);
+    // the kernels run on `chunk` images at a time, each chunk padded into a cache-resident scratch
+    const outImage = oh * ow * (out4 ? co4 : co) * 4;
+    const chunks = (run: (xp: number, y: number, count: number) => void) => {
+      for (let n0 = 0; n0 < n; n0 += chunk) {
+        const count = Math.min(chunk, n - n0);
+        run(xp.at(addr, n0, count), target + n0 * outImage, count);
+      }
+    };
     if (dot) {
       transposeFilterForDot(heap, addr(filter) / 4, addr(wt!) / 4, kh * kw, ci, co);
-      dotConvKernel(memory, { ci, co, kh, kw, bias: bias !== null, relu })(addr(xp), addr(wt!), bias ? addr(bias) : 0, target, n, hpp, wpp, oh, ow);
+      const kernel = dotConvKernel(memory, { ci, co, kh, kw, bias: bias !== null, relu });
+      chunks((xq, y, count) => kernel(xq, addr(wt!), bias ? addr(bias) : 0, y, count, hpp, wpp, oh, ow));
     } else if (wino) {
-      winogradFilter(heap, addr(f) / 4, addr(u!) / 4, ci, co4, tile);
-      winogradKernel(memory, { ci, co: co4, bias: b !== null, relu, tile })(
-        addr(xp),
-        addr(u!),
-        b ? addr(b) : 0,
-        target,
-        addr(vbuf!),
-        addr(mbuf!),
-        n,
-        hpp,
-        wpp,
-        oh,
-        ow,
-        tiles.th,
-        tiles.tw,
-      );
+      winogradFilter(memory, addr(f), addr(u!), ci, co4, tile);
+      const kernel = winogradKernel(memory, { ci, co: co4, bias: b !== null, relu, tile });
+      chunks((xq, y, count) => kernel(xq, addr(u!), b ? addr(b) : 0, y, addr(vbuf!), addr(mbuf!), count, hpp, wpp, oh, ow, tiles.th, tiles.tw));
     } else {
-      convKernel(memory, { ci, co: co4, kh, kw, bias: bias !== null, relu })(addr(xp), addr(f), b ? addr(b) : 0, target, n, hpp, wpp, oh, ow);
+      const kernel = convKernel(memory, { ci, co: co4, kh, kw, bias: bias !== null, relu });
+      chunks((xq, y, count) => kernel(xq, addr(f), b ? addr(b) : 0, y, count, hpp, wpp, oh, ow));
     }
     if (out4) narrowChannels(heap, addr(out4) / 4, addr(out) / 4, n * oh * ow, co4, co);
     return out;
