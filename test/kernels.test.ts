@@ -492,11 +492,18 @@ test('Identity and same-dtype Cast share data without leaking; other casts still
   assert.equal(tf.engine().backend.numDataIds(), ids);
 });
 
-test('conv2dBiasAct: value and gradients equal the unfused conv + bias + ReLU, on wasm and cpu', async () => {
-  const cases: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; act: 'relu' | 'linear'; pad: 'same' | 'valid'; ig: boolean }> = [
+test('conv2dBiasAct: value and gradients equal the unfused conv + bias + ReLU (+ max pool), on wasm and cpu', async () => {
+  type PoolOpt = { filterSize: number; strides: number; pad: 'same' | 'valid' };
+  const pool: PoolOpt = { filterSize: 3, strides: 2, pad: 'same' };
+  const cases: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; act: 'relu' | 'linear'; pad: 'same' | 'valid'; ig: boolean; pool?: PoolOpt }> = [
     { x: [4, 10, 10, 3], f: [3, 3, 3, 8], act: 'relu', pad: 'same', ig: true },
     { x: [3, 7, 7, 8], f: [3, 3, 8, 2], act: 'linear', pad: 'same', ig: true },
     { x: [2, 9, 8, 1], f: [3, 3, 1, 4], act: 'relu', pad: 'valid', ig: false },
+    // with the pool: the fused gradient (channels % 4 == 0), odd sizes, and the composed routes
+    { x: [3, 12, 12, 4], f: [3, 3, 4, 16], act: 'relu', pad: 'same', ig: true, pool },
+    { x: [2, 9, 7, 2], f: [3, 3, 2, 8], act: 'relu', pad: 'same', ig: true, pool },
+    { x: [2, 8, 8, 3], f: [3, 3, 3, 6], act: 'relu', pad: 'same', ig: true, pool: { filterSize: 2, strides: 2, pad: 'valid' } },
+    { x: [2, 8, 8, 4], f: [3, 3, 4, 8], act: 'linear', pad: 'same', ig: true, pool },
   ];
   for (const backend of ['wasm', 'cpu']) {
     await tf.setBackend(backend);
@@ -507,13 +514,15 @@ test('conv2dBiasAct: value and gradients equal the unfused conv + bias + ReLU, o
         const x = tf.tensor4d(rng.normalArray(c.x.reduce((a, b) => a * b, 1)), c.x);
         const w = tf.tensor4d(rng.normalArray(c.f.reduce((a, b) => a * b, 1)), c.f);
         const b = tf.tensor1d(rng.normalArray(c.f[3]));
-        const r = tf.randomUniform(tf.conv2d(x, w, 1, c.pad).shape, -1, 1, 'float32', 3);
+        const y0 = tf.conv2d(x, w, 1, c.pad);
+        const r = tf.randomUniform((c.pool ? tf.maxPool(y0, c.pool.filterSize, c.pool.strides, c.pool.pad) : y0).shape, -1, 1, 'float32', 3);
         const ref = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
-          const z = tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, c.pad), bb);
-          return tf.sum(tf.mul(c.act === 'relu' ? tf.relu(z) : z, r));
+          const z = tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, c.pad), bb) as tf.Tensor4D;
+          const y = c.act === 'relu' ? tf.relu(z) : z;
+          return tf.sum(tf.mul(c.pool ? tf.maxPool(y, c.pool.filterSize, c.pool.strides, c.pool.pad) : y, r));
         };
         const mine = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-          tf.sum(tf.mul(conv2dBiasAct(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, { activation: c.act, pad: c.pad, inputGradient: c.ig }), r));
+          tf.sum(tf.mul(conv2dBiasAct(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, { activation: c.act, pad: c.pad, inputGradient: c.ig, pool: c.pool }), r));
         const [a0, a1, a2] = tf.grads(ref)([x, w, b]);
         const [m0, m1, m2] = tf.grads(mine)([x, w, b]);
         assert.ok(relErr(mine(x, w, b).dataSync(), ref(x, w, b).dataSync()) <= TOL, `${backend} case ${i} value`);
@@ -524,6 +533,30 @@ test('conv2dBiasAct: value and gradients equal the unfused conv + bias + ReLU, o
       });
       assert.equal(tf.memory().numTensors, before, `${backend} case ${i}: leak`);
     }
+  }
+});
+
+test('the fused max-pool + ReLU + bias gradient equals MaxPoolGrad, then the ReLU mask, to the bit (db to float rounding)', async () => {
+  await tf.setBackend('wasm');
+  for (const [i, shape] of ([[3, 28, 28, 16], [2, 14, 14, 32], [2, 9, 7, 4]] as Array<[number, number, number, number]>).entries()) {
+    const rng = new Rng(1400 + i);
+    const attrs = { filterSize: 3, strides: 2, pad: 'same', dimRoundingMode: undefined } as unknown as NamedAttrMap;
+    const p = countPaths(() =>
+      tf.tidy(() => {
+        // post-ReLU input with ties (zeros) and windows whose maximum is 0
+        const y = tf.relu(tf.tensor4d(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape)) as tf.Tensor4D;
+        const pooled = tf.maxPool(y, 3, 2, 'same');
+        const dy = tf.tensor4d(rng.normalArray(pooled.size), pooled.shape as [number, number, number, number]);
+        const [g, db] = tf.engine().runKernel('FaceLossesPoolReluBiasGrad', { dy, y }, attrs) as tf.Tensor[];
+        const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: y, output: pooled }, attrs) as tf.Tensor;
+        const [g2, db2] = tf.engine().runKernel('FaceLossesReluBiasGrad', { dy: dx, y }, {}) as tf.Tensor[];
+        const a = g!.dataSync();
+        const b = g2!.dataSync();
+        for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) assert.fail(`case ${i}: g[${k}] ${a[k]} against ${b[k]}`);
+        assert.ok(relErr(db!.dataSync(), db2!.dataSync()) <= 1e-6, `case ${i}: db`);
+      }),
+    ).counts;
+    assert.equal(p['poolReluBiasGrad.fused'], 1, JSON.stringify(p));
   }
 });
 
@@ -616,7 +649,9 @@ test('the reference network on wasm (default convOp auto) takes the fused paths:
     }),
   ).counts;
   net.dispose();
-  assert.equal(p['reluBiasGrad.fused'], 5, JSON.stringify(p)); // the five ReLU layers
+  assert.equal(p['reluBiasGrad.fused'], 3, JSON.stringify(p)); // the ReLU layers without a pool after them (1, 3, 5)
+  assert.equal(p['poolReluBiasGrad.fused'], 2, JSON.stringify(p)); // layers 2 and 4: pool, ReLU and bias in one pass
+  assert.equal(p['maxPoolGrad.simd'] ?? 0, 0, JSON.stringify(p));
   assert.equal(p['conv.winograd'], 4, JSON.stringify(p)); // layers 2-5 forward
   assert.equal(p['conv.winograd.f4'], 2, JSON.stringify(p)); // of which F(4x4): layers 2 (28x28) and 5 (7x7)
   assert.equal(p['backpropInput.winograd'], 4, JSON.stringify(p)); // layers 2-6 need dx; 6 (64->2 flipped: 2->64) is direct

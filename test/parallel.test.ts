@@ -119,12 +119,26 @@ test('training steps give the same weights as one process (within float toleranc
       tf.dispose([x, y]);
     }
     // Adam's first updates are about lr * sign(g) for every element, whatever |g|: an element whose
-    // gradient is at the float-rounding level takes +lr or -lr depending on the summation order.
-    // One such element among conv5.w's 18,432 makes a relative error of about 1e-4 after 4 steps
-    // (measured 1.1e-4 with Winograd F(4x4)); the gradients themselves agree to 1e-5 (above).
+    // gradient is at the float-rounding level takes +lr or -lr depending on the summation order,
+    // so the largest difference of one element says little (conv5.w, the 7x7 layer whose ReLU'd
+    // inputs leave many gradients near zero: 3.6e-4 of its largest weight after 4 steps). What must
+    // hold: the variable as a whole agrees (rms relative error; measured <= 1.2e-5, conv5.w, and
+    // <= 2.4e-7 for the others) and almost every element agrees to 1e-5 (measured: 23 of conv5.w's
+    // 18,432 elements and 2 of conv4.w's 9,216 do not; the gradients themselves agree to 1e-5, above).
     for (const k of Object.keys(varsA)) {
-      const e = relErr(varsB[k]!.dataSync(), varsA[k]!.dataSync());
-      assert.ok(e <= 3e-4, `${k} after 4 steps: relative error ${e}`);
+      const a = varsB[k]!.dataSync();
+      const b = varsA[k]!.dataSync();
+      let e2 = 0;
+      let r2 = 0;
+      let off = 0;
+      for (let i = 0; i < a.length; i++) {
+        e2 += (a[i]! - b[i]!) ** 2;
+        r2 += b[i]! ** 2;
+        if (Math.abs(a[i]! - b[i]!) > 1e-5 * Math.abs(b[i]!) + 1e-7) off++;
+      }
+      const rms = r2 === 0 ? Math.sqrt(e2) : Math.sqrt(e2 / r2);
+      assert.ok(rms <= 1e-4, `${k} after 4 steps: rms relative error ${rms}`);
+      assert.ok(off <= Math.max(1, a.length * 0.005), `${k} after 4 steps: ${off} of ${a.length} elements differ by more than 1e-5`);
     }
   } finally {
     await par.dispose();

@@ -251,21 +251,35 @@ function filterGradFn(ciB: number, coV: number, fma: boolean): Fn {
 /**
  * (x, dy, dx, N, H, W, C, OH, OW, sh, sw, fh, fw, pt, pl): max-pool gradient, NHWC, C % 4 == 0.
  * Per window and 4 channels: the first maximum (row-major, strict >) and its address are tracked
- * with f32x4.gt + bitselect, then dy is added at that address. dx must be zeroed.
+ * with f32x4.gt + bitselect, then dy is added at that address. Each image of dx is zeroed just
+ * before its windows are scattered into it (while it is in the cache: no pass over the whole dx).
+ *
+ * `fused` ('pool_relu_bias_grad', two more parameters db, dbi): the gradient through
+ * maxPool(relu(conv + b)) with respect to conv + b, and the bias gradient, in one pass. x is the
+ * pool's input y = relu(...); a window's dy reaches its argmax only where that maximum is > 0 (the
+ * ReLU mask, which is y > 0 at the argmax), and db += the dy that passed, summed per image in dbi
+ * (C floats of scratch) and added to db (zeroed by the caller) once per image. The same values as
+ * MaxPoolGrad followed by the ReLU mask (each position receives the same additions in the same
+ * order), without writing, re-reading and masking that intermediate.
  */
-function maxPoolGradFn(): Fn {
-  const f = new Fn('max_pool_grad', 15);
-  const [X, DY, DX, N, H, W, C, OH, OW, SH, SW, FH, FW, PT, PL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+function maxPoolGradFn(fused: boolean): Fn {
+  const f = new Fn(fused ? 'pool_relu_bias_grad' : 'max_pool_grad', fused ? 17 : 15);
+  const [X, DY, DX, N, H, W, C, OH, OW, SH, SW, FH, FW, PT, PL, DB, DBI] = Array.from({ length: 17 }, (_, i) => i);
   const [n, oh, ow, r, sc, r0, r1, c0, c1, cb, gp, addr, c4, a] = Array.from({ length: 14 }, () => f.local(I32));
   const best = f.local(V128);
   const bidx = f.local(V128);
   const v = f.local(V128);
   const m = f.local(V128);
   const g = f.local(V128);
+  const zero = f.local(V128);
   const c = (k: number) => () => f.i32(k);
   const get = (k: number) => () => f.get(k);
   f.get(C).i32(4).mul().set(c4);
+  f.f32const(0).simd(SIMD.f32x4_splat).set(zero);
   f.forRange(n, c(0), get(N), () => {
+    // zero image n of dx (memory.fill), and this image's bias sums
+    f.get(DX).get(n).get(H).mul().get(W).mul().get(c4).mul().add().i32(0).get(H).get(W).mul().get(c4).mul().op(0xfc, 0x0b, 0x00);
+    if (fused) f.get(DBI).i32(0).get(c4).op(0xfc, 0x0b, 0x00);
     f.forRange(oh, c(0), get(OH), () => {
       // r0 = max(0, oh*sh - pt); r1 = min(H, oh*sh - pt + fh)
       pushMax0(f, () => f.get(oh).get(SH).mul().get(PT).sub());
@@ -297,6 +311,13 @@ function maxPoolGradFn(): Fn {
               });
             });
             f.get(gp).get(cb).add().simd(SIMD.load, mem(0)).set(g);
+            if (fused) {
+              // the ReLU mask at the argmax, and the bias sum of what passes
+              f.get(g).get(best).get(zero).simd(SIMD.f32x4_gt).simd(SIMD.v128_and).set(g);
+              f.get(DBI).get(cb).add();
+              f.get(DBI).get(cb).add().simd(SIMD.load, mem(0)).get(g).simd(SIMD.f32x4_add);
+              f.simd(SIMD.store, mem(0));
+            }
             for (let lane = 0; lane < 4; lane++) {
               f.get(bidx).lane(SIMD.i32x4_extract_lane, lane).tee(a);
               f.i32(0).geS();
@@ -314,6 +335,20 @@ function maxPoolGradFn(): Fn {
         );
       });
     });
+    if (fused) {
+      // db += this image's sums
+      f.forRange(
+        cb,
+        c(0),
+        get(c4),
+        () => {
+          f.get(DB).get(cb).add();
+          f.get(DB).get(cb).add().simd(SIMD.load, mem(0)).get(DBI).get(cb).add().simd(SIMD.load, mem(0)).simd(SIMD.f32x4_add);
+          f.simd(SIMD.store, mem(0));
+        },
+        16,
+      );
+    }
   });
   return f;
 }
@@ -405,6 +440,22 @@ function reluGradBiasFn(): Fn {
   return f;
 }
 
+/** The sizes of a 2-D max pool (NHWC): input, output, strides, window and top/left padding. */
+export interface PoolDims {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+  sh: number;
+  sw: number;
+  fh: number;
+  fw: number;
+  pt: number;
+  pl: number;
+}
+
 export interface SimdKernels {
   /** g = dy * (y > 0), db (zeroed by the caller) = column sums of g; [M, C], C % 4 == 0. */
   reluGradBias(dy: number, y: number, g: number, db: number, m: number, c: number): void;
@@ -419,13 +470,13 @@ export interface SimdKernels {
     dims: { n: number; h: number; w: number; ci: number; co: number; ho: number; wo: number; kh: number; kw: number; pt: number; pl: number },
   ): void;
   canFilterGrad(ci: number, co: number): boolean;
-  /** dx (zeroed by the caller) of a max pool, NHWC, C % 4 == 0. */
-  maxPoolGrad(
-    x: number,
-    dy: number,
-    dx: number,
-    d: { n: number; h: number; w: number; c: number; oh: number; ow: number; sh: number; sw: number; fh: number; fw: number; pt: number; pl: number },
-  ): void;
+  /** dx of a max pool, NHWC, C % 4 == 0 (the kernel zeroes dx). */
+  maxPoolGrad(x: number, dy: number, dx: number, d: PoolDims): void;
+  /**
+   * The gradient through maxPool(relu(z)) with respect to z (g, written whole) and its column sums
+   * added to db (zeroed by the caller); x is relu(z); dbi is scratch for C floats. C % 4 == 0.
+   */
+  poolReluBiasGrad(x: number, dy: number, g: number, db: number, dbi: number, d: PoolDims): void;
   /** out (zeroed by the caller) = column sums of an [M, C] matrix, C % 4 == 0. */
   sumRows(x: number, out: number, m: number, c: number): void;
 }
@@ -437,7 +488,7 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   const hit = cache.get(memory);
   if (hit) return hit;
   const fma = fmaAvailable();
-  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(), sumRowsFn(), reluGradBiasFn()], isSharedMemory(memory));
+  const bytes = assemble([...VARIANTS.map((v) => filterGradFn(v.ciB, v.coV, fma)), maxPoolGradFn(false), maxPoolGradFn(true), sumRowsFn(), reluGradBiasFn()], isSharedMemory(memory));
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const fns = VARIANTS.map((v) => ({ ...v, fn: instance.exports[variantName(v)] as (...a: number[]) => void }));
   const pick = (ci: number, co: number) => fns.find((v) => ci % v.ciB === 0 && co % (4 * v.coV) === 0);
@@ -451,6 +502,10 @@ export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
     maxPoolGrad(x, dy, dx, d) {
       if (d.c % 4 !== 0) throw new Error(`maxPoolGrad: channels ${d.c} not a multiple of 4`);
       (instance.exports.max_pool_grad as (...a: number[]) => void)(x, dy, dx, d.n, d.h, d.w, d.c, d.oh, d.ow, d.sh, d.sw, d.fh, d.fw, d.pt, d.pl);
+    },
+    poolReluBiasGrad(x, dy, g, db, dbi, d) {
+      if (d.c % 4 !== 0) throw new Error(`poolReluBiasGrad: channels ${d.c} not a multiple of 4`);
+      (instance.exports.pool_relu_bias_grad as (...a: number[]) => void)(x, dy, g, d.n, d.h, d.w, d.c, d.oh, d.ow, d.sh, d.sw, d.fh, d.fw, d.pt, d.pl, db, dbi);
     },
     reluGradBias(dy, y, g, db, m, c) {
       if (c % 4 !== 0) throw new Error(`reluGradBias: columns ${c} not a multiple of 4`);

@@ -25,6 +25,7 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   incRef(dataId: object): void;
+  disposeData(dataId: object): boolean;
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
@@ -49,14 +50,7 @@ function maxPoolGrad(args: KernelArgs): TensorInfo | TensorInfo[] {
   const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
   const attrs = (args.attrs ?? {}) as Record<string, unknown>;
   if (dy.dtype !== 'float32' || input.dtype !== 'float32' || input.shape.length !== 4) return callStock('MaxPoolGrad', args);
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize as number | [number, number],
-    attrs.strides as number | [number, number],
-    1,
-    attrs.pad as 'same' | 'valid',
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = poolInfo(input.shape, attrs);
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return callStock('MaxPoolGrad', args);
   const { batchSize: nb, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
@@ -65,15 +59,16 @@ function maxPoolGrad(args: KernelArgs): TensorInfo | TensorInfo[] {
   const out = backend.makeOutput(input.shape.slice(), 'float32');
   // Views after the allocation (it may grow the heap).
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
-  dx.fill(0);
   const simd = useSimd && C % 4 === 0 ? simdKernelsOf(backend) : undefined;
   if (simd) {
+    // (the SIMD kernel zeroes dx, an image at a time)
     const a = (t: TensorInfo) => heapAddress(backend, t);
     simd.maxPoolGrad(a(input), a(dy), a(out), { n: nb, h: H, w: W, c: C, oh: OH, ow: OW, sh, sw, fh, fw, pt, pl });
     countPath('maxPoolGrad.simd');
     return out;
   }
   countPath('maxPoolGrad.js');
+  dx.fill(0);
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
   const best = new Float32Array(C);
@@ -192,6 +187,67 @@ function reluBiasGrad(args: KernelArgs): TensorInfo[] {
   return [g, db];
 }
 
+/**
+ * 'FaceLossesPoolReluBiasGrad' (dy, y) -> [g, db], attrs as MaxPool's (filterSize, strides, pad,
+ * dimRoundingMode): the gradient through maxPool(y) with y = relu(conv + b) (conv2dBiasAct with
+ * `pool`), with respect to conv + b, and db = sum of g over all but the channel axis: MaxPoolGrad
+ * and FaceLossesReluBiasGrad in one pass (simd_kernels.ts, `maxPoolGradFn(true)`). wasm only,
+ * float32, channels % 4 == 0, no dilation (`poolReluBiasGradAvailable`).
+ */
+export const POOL_RELU_BIAS_GRAD = 'FaceLossesPoolReluBiasGrad';
+
+function poolInfo(shape: number[], attrs: Record<string, unknown>): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    shape as [number, number, number, number],
+    attrs.filterSize as number | [number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as 'same' | 'valid',
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+}
+
+function poolReluBiasGrad(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+  const info = poolInfo(y.shape, (args.attrs ?? {}) as Record<string, unknown>);
+  const C = info.inChannels;
+  const simd = simdKernelsOf(backend);
+  if (!simd || C % 4 !== 0 || dy.dtype !== 'float32' || y.dtype !== 'float32' || y.shape.length !== 4) {
+    throw new Error(`${POOL_RELU_BIAS_GRAD}: needs float32 NHWC and channels % 4 == 0 on the wasm backend (got ${y.dtype}, [${y.shape}])`);
+  }
+  const g = backend.makeOutput(y.shape.slice(), 'float32');
+  const db = backend.makeOutput([C], 'float32');
+  const dbi = backend.makeOutput([C], 'float32');
+  try {
+    (backend.typedArrayFromHeap(db) as Float32Array).fill(0);
+    const a = (t: TensorInfo) => heapAddress(backend, t);
+    simd.poolReluBiasGrad(a(y), a(dy), a(g), a(db), a(dbi), {
+      n: info.batchSize,
+      h: info.inHeight,
+      w: info.inWidth,
+      c: C,
+      oh: info.outHeight,
+      ow: info.outWidth,
+      sh: info.strideHeight,
+      sw: info.strideWidth,
+      fh: info.filterHeight,
+      fw: info.filterWidth,
+      pt: info.padInfo.top,
+      pl: info.padInfo.left,
+    });
+  } finally {
+    backend.disposeData(dbi.dataId);
+  }
+  countPath('poolReluBiasGrad.fused');
+  return [g, db];
+}
+
+/** Whether conv2dBiasAct with `pool` can use the fused max-pool + ReLU + bias gradient for this output. */
+export function poolReluBiasGradAvailable(y: { shape: number[]; dtype: string }): boolean {
+  return y.shape.length === 4 && reluBiasGradAvailable(y) && tf.getKernel(POOL_RELU_BIAS_GRAD, BACKEND) !== undefined;
+}
+
 /** Whether conv2dBiasAct can use the fused ReLU + bias gradient for this output. */
 export function reluBiasGradAvailable(y: { shape: number[]; dtype: string }): boolean {
   return useSimd && y.dtype === 'float32' && y.shape[y.shape.length - 1]! % 4 === 0 && tf.getBackend() === BACKEND && tf.getKernel(RELU_BIAS_GRAD, BACKEND) !== undefined;
@@ -215,5 +271,6 @@ export function registerWasmTrainKernels(): void {
   replace('Identity', identity);
   replace('Cast', cast);
   if (!tf.getKernel(RELU_BIAS_GRAD, BACKEND)) tf.registerKernel({ kernelName: RELU_BIAS_GRAD, backendName: BACKEND, kernelFunc: reluBiasGrad as unknown as KernelFunc });
+  if (!tf.getKernel(POOL_RELU_BIAS_GRAD, BACKEND)) tf.registerKernel({ kernelName: POOL_RELU_BIAS_GRAD, backendName: BACKEND, kernelFunc: poolReluBiasGrad as unknown as KernelFunc });
   registered = true;
 }

@@ -31,6 +31,8 @@ export const CONV_CHANNELS: ReadonlyArray<[number, number]> = [
 
 /** After which convolutions (0-based) `forward` max-pools with stride 2. */
 const POOL_AFTER: ReadonlySet<number> = new Set([1, 3]);
+/** The reference network's max pool: 3x3 windows, stride 2, 'same' padding. */
+const POOL = { filterSize: 3, strides: 2, pad: 'same' } as const;
 
 /**
  * [input height and width, input channels, output channels] of each convolution for square images
@@ -71,15 +73,18 @@ export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: 
     convs.push({ w, b });
   });
 
+  // conv i (+ ReLU), then the max pool when one follows layer i
   const conv = (x: tf.Tensor4D, i: number, relu: boolean): tf.Tensor4D => {
     const { w, b } = convs[i]!;
     const activation = relu ? 'relu' : 'linear';
     const op = opts.convOp ?? 'auto';
+    const pool = POOL_AFTER.has(i) ? POOL : undefined;
     if (op === 'biasAct' || (op === 'auto' && tf.getBackend() === 'wasm')) {
-      // The first layer needs no gradient with respect to the image.
-      return conv2dBiasAct(x, w as tf.Tensor4D, b as tf.Tensor1D, { activation, inputGradient: i > 0 });
+      // The first layer needs no gradient with respect to the image; the pool is part of the op.
+      return conv2dBiasAct(x, w as tf.Tensor4D, b as tf.Tensor1D, { activation, inputGradient: i > 0, pool });
     }
-    return tf.fused.conv2d({ x, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation });
+    const y = tf.fused.conv2d({ x, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation });
+    return pool ? tf.maxPool(y, pool.filterSize, pool.strides, pool.pad) : y;
   };
 
   return {
@@ -89,8 +94,7 @@ export function createFeatureNet(rng: Rng = new Rng(0), embeddingDim = 2, opts: 
       return tf.tidy(() => {
         let h = x;
         for (let i = 0; i < convs.length; i++) {
-          h = conv(h, i, i < convs.length - 1); // ReLU after all but the last
-          if (POOL_AFTER.has(i)) h = tf.maxPool(h, 3, 2, 'same');
+          h = conv(h, i, i < convs.length - 1); // ReLU after all but the last; the pools inside
         }
         return tf.mean(h, [1, 2]) as tf.Tensor2D;
       });
