@@ -60,7 +60,10 @@ test('profiles compress the schedule and keep its shape; config overrides per pr
   assert.deepEqual(l.snapshots, [2, 6, 10]);
   assert.equal(l.train.lrStepEpochs, 7, 'the lr drops once, after 70 % of the run');
   const f = resolveConfig(base, 'x.yaml', 'full', { epochs: 3 });
-  assert.deepEqual(f.snapshots, [3]);
+  assert.deepEqual(f.snapshots, [1, 2, 3]);
+  // --epochs moves the snapshots with the run's length: the last epoch is always drawn
+  assert.deepEqual(resolveConfig(base, 'x.yaml', 'full', { epochs: 100 }).snapshots, [20, 60, 100]);
+  assert.deepEqual(resolveConfig({ ...base, profiles: { quick: { train: { epochs: 10 } } } }, 'x.yaml', 'quick', { epochs: 14 }).snapshots, [3, 8, 14]);
   assert.equal(scheduleNote(f), 'custom profile');
 });
 

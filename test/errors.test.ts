@@ -258,8 +258,9 @@ test('a figure that cannot be drawn loses neither the run nor its checkpoint: ex
 test('snapshots beyond the epochs in YAML are refused naming the key (as the flag is)', () => {
   refuses(['train', '--config', yaml('snap.yaml', 'loss: { name: softmax }\ntrain: { epochs: 2 }\nsnapshots: [1, 5]\n'), '--data-dir', data], /snap\.yaml: snapshots\[1\] is epoch 5, beyond train\.epochs \(2\); it would never be drawn/);
   assert.throws(() => resolveConfig({ loss: { name: 'softmax' }, profiles: { quick: { train: { epochs: 4 }, snapshots: [2, 9] } } }, 'q.yaml', 'quick'), /q\.yaml: profiles\.quick\.snapshots\[1\] is epoch 9, beyond train\.epochs \(4\)/);
-  // The command-line --epochs still shortens a run: its snapshots follow.
-  assert.deepEqual(resolveConfig({ loss: { name: 'softmax' }, train: { epochs: 10 }, snapshots: [5, 10] }, 'x.yaml', 'full', { epochs: 6 }).snapshots, [5]);
+  // The command-line --epochs still shortens a run: its snapshots follow, at the same fractions of
+  // the run (the last epoch drawn).
+  assert.deepEqual(resolveConfig({ loss: { name: 'softmax' }, train: { epochs: 10 }, snapshots: [5, 10] }, 'x.yaml', 'full', { epochs: 6 }).snapshots, [3, 6]);
 });
 
 test('plot writes all figures or none: a damaged snapshot names its file and what to do, and nothing is written', () => {

@@ -217,12 +217,19 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
   // The command-line overrides (src/config/overrides.ts) over the profile. applyOverrides works on
   // a copy: nothing below writes into DEFAULTS (deepMerge shares the objects a config does not set).
   const customized = customizes(ov);
-  cfg = applyOverrides(applyProfile(cfg, profile, where), ov);
+  const profiled = applyProfile(cfg, profile, where);
+  cfg = applyOverrides(profiled, ov);
 
   const E = cfg.train.epochs;
   if (ov.snapshots !== undefined) {
     const bad = cfg.snapshots.find((s) => s < 1 || s > E);
     if (bad !== undefined) throw new ConfigError(`--snapshots: epoch ${bad} is outside 1..${E} (the run has ${E} epochs)`);
+  } else if (E !== profiled.train.epochs) {
+    // --epochs without --snapshots: the profile's snapshots at the same fractions of the new length,
+    // so that the last epoch is always drawn (a longer run kept only the old, earlier ones)
+    const P = profiled.train.epochs;
+    cfg.snapshots = [...new Set(profiled.snapshots.map((s) => Math.min(E, Math.max(1, Math.round((s * E) / P)))))].sort((a, b) => a - b);
+    if (!cfg.snapshots.includes(E)) cfg.snapshots.push(E);
   } else {
     cfg.snapshots = cfg.snapshots.filter((s) => s <= E);
     if (cfg.snapshots.length === 0) cfg.snapshots = [E];
