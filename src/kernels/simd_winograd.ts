@@ -140,52 +140,52 @@ function f4Transforms(f: Fn, fma: boolean) {
     f.f32const(5).simd(SIMD.f32x4_splat).set(k5!);
     f.f32const(8).simd(SIMD.f32x4_splat).set(k8!);
   };
-    // a * k + b (k a constant splat), fused when the engine has FMA
-    const madd = (pushA: () => void, kc: number, pushB: () => void) => {
-      if (fma) {
-        pushA();
-        f.get(kc);
-        pushB();
-        f.simd(SIMD.f32x4_relaxed_madd);
-      } else {
-        pushA();
-        f.get(kc).simd(SIMD.f32x4_mul);
-        pushB();
-        f.simd(SIMD.f32x4_add);
-      }
-    };
-    /**
-     * Bᵀ of F(4x4, 3x3) on six values x0..x5 (locals), the results into out[0..5]:
-     *   r0 = 4x0 - 5x2 + x4            r1 = (x3 + x4) - 4(x1 + x2)    r2 = (x4 - x3) + 4(x1 - x2)
-     *   r3 = (x4 - x2) + 2(x3 - x1)    r4 = (x4 - x2) - 2(x3 - x1)    r5 = 4x1 - 5x3 + x5
-     */
-    const inputT6 = (x: number[], out: Array<(push: () => void) => void>) => {
-      out[0]!(() => madd(() => f.get(x[0]!), k4!, () => f.get(x[4]!).get(x[2]!).get(k5!).simd(SIMD.f32x4_mul).simd(F32X4_SUB)));
-      f.get(x[1]!).get(x[2]!).simd(SIMD.f32x4_add).set(w0!);
-      f.get(x[1]!).get(x[2]!).simd(F32X4_SUB).set(w1!);
-      f.get(x[3]!).get(x[1]!).simd(F32X4_SUB).get(k2!).simd(SIMD.f32x4_mul).set(w2!);
-      f.get(x[4]!).get(x[2]!).simd(F32X4_SUB).set(w3!);
-      out[1]!(() => f.get(x[3]!).get(x[4]!).simd(SIMD.f32x4_add).get(w0!).get(k4!).simd(SIMD.f32x4_mul).simd(F32X4_SUB));
-      out[2]!(() => madd(() => f.get(w1!), k4!, () => f.get(x[4]!).get(x[3]!).simd(F32X4_SUB)));
-      out[3]!(() => f.get(w3!).get(w2!).simd(SIMD.f32x4_add));
-      out[4]!(() => f.get(w3!).get(w2!).simd(F32X4_SUB));
-      out[5]!(() => madd(() => f.get(x[1]!), k4!, () => f.get(x[5]!).get(x[3]!).get(k5!).simd(SIMD.f32x4_mul).simd(F32X4_SUB)));
-    };
-    /**
-     * Aᵀ of F(4x4, 3x3) on six values x0..x5, four results:
-     *   y0 = x0 + (x1 + x2) + (x3 + x4)   y1 = (x1 - x2) + 2(x3 - x4)
-     *   y2 = (x1 + x2) + 4(x3 + x4)       y3 = (x1 - x2) + 8(x3 - x4) + x5
-     */
-    const outputT6 = (x: number[], out: Array<(push: () => void) => void>) => {
-      f.get(x[1]!).get(x[2]!).simd(SIMD.f32x4_add).set(w0!);
-      f.get(x[1]!).get(x[2]!).simd(F32X4_SUB).set(w1!);
-      f.get(x[3]!).get(x[4]!).simd(SIMD.f32x4_add).set(w2!);
-      f.get(x[3]!).get(x[4]!).simd(F32X4_SUB).set(w3!);
-      out[0]!(() => f.get(x[0]!).get(w0!).simd(SIMD.f32x4_add).get(w2!).simd(SIMD.f32x4_add));
-      out[1]!(() => madd(() => f.get(w3!), k2!, () => f.get(w1!)));
-      out[2]!(() => madd(() => f.get(w2!), k4!, () => f.get(w0!)));
-      out[3]!(() => madd(() => f.get(w3!), k8!, () => f.get(w1!).get(x[5]!).simd(SIMD.f32x4_add)));
-    };
+  // a * k + b (k a constant splat), fused when the engine has FMA
+  const madd = (pushA: () => void, kc: number, pushB: () => void) => {
+    if (fma) {
+      pushA();
+      f.get(kc);
+      pushB();
+      f.simd(SIMD.f32x4_relaxed_madd);
+    } else {
+      pushA();
+      f.get(kc).simd(SIMD.f32x4_mul);
+      pushB();
+      f.simd(SIMD.f32x4_add);
+    }
+  };
+  /**
+   * Bᵀ of F(4x4, 3x3) on six values x0..x5 (locals), the results into out[0..5]:
+   *   r0 = 4x0 - 5x2 + x4            r1 = (x3 + x4) - 4(x1 + x2)    r2 = (x4 - x3) + 4(x1 - x2)
+   *   r3 = (x4 - x2) + 2(x3 - x1)    r4 = (x4 - x2) - 2(x3 - x1)    r5 = 4x1 - 5x3 + x5
+   */
+  const inputT6 = (x: number[], out: Array<(push: () => void) => void>) => {
+    out[0]!(() => madd(() => f.get(x[0]!), k4!, () => f.get(x[4]!).get(x[2]!).get(k5!).simd(SIMD.f32x4_mul).simd(F32X4_SUB)));
+    f.get(x[1]!).get(x[2]!).simd(SIMD.f32x4_add).set(w0!);
+    f.get(x[1]!).get(x[2]!).simd(F32X4_SUB).set(w1!);
+    f.get(x[3]!).get(x[1]!).simd(F32X4_SUB).get(k2!).simd(SIMD.f32x4_mul).set(w2!);
+    f.get(x[4]!).get(x[2]!).simd(F32X4_SUB).set(w3!);
+    out[1]!(() => f.get(x[3]!).get(x[4]!).simd(SIMD.f32x4_add).get(w0!).get(k4!).simd(SIMD.f32x4_mul).simd(F32X4_SUB));
+    out[2]!(() => madd(() => f.get(w1!), k4!, () => f.get(x[4]!).get(x[3]!).simd(F32X4_SUB)));
+    out[3]!(() => f.get(w3!).get(w2!).simd(SIMD.f32x4_add));
+    out[4]!(() => f.get(w3!).get(w2!).simd(F32X4_SUB));
+    out[5]!(() => madd(() => f.get(x[1]!), k4!, () => f.get(x[5]!).get(x[3]!).get(k5!).simd(SIMD.f32x4_mul).simd(F32X4_SUB)));
+  };
+  /**
+   * Aᵀ of F(4x4, 3x3) on six values x0..x5, four results:
+   *   y0 = x0 + (x1 + x2) + (x3 + x4)   y1 = (x1 - x2) + 2(x3 - x4)
+   *   y2 = (x1 + x2) + 4(x3 + x4)       y3 = (x1 - x2) + 8(x3 - x4) + x5
+   */
+  const outputT6 = (x: number[], out: Array<(push: () => void) => void>) => {
+    f.get(x[1]!).get(x[2]!).simd(SIMD.f32x4_add).set(w0!);
+    f.get(x[1]!).get(x[2]!).simd(F32X4_SUB).set(w1!);
+    f.get(x[3]!).get(x[4]!).simd(SIMD.f32x4_add).set(w2!);
+    f.get(x[3]!).get(x[4]!).simd(F32X4_SUB).set(w3!);
+    out[0]!(() => f.get(x[0]!).get(w0!).simd(SIMD.f32x4_add).get(w2!).simd(SIMD.f32x4_add));
+    out[1]!(() => madd(() => f.get(w3!), k2!, () => f.get(w1!)));
+    out[2]!(() => madd(() => f.get(w2!), k4!, () => f.get(w0!)));
+    out[3]!(() => madd(() => f.get(w3!), k8!, () => f.get(w1!).get(x[5]!).simd(SIMD.f32x4_add)));
+  };
   /**
    * A (6 x 4, the transpose of Aᵀ) on four values y0..y3 of a dY tile's column or row, six results:
    *   z0 = y0   z1 = (y0 + y2) + (y1 + y3)   z2 = (y0 + y2) - (y1 + y3)
@@ -205,7 +205,25 @@ function f4Transforms(f: Fn, fma: boolean) {
     out[4]!(() => f.get(w2!).get(w3!).simd(F32X4_SUB));
     out[5]!(() => f.get(y[3]!));
   };
-  return { init, inputT6, outputT6, gradT4 };
+  /**
+   * V = Bᵀ d B of one 6x6 input tile and 4 channels: d[i][j] loaded from p + i*rowstep + j*ci4
+   * (bytes; p and rowstep locals), the columns into half[i*6 + j] = (Bᵀ d)[i][j], then the rows;
+   * store(k, push) emits V[k] (k = i*6 + j) where the kernel keeps it. col6: 6 v128 locals, half 36.
+   */
+  const inputTile = (p: number, rowstep: number, ci4: number, col6: number[], half: number[], store: (k: number, push: () => void) => void) => {
+    for (let j = 0; j < 6; j++) {
+      for (let i = 0; i < 6; i++) {
+        f.get(p);
+        if (i > 0) f.get(rowstep).i32(i).mul().add();
+        f.simd(SIMD.load, mem(j * ci4)).set(col6[i]!);
+      }
+      inputT6(col6, Array.from({ length: 6 }, (_, i) => (push: () => void) => (push(), f.set(half[i * 6 + j]!))));
+    }
+    for (let i = 0; i < 6; i++) {
+      inputT6(half.slice(i * 6, i * 6 + 6), Array.from({ length: 6 }, (_, j) => (push: () => void) => store(i * 6 + j, push)));
+    }
+  };
+  return { init, inputT6, outputT6, gradT4, inputTile };
 }
 
 export interface WinogradSpec {
@@ -258,42 +276,18 @@ function winogradFn(spec: WinogradSpec, fma: boolean): Fn {
   f.forRange(n, c0(0), g(N), () => {
     // (1) input transform
     forInputTiles(f, tiles, m, ci4, () => {
-      if (m === 4) {
-        // columns: half[i*6 + j] = (Bᵀ d)[i][j]; then rows: V[i*6 + j] = (half B)[i][j]
-        for (let j = 0; j < 6; j++) {
-          for (let i = 0; i < 6; i++) {
-            f.get(p);
-            if (i > 0) f.get(rowstep).i32(i).mul().add();
-            f.simd(SIMD.load, mem(j * ci4)).set(col6[i]!);
-          }
-          t4!.inputT6(
-            col6,
-            Array.from({ length: 6 }, (_, i) => (push: () => void) => {
-              push();
-              f.set(half[i * 6 + j]!);
-            }),
-          );
-        }
-        f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
-        for (let i = 0; i < 6; i++) {
-          t4!.inputT6(
-            half.slice(i * 6, i * 6 + 6),
-            Array.from({ length: 6 }, (_, j) => (push: () => void) => {
-              f.get(vp);
-              push();
-              f.simd(SIMD.store, mem((i * 6 + j) * ci4));
-            }),
-          );
-        }
-        return;
-      }
-      // V = Bᵀ d B, stored at V[t][k][c] (k as a constant offset)
       f.get(VB).get(t).i32(K * ci4).mul().add().get(c).add().set(vp);
-      inputTransform2(f, p, rowstep, ci4, d, r, (kk, push) => {
+      const store = (kk: number, push: () => void) => {
         f.get(vp);
         push();
         f.simd(SIMD.store, mem(kk * ci4));
-      });
+      };
+      if (t4) {
+        t4.inputTile(p, rowstep, ci4, col6, half, store);
+        return;
+      }
+      // V = Bᵀ d B, stored at V[t][k][c] (k as a constant offset)
+      inputTransform2(f, p, rowstep, ci4, d, r, store);
     });
     // (2) M[k] = V[k] · U[k] for the K positions
     f.forRange(k, c0(0), c0(K), () => {
@@ -614,18 +608,7 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean, m: 2 | 4): F
         f.simd(SIMD.store, mem(0));
       };
       if (t4) {
-        // columns: half[i*6 + j] = (Bᵀ d)[i][j]; then rows: V[i*6 + j] = (half B)[i][j]
-        for (let j = 0; j < 6; j++) {
-          for (let i = 0; i < 6; i++) {
-            f.get(p);
-            if (i > 0) f.get(rowstep).i32(i).mul().add();
-            f.simd(SIMD.load, mem(j * ci4)).set(col6[i]!);
-          }
-          t4.inputT6(col6, Array.from({ length: 6 }, (_, i) => (push: () => void) => (push(), f.set(half[i * 6 + j]!))));
-        }
-        for (let i = 0; i < 6; i++) {
-          t4.inputT6(half.slice(i * 6, i * 6 + 6), Array.from({ length: 6 }, (_, j) => (push: () => void) => store(i * 6 + j, push)));
-        }
+        t4.inputTile(p, rowstep, ci4, col6, half, store);
         return;
       }
       inputTransform2(f, p, rowstep, ci4, d, r, store);
