@@ -594,6 +594,13 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean, m: 2 | 4): F
   f.get(nt).i32(co4).mul().i32(WINOGRAD_DW_PLANE_PAD * 4).add().set(mstride);
   f.get(WP).i32(ci4).mul().set(rowstep);
 
+  // store(k, push) of the transforms: value k of the current slot vp into plane k (planes `stride` bytes apart)
+  const storeAt = (stride: number) => (kk: number, push: () => void) => {
+    f.get(vp);
+    if (kk > 0) f.get(stride).i32(kk).mul().add();
+    push();
+    f.simd(SIMD.store, mem(0));
+  };
   const tiles: TileVars = { n, t, th, tw, c, p, ximg, xrow, rowstep, XP, HP, WP, TH, TW };
   // vp / mp = the slot of tile t of image n, channel group c, position 0
   const slot = (base: number, c4: number, out: number) => f.get(base).get(n).get(T).mul().get(t).add().i32(c4).mul().add().get(c).add().set(out);
@@ -601,12 +608,7 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean, m: 2 | 4): F
     // (1) input transform (as the forward kernel), V stored at V[k][n*T + t][c]
     forInputTiles(f, tiles, m, ci4, () => {
       slot(VB, ci4, vp);
-      const store = (kk: number, push: () => void) => {
-        f.get(vp);
-        if (kk > 0) f.get(vstride).i32(kk).mul().add();
-        push();
-        f.simd(SIMD.store, mem(0));
-      };
+      const store = storeAt(vstride);
       if (t4) {
         t4.inputTile(p, rowstep, ci4, col6, half, store);
         return;
@@ -620,12 +622,7 @@ function winogradFilterGradFn(ci: number, co: number, fma: boolean, m: 2 | 4): F
       // p = dy[m*th][m*tw] + c
       f.get(dyrow).get(tw).i32(m * co4).mul().add().get(c).add().set(p);
       slot(MB, co4, vp);
-      const store = (kk: number, push: () => void) => {
-        f.get(vp);
-        if (kk > 0) f.get(mstride).i32(kk).mul().add();
-        push();
-        f.simd(SIMD.store, mem(0));
-      };
+      const store = storeAt(mstride);
       // d[i*m + j] = dy[m*th + i][m*tw + j]
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < m; j++) {
