@@ -127,7 +127,7 @@ describe('registry', () => {
       cosface: { s: 32, m: 0.1 },
       arcface: { s: 32, m: 0.5 },
       magface: { s: 32, l_m: 0.2, u_m: 0.5, lambda_g: 2 },
-      circle: { m: 0.6, gamma: 4 },
+      circle: { m: 1, gamma: 1 },
       center: { loss_weight: 0.01 },
       contrastive: { m: 0.5, loss_weight: 0.01 },
       triplet: { m: 0.25, loss_weight: 0.1, strategy: 'batch_hard' },

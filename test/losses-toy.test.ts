@@ -73,7 +73,7 @@ function trainToy(name: string, params: LossParams, steps = 300, seed = 1): ToyR
   return { accuracy, maxAngularDeviation: (maxDev * 180) / Math.PI, norms };
 }
 
-test('circle defaults (m = 0.6, γ = 4) separate ten classes in 2-D', () => {
+test('circle defaults (m = 1, γ = 1) separate ten classes in 2-D', () => {
   const r = trainToy('circle', {});
   assert.equal(r.accuracy, 1, `accuracy ${r.accuracy}`);
   assert.ok(r.maxAngularDeviation < 15, `class arcs ${r.maxAngularDeviation}°`);
