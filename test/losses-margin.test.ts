@@ -214,6 +214,7 @@ describe('magface', () => {
 });
 
 describe('circle (class-level)', () => {
+  // Not the 2-D defaults (m 1, γ 1): with m < 1 the clamp of α_n at s_n < −m is exercised too.
   const m = 0.6;
   const gamma = 4;
   /** Loss with α_p, α_n computed from `frozen` (the stop-gradient semantics) and cosines from x. */
@@ -270,7 +271,7 @@ describe('circle (class-level)', () => {
     loss.dispose();
   });
   test('logits for accuracy are γ·cos θ; no NaN/Inf at the edges', () => {
-    const loss = makeWithW('circle', {}, C, W);
+    const loss = makeWithW('circle', { m, gamma }, C, W);
     const logits = tf.tidy(() => loss.compute(tf.tensor2d(X), tf.tensor1d(Y, 'int32')).logits!.arraySync() as Mat);
     assertAllClose(logits.flat(), cosines(X, W).flat().map((c) => gamma * c), { abs: 1e-5 }, 'logits');
     assertFiniteEverywhere(loss, [[0, 0], polar(100, 5), polar(20, 3), polar(290, 2)], Y);
