@@ -121,8 +121,8 @@ function paramList(params: Record<string, unknown>): string {
 
 function scheduleLine(c: ResolvedConfig): string {
   const t = c.train;
-  const data = [c.data.trainLimit ? `first ${c.data.trainLimit.toLocaleString('en-US')} training images` : 'all training images', c.data.validLimit ? `first ${c.data.validLimit.toLocaleString('en-US')} test images` : 'all test images'];
-  return `${t.epochs} epochs on the ${data.join(' and the ')}, batch ${t.batchSize}, Adam lr ${t.lr} (weight decay ${t.weightDecay})${warmupPhrase(t)}, ×${t.lrGamma} every ${t.lrStepEpochs} epochs, seed ${t.seed}`;
+  const data = [c.data.trainLimit ? `the first ${c.data.trainLimit.toLocaleString('en-US')} training images` : 'all training images', c.data.validLimit ? `the first ${c.data.validLimit.toLocaleString('en-US')} test images` : 'all test images'];
+  return `${t.epochs} epochs on ${data.join(' and ')}, batch ${t.batchSize}, Adam lr ${t.lr} (weight decay ${t.weightDecay})${warmupPhrase(t)}, ×${t.lrGamma} every ${t.lrStepEpochs} epochs, seed ${t.seed}`;
 }
 
 /** The markdown table of final valid accuracy (and separability at the last snapshot) per loss. */
