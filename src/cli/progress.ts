@@ -42,7 +42,9 @@ export function stepLine(e: StepEvent, epochs: number, prefix: string, left: str
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, label = ''): (e: TrainEvent) => void {
   const tty = Boolean(stream.isTTY);
-  const t0 = performance.now();
+  // The pace is timed from the end of this process's first step: start-up, worker start and the
+  // first step's compilation would otherwise inflate the early estimate (2x on the first command).
+  let t0 = performance.now();
   let lastPlain = 0;
   let epochs = 1;
   let warmup = 0;
@@ -71,7 +73,10 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
         stream.write(`${prefix}training ${e.epochs} epochs x ${e.stepsPerEpoch} steps (${e.trainCount} train images/epoch, ${e.validCount} valid)${warmup > 0 ? `, lr warm-up over ${warmup} epoch${warmup === 1 ? '' : 's'}` : ''}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
         break;
       case 'step': {
-        base ??= e.doneSteps - 1;
+        if (base === undefined) {
+          base = e.doneSteps;
+          t0 = performance.now();
+        }
         const frac = e.doneSteps / e.totalSteps;
         const left = formatDuration(eta(e.doneSteps, e.totalSteps));
         const elapsed = (performance.now() - t0) / 1000;
