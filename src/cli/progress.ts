@@ -42,22 +42,16 @@ export function stepLine(e: StepEvent, epochs: number, prefix: string, left: str
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, label = ''): (e: TrainEvent) => void {
   const tty = Boolean(stream.isTTY);
-  // The pace is timed from the end of this process's first step: start-up, worker start and the
-  // first step's compilation would otherwise inflate the early estimate (2x on the first command).
-  let t0 = performance.now();
   let lastPlain = 0;
   let epochs = 1;
   let warmup = 0;
   let lineOpen = false;
   let etaShown = false;
   const prefix = label ? `[${label}] ` : '';
-  // Steps done before this process (a resumed run): the ETA counts only this process's pace.
-  let base: number | undefined;
-  const eta = (done: number, total: number) => {
-    const el = (performance.now() - t0) / 1000;
-    const mine = done - (base ?? 0);
-    return mine > 0 ? ((total - done) * el) / mine : NaN;
-  };
+  // The pace is timed from the end of this process's first step: the steps of a resumed run's
+  // earlier processes do not count, and start-up, worker start and the first step's compilation
+  // would otherwise inflate the early estimate (2x on the first command).
+  let origin: { time: number; steps: number } | undefined;
   const clear = () => {
     if (tty && lineOpen) {
       stream.write('\r\x1b[K');
@@ -73,15 +67,12 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
         stream.write(`${prefix}training ${e.epochs} epochs x ${e.stepsPerEpoch} steps (${e.trainCount} train images/epoch, ${e.validCount} valid)${warmup > 0 ? `, lr warm-up over ${warmup} epoch${warmup === 1 ? '' : 's'}` : ''}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
         break;
       case 'step': {
-        if (base === undefined) {
-          base = e.doneSteps;
-          t0 = performance.now();
-        }
+        origin ??= { time: performance.now(), steps: e.doneSteps };
         const frac = e.doneSteps / e.totalSteps;
-        const left = formatDuration(eta(e.doneSteps, e.totalSteps));
-        const elapsed = (performance.now() - t0) / 1000;
+        const paced = { seconds: (performance.now() - origin.time) / 1000, steps: e.doneSteps - origin.steps };
+        const left = formatDuration(paced.steps > 0 ? ((e.totalSteps - e.doneSteps) * paced.seconds) / paced.steps : NaN);
         // One line with the estimate for the whole run, once the pace is known (a few seconds in).
-        if (!etaShown && e.doneSteps - (base ?? 0) >= 3 && (elapsed >= 5 || e.step === e.stepsPerEpoch)) {
+        if (!etaShown && paced.steps >= 3 && (paced.seconds >= 5 || e.step === e.stepsPerEpoch)) {
           etaShown = true;
           clear();
           stream.write(`${prefix}estimated time left: ${left} for ${e.totalSteps - e.doneSteps} more steps (${Math.round(e.imagesPerSecond)} img/s)\n`);
