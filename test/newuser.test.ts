@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stepLine } from '../src/cli/progress.js';
-import { cliName, shellArg, shellPath } from '../src/cli/hint.js';
+import { cliName, shellArg, shellPath } from '../src/util/command-line.js';
 import { wrapText } from '../src/cli/wrap.js';
 import { resolveConfig } from '../src/config/config.js';
 import { figureNaming, figureTitle } from '../src/report/figures.js';

@@ -12,7 +12,8 @@ import { lossDefinitions } from '../losses/registry.js';
 import { plotCommand } from '../commands/plot.js';
 import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from '../commands/reproduce.js';
 import { FIGURE_SIZE, trainCommand } from '../commands/train.js';
-import { command, shellPath } from './hint.js';
+import { command, shellPath } from '../util/command-line.js';
+import { createProgress } from './progress.js';
 import { terminalColumns, wrapText } from './wrap.js';
 import { Interrupted, UserError } from '../util/errors.js';
 import { packageVersion } from '../version.js';
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
         height: o.size?.height,
         force: o.force,
         quiet: o.quiet,
+        onEvent: o.quiet ? undefined : createProgress(process.stderr),
       });
       const last = r.metrics[r.metrics.length - 1]!;
       const pngs = r.files.filter((f) => f.endsWith('.png'));
