@@ -246,6 +246,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Runs the command line `argv` (as `process.argv`: node, script, then the arguments) and returns
+ * the exit code. Output goes to process.stdout and process.stderr; nothing exits the process
+ * (bin/facelosses.js does, with this code).
+ */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -265,8 +270,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-const exitCode = await main(process.argv);
-// Exit explicitly: engine worker threads (threaded wasm) or a lingering handle must not keep a
-// finished command alive. Writes to stdout/stderr are synchronous for files and pipes on Linux.
-process.exit(exitCode);
