@@ -14,10 +14,15 @@ if (parent > 0) {
 }
 
 const src = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+let cli;
 if (existsSync(src)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(src).href);
+  cli = await import(pathToFileURL(src).href);
 } else {
-  await import(new URL('../dist/cli/main.js', import.meta.url).href);
+  cli = await import(new URL('../dist/cli/main.js', import.meta.url).href);
 }
+const exitCode = await cli.main(process.argv);
+// Exit explicitly: engine worker threads (threaded wasm) or a lingering handle must not keep a
+// finished command alive. Writes to stdout/stderr are synchronous for files and pipes on Linux.
+process.exit(exitCode);

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stepLine } from '../src/cli/progress.js';
-import { cliName, shellArg, shellPath } from '../src/cli/hint.js';
+import { cliName, shellArg, shellPath } from '../src/util/command-line.js';
 import { wrapText } from '../src/cli/wrap.js';
 import { resolveConfig } from '../src/config/config.js';
 import { figureNaming, figureTitle } from '../src/report/figures.js';
@@ -32,12 +32,12 @@ test('the progress line fits the terminal at any width; percentage and step coun
   assert.match(narrow, /0\.4% .*ETA 6h02m$/, 'the percentage and the ETA survive on 80 columns');
 });
 
-test('losses wraps to the terminal width ($COLUMNS when not a terminal, else 80)', () => {
+test('losses wraps to the terminal width ($COLUMNS when not a terminal, else 80)', async () => {
   const saved = process.env.COLUMNS;
   try {
     for (const cols of [60, 100]) {
       process.env.COLUMNS = String(cols);
-      const r = runCli(['losses']);
+      const r = await runCli(['losses']);
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trimEnd().split('\n');
       const long = lines.filter((l) => [...l].length > cols);

@@ -120,7 +120,7 @@ test('two workers and reproduce --queue: the runs and figures of a local reprodu
     assert.match(w2.err(), /job /);
 
     // The same batch locally (3 processes on 2 cores: 1 thread each, as --threads 1 on the queue).
-    const local = runCli(['reproduce', ...common, '--jobs', '3', '--out', join(dir, 'l', 'runs'), '--pics', join(dir, 'l', 'pics')]);
+    const local = await runCli(['reproduce', ...common, '--jobs', '3', '--out', join(dir, 'l', 'runs'), '--pics', join(dir, 'l', 'pics')]);
     assert.equal(local.code, 1, local.stderr);
     for (const name of ['softmax', 'softmax_bias']) {
       const qr = join(dir, 'q', 'runs', `${name}-ci`);

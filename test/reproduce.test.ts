@@ -92,7 +92,7 @@ test('batch view and config comparison', () => {
   assert.ok(!sameConfig(c, { ...d, train: { ...d.train, epochs: 4 } }));
 });
 
-test('reproduce: two tiny configs in parallel, a broken one reported by name, then skipped as up to date', () => {
+test('reproduce: two tiny configs in parallel, a broken one reported by name, then skipped as up to date', async () => {
   const dir = tempDir();
   const configs = join(dir, 'configs');
   mkdirSync(configs);
@@ -105,7 +105,7 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   writeFileSync(readme, text);
   const args = ['reproduce', '--profile', 'ci', '--configs', configs, '--out', join(dir, 'runs'), '--pics', join(dir, 'pics'), '--jobs', '2', '--backend', 'wasm', '--epochs', '1', '--train-limit', '256', '--valid-limit', '100', '--size', '200x150'];
 
-  const r = runCli([...args, '--readme', readme]);
+  const r = await runCli([...args, '--readme', readme]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /broken: FAILED after .*data folder not found/);
   assert.match(r.stderr, /\[\d\/3\] softmax: done in \S+, valid acc \d+\.\d\d%/);
@@ -131,7 +131,7 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
 
   // Same command for the two good ones: nothing to train; --no-readme leaves the README alone.
   writeFileSync(readme, text);
-  const again = runCli([...args, '--only', 'softmax,softmax_bias', '--no-readme']);
+  const again = await runCli([...args, '--only', 'softmax,softmax_bias', '--no-readme']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /softmax: up to date/);
   assert.doesNotMatch(again.stderr, /worker process/);
@@ -139,11 +139,11 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
 
   // A damaged figure is caught by the output check.
   writeFileSync(join(dir, 'pics', 'Softmax', 'SoftmaxLoss-valid_epoch=1.png'), 'not a png');
-  const bad = runCli([...args, '--only', 'softmax', '--no-readme']);
+  const bad = await runCli([...args, '--only', 'softmax', '--no-readme']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /not a PNG: .*SoftmaxLoss-valid_epoch=1.png/);
 
-  const unknown = runCli([...args, '--only', 'nope']);
+  const unknown = await runCli([...args, '--only', 'nope']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--only: no config named 'nope'.*configs: broken, softmax, softmax_bias/);
 });

@@ -28,11 +28,11 @@ function args(out: string, extra: string[] = []): string[] {
   return ['train', '--config', cfg, '--profile', 'full', '--data-dir', data, '--out', out, '--backend', 'wasm', '--quiet', ...extra];
 }
 
-function cli(a: string[], env: Record<string, string> = {}) {
+async function cli(a: string[], env: Record<string, string> = {}) {
   const saved = { ...process.env };
   Object.assign(process.env, ENV, env);
   try {
-    return runCli(a);
+    return await runCli(a);
   } finally {
     for (const k of Object.keys({ ...ENV, ...env })) {
       if (saved[k] === undefined) delete process.env[k];
@@ -85,19 +85,19 @@ function assertSameAsReference(run: string): void {
   }
 }
 
-before(() => {
+before(async () => {
   dir = tempDir();
   data = writeSyntheticIdx(join(dir, 'data'), 320, 64);
   cfg = join(dir, 'tiny.yaml');
   writeFileSync(cfg, 'name: tiny\nloss: { name: softmax }\ntrain: { epochs: 3, batchSize: 32, lr: 0.002, seed: 3 }\nsnapshots: [2]\n');
   reference = join(dir, 'reference');
-  const r = cli(args(reference));
+  const r = await cli(args(reference));
   assert.equal(r.code, 0, r.stderr);
 });
 
-test('same config, seed and backend: the same metrics and weights, run after run', () => {
+test('same config, seed and backend: the same metrics and weights, run after run', async () => {
   const again = join(dir, 'again');
-  const r = cli(args(again));
+  const r = await cli(args(again));
   assert.equal(r.code, 0, r.stderr);
   assertSameAsReference(again);
   const m = metrics(again);
@@ -127,7 +127,7 @@ test('SIGKILL in epoch 1, --resume, SIGKILL in epoch 2, --resume: exactly the un
   assert.ok(ck >= 1 && ck < 3, `killed before the end (checkpoint of epoch ${ck})`);
   // As if the killed process had written the metrics of an epoch it did not checkpoint, half a line included.
   appendFileSync(join(run, 'metrics.jsonl'), '{"epoch":99,"loss":1}\n{"epoch":100,"lo');
-  const r = cli(['train', '--resume', run, '--quiet']);
+  const r = await cli(['train', '--resume', run, '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   assertSameAsReference(run);
   assert.equal(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).resumedAt.length, 2);
@@ -149,10 +149,10 @@ test('Ctrl-C: checkpoint at the end of the step (position in the epoch included)
     assert.equal(ck.position.epoch, ck.epoch + 1);
     assert.ok(ck.position.step > 0);
   }
-  const again = cli(['train', '--config', cfg, '--profile', 'full', '--data-dir', data, '--out', run]);
+  const again = await cli(['train', '--config', cfg, '--profile', 'full', '--data-dir', data, '--out', run]);
   assert.equal(again.code, 2, 'an interrupted run is not clobbered without --force');
   assert.match(again.stderr, /unfinished run \(status: interrupted\); continue it with --resume/);
-  const r = cli(['train', '--resume', run, '--quiet']);
+  const r = await cli(['train', '--resume', run, '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   assertSameAsReference(run);
 });
@@ -196,11 +196,11 @@ test('a NaN loss stops the run naming epoch, step and value, keeps the last good
   assert.deepEqual(metrics(fresh), m);
 });
 
-test('--resume refuses a finished run, a changed config or override, and --force; the folder is left as it was', () => {
+test('--resume refuses a finished run, a changed config or override, and --force; the folder is left as it was', async () => {
   const run = join(dir, 'copy');
   cpSync(reference, run, { recursive: true });
   const before = readFileSync(join(run, 'metrics.jsonl'), 'utf8');
-  const fin = cli(['train', '--resume', run]);
+  const fin = await cli(['train', '--resume', run]);
   assert.equal(fin.code, 2);
   assert.match(fin.stderr, /the run already finished \(3 epochs\); nothing to resume/);
   // Pretend it was interrupted, then ask for changes.
@@ -218,7 +218,7 @@ test('--resume refuses a finished run, a changed config or override, and --force
     [['--data-dir', writeSyntheticIdx(join(dir, 'other-data'), 352, 64)], /the data in \S+other-data \(352 train, 64 test images\) differ from the data the run in \S+ was trained on/],
   ];
   for (const [extra, re] of cases) {
-    const r = cli(['train', '--resume', run, ...extra]);
+    const r = await cli(['train', '--resume', run, ...extra]);
     assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -227,7 +227,7 @@ test('--resume refuses a finished run, a changed config or override, and --force
   }
   assert.equal(existsSync(join(dir, 'elsewhere')), false);
   // The same config file, given again, is accepted (and there is nothing left to train).
-  const same = cli(['train', '--resume', run, '--config', cfg, '--quiet']);
+  const same = await cli(['train', '--resume', run, '--config', cfg, '--quiet']);
   assert.equal(same.code, 0, same.stderr);
   assert.equal(status(run), 'finished');
 });

@@ -64,8 +64,8 @@ export function faceloss(script: string): { sub: string; flags: string[]; line: 
 }
 
 /** The flags of a subcommand, from its --help (hidden flags are not offered to a workflow). */
-function helpFlags(sub: string): Set<string> {
-  const r = runCli([sub, '--help']);
+async function helpFlags(sub: string): Promise<Set<string>> {
+  const r = await runCli([sub, '--help']);
   assert.equal(r.code, 0, `facelosses ${sub} --help: ${r.stderr}`);
   const flags = new Set<string>();
   for (const m of r.stdout.matchAll(/^\s+(?:(-\w), )?(--[\w-]+)/gm)) {
@@ -75,7 +75,7 @@ function helpFlags(sub: string): Set<string> {
   return flags;
 }
 
-test('every facelosses command of the workflows exists in the CLI, with its flags', () => {
+test('every facelosses command of the workflows exists in the CLI, with its flags', async () => {
   const files = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
   assert.ok(files.length > 0, `no workflow in ${WORKFLOWS}`);
   const seen: { sub: string; flags: string[]; line: string; where: string }[] = [];
@@ -90,7 +90,7 @@ test('every facelosses command of the workflows exists in the CLI, with its flag
   assert.ok(seen.some((c) => c.flags.includes('--collect')));
   const help = new Map<string, Set<string>>();
   for (const c of seen) {
-    if (!help.has(c.sub)) help.set(c.sub, helpFlags(c.sub));
+    if (!help.has(c.sub)) help.set(c.sub, await helpFlags(c.sub));
     for (const flag of c.flags) assert.ok(help.get(c.sub)!.has(flag), `${c.where}: facelosses ${c.sub} has no ${flag}: ${c.line}`);
   }
   const text = readFileSync(join(WORKFLOWS, 'ci.yml'), 'utf8');
@@ -104,8 +104,8 @@ test('the command scanner finds commands and flags', () => {
   assert.deepEqual(faceloss('npx facelosses reproduce --plan > plan.json | jq --x')[0]!.flags, ['--plan']);
 });
 
-test('reproduce --plan gives the fields the matrix reads, one entry per config', () => {
-  const r = runCli(['reproduce', '--plan', '--profile', 'quick']);
+test('reproduce --plan gives the fields the matrix reads, one entry per config', async () => {
+  const r = await runCli(['reproduce', '--plan', '--profile', 'quick']);
   assert.equal(r.code, 0, r.stderr);
   const plan = JSON.parse(r.stdout) as Record<string, unknown>[];
   const configs = readdirSync(join(ROOT, 'configs')).filter((f) => f.endsWith('.yaml'));
@@ -117,9 +117,9 @@ test('reproduce --plan gives the fields the matrix reads, one entry per config',
     assert.equal(e.dir, `${String(e.name)}-quick`);
   }
   // The same plan twice: the same job ids (derived from config, profile and code version).
-  const again = JSON.parse(runCli(['reproduce', '--plan', '--profile', 'quick']).stdout) as { jobId: string }[];
+  const again = JSON.parse((await runCli(['reproduce', '--plan', '--profile', 'quick'])).stdout) as { jobId: string }[];
   assert.deepEqual(again.map((e) => e.jobId), plan.map((e) => e.jobId));
-  const ci = JSON.parse(runCli(['reproduce', '--plan', '--profile', 'ci', '--only', 'softmax']).stdout) as { jobId: string }[];
+  const ci = JSON.parse((await runCli(['reproduce', '--plan', '--profile', 'ci', '--only', 'softmax'])).stdout) as { jobId: string }[];
   assert.equal(ci.length, 1);
   assert.ok(!plan.some((e) => e.jobId === ci[0]!.jobId));
 });

@@ -12,7 +12,8 @@ import { lossDefinitions } from '../losses/registry.js';
 import { plotCommand } from '../commands/plot.js';
 import { displayPath, formatOutcomes, reproduceCommand, reproducePlan } from '../commands/reproduce.js';
 import { FIGURE_SIZE, trainCommand } from '../commands/train.js';
-import { command, shellPath } from './hint.js';
+import { command, shellPath } from '../util/command-line.js';
+import { createProgress } from './progress.js';
 import { terminalColumns, wrapText } from './wrap.js';
 import { Interrupted, UserError } from '../util/errors.js';
 import { packageVersion } from '../version.js';
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
         height: o.size?.height,
         force: o.force,
         quiet: o.quiet,
+        onEvent: o.quiet ? undefined : createProgress(process.stderr),
       });
       const last = r.metrics[r.metrics.length - 1]!;
       const pngs = r.files.filter((f) => f.endsWith('.png'));
@@ -244,6 +246,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Runs the command line `argv` (as `process.argv`: node, script, then the arguments) and returns
+ * the exit code. Output goes to process.stdout and process.stderr; nothing exits the process
+ * (bin/facelosses.js does, with this code).
+ */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -263,8 +270,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-const exitCode = await main(process.argv);
-// Exit explicitly: engine worker threads (threaded wasm) or a lingering handle must not keep a
-// finished command alive. Writes to stdout/stderr are synchronous for files and pipes on Linux.
-process.exit(exitCode);

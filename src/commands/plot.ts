@@ -1,14 +1,11 @@
 /** `facelosses plot`: redraw figures from a run's saved snapshots, without training. */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { command, shellPath } from '../cli/hint.js';
-import { renderSnapshot, figureNaming, viewsOf } from '../report/figures.js';
-import { scheduleNote } from '../config/config.js';
-import { RUN_FILE, readRunInfo } from '../run/run.js';
-import { listSnapshots, loadSnapshot, type SplitName } from '../run/snapshot.js';
+import { command, shellPath } from '../util/command-line.js';
+import { redrawRun } from '../report/redraw.js';
+import { RUN_FILE } from '../run/run.js';
+import { listSnapshots, type SplitName } from '../run/snapshot.js';
 import { UserError } from '../util/errors.js';
-import { writeFilesAllOrNone } from '../util/fsx.js';
 
 export interface PlotCommandOptions {
   /** The run folder; default: the most recent run under runs/ (see `latestRun`). */
@@ -53,44 +50,11 @@ export function latestRun(root = 'runs'): string {
 }
 
 export async function plotCommand(o: PlotCommandOptions): Promise<string[]> {
-  // This process only draws; loss objects (for the figure names) live on tfjs's default engine:
-  // no 'install tfjs-node' banner.
-  tf.env().set('PROD', true);
   let run = o.run;
   if (run === undefined) {
     run = latestRun();
     const others = listRuns().length - 1;
     (o.log ?? ((s: string) => process.stderr.write(s + '\n')))(`plotting ${shellPath(run)}, the most recent run${others > 0 ? ` (${others} other${others === 1 ? '' : 's'} in runs/; pick one with --run)` : ''}`);
   }
-  const info = readRunInfo(run);
-  const all = listSnapshots(run);
-  if (all.length === 0) throw new UserError(`${run} has no saved snapshots yet (they are written at the snapshot epochs: ${info.config.snapshots.join(', ')})`);
-  const chosen = all.filter((s) => (o.epoch === undefined || s.epoch === o.epoch) && (o.split === undefined || s.split === o.split));
-  if (chosen.length === 0) {
-    const epochs = [...new Set(all.map((s) => s.epoch))].join(', ');
-    throw new UserError(`${run} has no ${o.split ? o.split + ' ' : ''}snapshot${o.epoch !== undefined ? ` at epoch ${o.epoch}` : ''}; saved epochs: ${epochs}`);
-  }
-  const naming = figureNaming(info.config);
-  // Every snapshot is read and every figure drawn in memory first: a corrupt snapshot or a
-  // failed write leaves no partial set of figures behind.
-  const snaps = chosen.map((s) => loadSnapshot(s.file));
-  const figs: Array<{ file: string; png: Buffer }> = [];
-  for (const snap of snaps) {
-    figs.push(
-      ...(await renderSnapshot(snap, naming, scheduleNote(info.config), {
-        picsDir: o.out ?? join(run, 'pics'),
-        views: viewsOf(o.view ?? info.config.plot.view),
-        colorBy: o.colorBy ?? info.config.plot.colorBy,
-        width: o.width ?? info.config.plot.width,
-        height: o.height ?? info.config.plot.height,
-      })),
-    );
-  }
-  try {
-    writeFilesAllOrNone(figs.map((f) => ({ file: f.file, data: f.png })));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot write the figures to ${shellPath(o.out ?? join(run, 'pics'))}: ${code ?? (e as Error).message}; none was written: choose another --out`, 2);
-  }
-  return figs.map((f) => f.file);
+  return redrawRun({ ...o, run });
 }

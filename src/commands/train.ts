@@ -4,12 +4,10 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, DEFAULT_PROFILE, loadConfigFile, scheduleNote } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
-import { command, restartCommand, shellPath } from '../cli/hint.js';
-export { restartCommand };
+import { command, shellPath } from '../util/command-line.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
 import { folderState, removeRunFiles } from '../run/replace.js';
 import { type BackendName, initBackend } from '../backend.js';
-import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import type { RunInfo } from '../run/run.js';
@@ -40,8 +38,10 @@ export interface TrainCommandOptions extends Overrides {
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
+  /** No progress lines, warnings only. */
   quiet?: boolean;
-  label?: string;
+  /** Receives every training event (the CLI draws its progress bar from them). */
+  onEvent?: TrainOptions['onEvent'];
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
@@ -260,7 +260,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
     nanPolicy: o.nanPolicy,
     signal: stop.signal,
     wrapStep: o.wrapStep,
-    onEvent: o.quiet ? undefined : createProgress(process.stderr, o.label),
+    onEvent: o.onEvent,
     onSnapshot: async (dir, epoch, snaps) => {
       const out: string[] = [writeSeparability(dir, epoch, snaps)];
       // A figure that cannot be drawn (a full disk, a folder removed) stops neither the run nor

@@ -6,7 +6,7 @@
  *   - resolveConfig, which applies them over the profile (src/config/config.ts),
  *   - `train --resume`, which refuses one that changes the run (src/run/resume.ts),
  *   - the `train` command of each run of a batch, local or queued (src/batch/plan.ts),
- *   - the run's run.json and the hint that starts a run over (src/cli/hint.ts).
+ *   - the run's run.json and the hint that starts a run over (restartCommand, src/run/resume.ts).
  *
  * | flag               | config path      | value                                  | changes the schedule | on --resume | reproduce |
  * |--------------------|------------------|----------------------------------------|----------------------|-------------|-----------|
@@ -23,7 +23,8 @@
  * schema entry for the path (src/config/schema.ts), so a flag and a YAML key give the same
  * message. `--lr` was added this way (this file and test/config.test.ts).
  */
-import { DEFAULTS, PROFILE_SETTINGS } from './config.js';
+import { DEFAULTS } from './defaults.js';
+import { PROFILE_SETTINGS } from './profiles.js';
 import { CONFIG_SCHEMA, ConfigError, checkValue, showValue, type ValueSpec } from './schema.js';
 
 /** How the text of a flag is read. */

@@ -1,4 +1,4 @@
-import { checkValue } from '../config/schema.js';
+import { checkValue } from '../util/values.js';
 import type { Loss, LossContext, LossDefinition, LossParams, ParamSchema } from './types.js';
 import { arcfaceLoss } from './arcface.js';
 import { centerLoss } from './center.js';

@@ -5,7 +5,7 @@ import type { Rng } from '../rng.js';
  * One hyperparameter of a loss: its type, default, allowed range and meaning. This is the
  * general (untyped) shape, as `facelosses losses --json` prints it; the losses declare theirs
  * with `param.*` below, whose `default` carries the value's type. A given value is checked by
- * checkValue (src/config/schema.ts), the checker of the config keys too.
+ * checkValue (src/util/values.ts), the checker of the config keys too.
  */
 export interface ParamSpec {
   type: 'number' | 'integer' | 'boolean' | 'string' | 'number[]';

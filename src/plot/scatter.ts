@@ -177,26 +177,13 @@ function sizes(width: number, height: number) {
  * Render the scatter plot and return the PNG with the layout actually used (axis limits,
  * plotting rectangle, units per pixel), which tests and callers can check.
  */
-export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
-  const width = Math.round(input.width ?? 640);
-  const height = Math.round(input.height ?? 480);
-  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
-  const prep = prepare(input);
-  const k = input.numClasses;
-  const sz = sizes(width, height);
-  const family = plotFontFamily();
-  const radius = input.pointRadius ?? sz.radius;
-  const unit = input.view === 'unit';
+type Sizes = ReturnType<typeof sizes>;
+/** Axis sizes measured while the layout settles, then pinned so the final limits fit the final plotting rectangle. */
+type Pin = { yWidth?: number; xHeight?: number };
 
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-
-  // Axis sizes are measured while the layout settles, then pinned so the final limits match the
-  // final plotting rectangle exactly.
-  const pin: { yWidth?: number; xHeight?: number } = {};
-  let lim = prep.bounds;
-
-  const whiteBackground: Plugin<'scatter'> = {
+/** A white background (the canvas is transparent). */
+function whiteBackground(): Plugin<'scatter'> {
+  return {
     id: 'faceloss-background',
     beforeDraw(chart) {
       const c = chart.ctx;
@@ -206,7 +193,11 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       c.restore();
     },
   };
-  const unitCircle: Plugin<'scatter'> = {
+}
+
+/** The unit circle in light grey behind the points (the unit view only). */
+function unitCircle(unit: boolean): Plugin<'scatter'> {
+  return {
     id: 'faceloss-unit-circle',
     beforeDatasetsDraw(chart) {
       if (!unit) return;
@@ -227,7 +218,11 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       c.restore();
     },
   };
-  const digitsAndFrame: Plugin<'scatter'> = {
+}
+
+/** Each class's name at its label position, then the axes box over the points. */
+function digitsAndFrame(prep: Prepared, sz: Sizes, family: string, classNames: ScatterInput['classNames']): Plugin<'scatter'> {
+  return {
     id: 'faceloss-digits',
     afterDatasetsDraw(chart) {
       const { x, y } = chart.scales as Record<string, Scale>;
@@ -240,7 +235,7 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       c.fillStyle = '#000000';
       prep.labelPos.forEach((p, cls) => {
         if (!p) return;
-        const text = input.classNames?.[cls] ?? String(cls);
+        const text = classNames?.[cls] ?? String(cls);
         c.fillText(text, x!.getPixelForValue(p.x), y!.getPixelForValue(p.y));
       });
       // The axes box (all four spines), crisp on the pixel grid.
@@ -250,8 +245,11 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       c.restore();
     },
   };
+}
 
-  const axis = (which: 'x' | 'y', min: number, max: number) => ({
+/** One linear axis, ticks outside, in black; its size follows `pin` once pinned. */
+function axis(which: 'x' | 'y', min: number, max: number, sz: Sizes, family: string, pin: Pin) {
+  return {
     type: 'linear' as const,
     position: which === 'x' ? ('bottom' as const) : ('left' as const),
     min,
@@ -275,9 +273,14 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       if (which === 'y' && pin.yWidth !== undefined) scale.width = pin.yWidth;
       if (which === 'x' && pin.xHeight !== undefined) scale.height = pin.xHeight;
     },
-  });
+  };
+}
 
-  const config: ChartConfiguration<'scatter', { x: number; y: number }[]> = {
+/** The chart without data: layout, axes at `lim`, title and the three drawing plugins. */
+function chartConfig(input: ScatterInput, prep: Prepared, sz: Sizes, lim: Bounds, pin: Pin): ChartConfiguration<'scatter', { x: number; y: number }[]> {
+  const family = plotFontFamily();
+  const radius = input.pointRadius ?? sz.radius;
+  return {
     type: 'scatter',
     data: { datasets: [] },
     options: {
@@ -289,7 +292,7 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       parsing: false,
       layout: { padding: { left: sz.pad, right: sz.pad * 2, top: 0, bottom: Math.round(sz.pad / 2) } },
       elements: { point: { radius, borderWidth: 0, hoverRadius: 0, hitRadius: 0, pointStyle: 'circle' } },
-      scales: { x: axis('x', lim.xMin, lim.xMax), y: axis('y', lim.yMin, lim.yMax) },
+      scales: { x: axis('x', lim.xMin, lim.xMax, sz, family, pin), y: axis('y', lim.yMin, lim.yMax, sz, family, pin) },
       plugins: {
         title: {
           display: input.title.length > 0,
@@ -300,60 +303,85 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
         },
       },
     },
-    plugins: [whiteBackground, unitCircle, digitsAndFrame],
+    plugins: [whiteBackground(), unitCircle(input.view === 'unit'), digitsAndFrame(prep, sz, family, input.classNames)],
   };
+}
 
-  // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
-  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
-  try {
-    const setLimits = (b: Bounds) => {
-      const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
-      sc.x!.min = b.xMin;
-      sc.x!.max = b.xMax;
-      sc.y!.min = b.yMin;
-      sc.y!.max = b.yMax;
-    };
-    // Settle the layout without data (cheap): the tick labels depend on the limits, the limits on
-    // the plotting area, the area on the tick labels. Two or three rounds suffice.
-    for (let round = 0; round < 5; round++) {
-      const a = chart.chartArea;
-      lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
-      setLimits(lim);
-      chart.update('none');
-      const b = chart.chartArea;
-      if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
-    }
-    pin.yWidth = chart.scales['y']!.width;
-    pin.xHeight = chart.scales['x']!.height;
-    chart.update('none');
+function setLimits(chart: Chart<'scatter', { x: number; y: number }[]>, b: Bounds): void {
+  const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
+  sc.x!.min = b.xMin;
+  sc.x!.max = b.xMax;
+  sc.y!.min = b.yMin;
+  sc.y!.max = b.yMax;
+}
+
+/**
+ * Settles the layout without data (cheap) and returns the final limits: the tick labels depend
+ * on the limits, the limits on the plotting area, the area on the tick labels. Two or three rounds
+ * suffice; then the axis sizes are pinned and the limits fitted to the final area.
+ */
+function settleLimits(chart: Chart<'scatter', { x: number; y: number }[]>, bounds: Bounds, pin: Pin): Bounds {
+  for (let round = 0; round < 5; round++) {
     const a = chart.chartArea;
-    lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
-    setLimits(lim);
-
-    chart.data.datasets = prep.groups
-      .map((data, g) => ({
-        data,
-        backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
-        pointRadius: radius,
-        showLine: false,
-      }))
-      .filter((d) => d.data.length > 0);
+    setLimits(chart, equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top));
     chart.update('none');
+    const b = chart.chartArea;
+    if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
+  }
+  pin.yWidth = chart.scales['y']!.width;
+  pin.xHeight = chart.scales['x']!.height;
+  chart.update('none');
+  const a = chart.chartArea;
+  const lim = equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top);
+  setLimits(chart, lim);
+  return lim;
+}
 
-    const xs = chart.scales['x']!;
-    const ys = chart.scales['y']!;
-    const area = chart.chartArea;
-    const layout: ScatterLayout = {
-      xMin: xs.min,
-      xMax: xs.max,
-      yMin: ys.min,
-      yMax: ys.max,
-      chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
-      unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
-      unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
-      drawn: prep.drawn,
-      skipped: prep.skipped,
-    };
+/** The points, one dataset per class colour (unknown classes in grey), empty ones left out. */
+function datasets(prep: Prepared, k: number, radius: number) {
+  return prep.groups
+    .map((data, g) => ({
+      data,
+      backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
+      pointRadius: radius,
+      showLine: false,
+    }))
+    .filter((d) => d.data.length > 0);
+}
+
+/** Where the drawn chart put its axes, for callers that map data to pixels. */
+function layoutOf(chart: Chart<'scatter', { x: number; y: number }[]>, prep: Prepared): ScatterLayout {
+  const xs = chart.scales['x']!;
+  const ys = chart.scales['y']!;
+  const area = chart.chartArea;
+  return {
+    xMin: xs.min,
+    xMax: xs.max,
+    yMin: ys.min,
+    yMax: ys.max,
+    chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
+    unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
+    unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
+    drawn: prep.drawn,
+    skipped: prep.skipped,
+  };
+}
+
+export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
+  const width = Math.round(input.width ?? 640);
+  const height = Math.round(input.height ?? 480);
+  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
+  const prep = prepare(input);
+  const sz = sizes(width, height);
+  const pin: Pin = {};
+  const canvas = createCanvas(width, height);
+  // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
+  const chart = new Chart(canvas.getContext('2d') as unknown as CanvasRenderingContext2D, chartConfig(input, prep, sz, prep.bounds, pin));
+  try {
+    settleLimits(chart, prep.bounds, pin);
+    chart.data.datasets = datasets(prep, input.numClasses, input.pointRadius ?? sz.radius);
+    chart.update('none');
+    const layout = layoutOf(chart, prep);
     const png = await canvas.encode('png');
     return { png, layout };
   } finally {

@@ -13,11 +13,11 @@ import { type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, wa
 import { sameConfig } from '../config/identity.js';
 import { writeContactSheetPng } from '../plot/contact-sheet.js';
 import { isPng, pngSize } from '../plot/png.js';
-import { plotCommand } from '../commands/plot.js';
 import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
 import { ensureSeparability } from '../run/separability-files.js';
 import { displayPath, writeFileAtomic } from '../util/fsx.js';
 import { figureNaming, type View, viewsOf } from './figures.js';
+import { redrawRun } from './redraw.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from './gallery.js';
 
 const rel = displayPath;
@@ -70,7 +70,7 @@ export async function loadGalleryRun(runDir: string, picsDir: string, stem: stri
   const info = readRunInfo(runDir);
   let figs = runFigures(info, picsDir);
   if (!figs.present) {
-    await plotCommand({ run: runDir, out: picsDir });
+    await redrawRun({ run: runDir, out: picsDir });
     figs = runFigures(info, picsDir);
   }
   return {

@@ -1,19 +1,14 @@
 /**
- * From saved snapshots to PNG files named like the reference figures:
- *   <pics>/<Folder>/<DisplayName>-<split>_<params, epoch=N>.png
- * e.g. pics/L2Softmax/L2-SoftmaxLoss-valid_alpha=1.0, trainable=True, epoch=300.png.
+ * From saved snapshots to PNG files named like the reference figures (src/run/figure-names.ts).
  * A run that is not the full reference schedule says its profile in every title.
  */
-import { join } from 'node:path';
-import { type ResolvedConfig, scheduleNote } from '../config/config.js';
-import { getLossDefinition } from '../losses/registry.js';
-import { lossDisplayName } from '../losses/types.js';
 import { renderScatterPng } from '../plot/scatter.js';
 import { formatTitleParams } from '../plot/title.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
+import { type FigureNaming, figurePath, type View } from '../run/figure-names.js';
 import type { Snapshot, SplitName } from '../run/snapshot.js';
 
-export type View = 'raw' | 'unit';
+export { type FigureNaming, figureNaming, figurePath, type View, viewsOf } from '../run/figure-names.js';
 
 export interface FigureOptions {
   /** Folder that receives <Folder>/<file>.png. */
@@ -22,24 +17,6 @@ export interface FigureOptions {
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
-}
-
-export interface FigureNaming {
-  folder: string;
-  displayName: string;
-  titleParams: Record<string, unknown>;
-  /** Parameters printed as integers (m=3, not m=3.0), from the loss's schema. */
-  integerKeys: string[];
-}
-
-/** Names a loss's figures from its config, through its definition alone (no loss, no tensors). */
-export function figureNaming(config: ResolvedConfig): FigureNaming {
-  const def = getLossDefinition(config.loss.name);
-  const params = config.loss.params;
-  const integerKeys = Object.entries(def.params)
-    .filter(([, p]) => p.type === 'integer')
-    .map(([k]) => k);
-  return { folder: def.figureFolder ?? def.displayName, displayName: lossDisplayName(def, params), titleParams: def.titleParams(params), integerKeys };
 }
 
 /** What a figure shows besides the loss's parameters: the split, the colouring and the view. */
@@ -67,11 +44,6 @@ export function figureTitle(naming: FigureNaming, epoch: number, schedule: strin
   return `${head}\n${base}`;
 }
 
-export function figurePath(picsDir: string, naming: FigureNaming, split: SplitName, epoch: number, view: View = 'raw'): string {
-  const stem = `${naming.displayName}-${split}_${formatTitleParams(naming.titleParams, epoch, { integerKeys: naming.integerKeys })}`;
-  return join(picsDir, naming.folder, `${stem}${view === 'unit' ? '_unit' : ''}.png`);
-}
-
 /** The PNGs of one snapshot, in memory: nothing is written. */
 export async function renderSnapshot(snap: Snapshot, naming: FigureNaming, schedule: string, opts: FigureOptions): Promise<Array<{ file: string; png: Buffer }>> {
   const out: Array<{ file: string; png: Buffer }> = [];
@@ -95,8 +67,4 @@ export async function drawSnapshot(snap: Snapshot, naming: FigureNaming, schedul
   const figs = await renderSnapshot(snap, naming, schedule, opts);
   writeFilesAllOrNone(figs.map((f) => ({ file: f.file, data: f.png })));
   return figs.map((f) => f.file);
-}
-
-export function viewsOf(v: 'raw' | 'unit' | 'both'): View[] {
-  return v === 'both' ? ['raw', 'unit'] : [v];
 }

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { figureNaming, figurePath } from '../report/figures.js';
+import { figureNaming, figurePath } from './figure-names.js';
 import { LOCK_FILE } from './lock.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
 import { METRICS_FILE, RUN_FILE, type RunInfo } from './run.js';

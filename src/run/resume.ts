@@ -8,10 +8,11 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
 import { configDifference } from '../config/identity.js';
-import { applyOverrides, pickOverrides } from '../config/overrides.js';
+import { applyOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import type { Dataset } from '../data/mnist.js';
 import { UserError } from '../util/errors.js';
-import { restartCommand } from '../cli/hint.js';
+import { DEFAULT_PROFILE } from '../config/profiles.js';
+import { command, shellPath } from '../util/command-line.js';
 import { type Checkpoint, dataFingerprint, hasCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { type RunInfo, readRunInfo, writeMetrics } from './run.js';
 import { SNAPSHOT_DIR } from './snapshot.js';
@@ -98,3 +99,13 @@ export function applyResume(plan: ResumePlan): void {
     if (m && Number(m[1]) > plan.checkpoint.epoch) rmSync(join(snapDir, f), { force: true });
   }
 }
+
+/** The command that starts the run in `dir` over, from what its run.json recorded. */
+export function restartCommand(dir: string, info?: RunInfo): string {
+  const args = ['train', '--config', info ? shellPath(info.config.source) : '<config>'];
+  if (info && info.profile !== DEFAULT_PROFILE) args.push('--profile', info.profile);
+  args.push(...overrideArgs(pickOverrides(info?.overrides ?? {}), (p) => shellPath(p)));
+  args.push('--out', shellPath(dir), '--force');
+  return command(...args);
+}
+

@@ -6,9 +6,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PROFILE } from '../config/config.js';
-import { overrideArgs, pickOverrides } from '../config/overrides.js';
-import type { RunInfo } from '../run/run.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -45,13 +42,3 @@ export function shellArg(s: string): string {
 export function command(...args: string[]): string {
   return [cliName(), ...args].join(' ');
 }
-
-/** The command that starts the run in `dir` over, from what its run.json recorded. */
-export function restartCommand(dir: string, info?: RunInfo): string {
-  const args = ['train', '--config', info ? shellPath(info.config.source) : '<config>'];
-  if (info && info.profile !== DEFAULT_PROFILE) args.push('--profile', info.profile);
-  args.push(...overrideArgs(pickOverrides(info?.overrides ?? {}), (p) => shellPath(p)));
-  args.push('--out', shellPath(dir), '--force');
-  return command(...args);
-}
-
