@@ -20,7 +20,7 @@ import { formatDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { codeVersion } from '../version.js';
 import { JOB_FORMAT, type JobBackend, keepSeconds, type TrainJobData, type TrainJobProgress, type TrainJobResult } from './job.js';
-import { checkReachable, clientOf, downloadRunFiles, lockKey, QUEUE_PREFIX, queueNameFor, type RedisClient, runKey, writeRunFiles } from './store.js';
+import { clientOf, downloadRunFiles, lockKey, probeRedis, QUEUE_PREFIX, queueNameFor, type RedisClient, runKey, writeRunFiles } from './store.js';
 import type { QueueRunContext, QueueRunner } from './types.js';
 import { describeRedisError, maskUrl, parseRedisUrl, redisUrlFrom } from './url.js';
 import { JOB_ATTEMPTS } from './worker.js';
@@ -244,6 +244,7 @@ function downloadInto(t: PlannedTask, files: Map<string, Buffer>): void {
 
 async function runOnQueue(tasks: PlannedTask[], ctx: QueueRunContext, o: QueueReproduceOptions & { url: string }): Promise<RunOutcome[]> {
   const { log } = ctx;
+  await probeRedis(o.url);
   const queue = openQueue(o.url, log);
   let interrupted: NodeJS.Signals | undefined;
   let wake: () => void = () => {};
@@ -254,7 +255,6 @@ async function runOnQueue(tasks: PlannedTask[], ctx: QueueRunContext, o: QueueRe
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await checkReachable(queue, o.url);
     const client = await clientOf(queue);
     const t0 = performance.now();
     const engine = jobEngine(tasks.length, o);

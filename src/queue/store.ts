@@ -13,8 +13,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { type ConnectionOptions, RedisConnection } from 'bullmq';
 import { UserError } from '../util/errors.js';
-import { describeRedisError, isAuthError, maskUrl } from './url.js';
+import { describeRedisError, isAuthError, maskUrl, parseRedisUrl } from './url.js';
 
 export const QUEUE_PREFIX = 'bull';
 
@@ -194,30 +195,34 @@ export function writeRunFiles(dir: string, files: Map<string, Buffer>): void {
 }
 
 /**
- * Waits for the first answer of Redis, with a message that says what to do when none comes, and
- * an authentication error for a refused password. `x` is a BullMQ Queue or Worker.
+ * Connects once to Redis and waits for its first answer, before any queue or worker connects:
+ * a refused password is an authentication error, no answer a message that says what to do.
+ * Nothing here prints the password.
  */
-export async function checkReachable(x: { client: Promise<unknown>; on(event: 'error', f: (e: Error) => void): unknown; off(event: 'error', f: (e: Error) => void): unknown }, url: string, timeoutMs = 10_000): Promise<void> {
+export async function probeRedis(url: string, timeoutMs = 10_000): Promise<void> {
+  const conn = new RedisConnection({ ...parseRedisUrl(url), retryStrategy: (times: number) => (times > 20 ? null : 250) } as ConnectionOptions, { skipVersionCheck: true });
+  let firstError: unknown;
   let timer: NodeJS.Timeout | undefined;
-  let onError: (e: Error) => void = () => {};
-  const failed = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new UserError(`cannot reach Redis at ${maskUrl(url)} within ${timeoutMs / 1000} s; start one (docs/queue.md shows a safe setup) or check the address`)), timeoutMs);
-    onError = (e: Error) => {
+  const timeout = new Promise<never>((_, rej) => {
+    // Kept to the end: a late error of the closed connection goes nowhere.
+    conn.on('error', (e: unknown) => {
+      firstError ??= e;
       if (isAuthError(e)) rej(new UserError(describeRedisError(e, url)));
-    };
-    x.on('error', onError);
+    });
+    timer = setTimeout(() => rej(firstError && isAuthError(firstError) ? new UserError(describeRedisError(firstError, url)) : new UserError(`cannot reach Redis at ${maskUrl(url)} within ${timeoutMs / 1000} s${firstError ? ` (${describeRedisError(firstError, url)})` : ''}; start one (docs/queue.md shows a safe setup) or check the address`)), timeoutMs);
   });
   try {
     await Promise.race([
-      clientOf(x)
-        .then((c) => c.ping())
+      conn.client
+        .then((c) => (c as unknown as RedisClient).ping())
         .catch((e: unknown) => {
-          throw new UserError(isAuthError(e) ? describeRedisError(e, url) : `cannot reach Redis at ${maskUrl(url)}: ${describeRedisError(e, url)}`);
+          const err = isAuthError(firstError) ? firstError : e;
+          throw new UserError(isAuthError(err) ? describeRedisError(err, url) : `cannot reach Redis at ${maskUrl(url)}: ${describeRedisError(err, url)}`);
         }),
-      failed,
+      timeout,
     ]);
   } finally {
     clearTimeout(timer);
-    x.off('error', onError);
+    await conn.close(true).catch(() => {});
   }
 }

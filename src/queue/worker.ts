@@ -30,7 +30,7 @@ import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js'
 import { UserError } from '../util/errors.js';
 import { codeVersion } from '../version.js';
 import { BadJob, checkJob, freshTrainArgs, keepSeconds, MachineProblem, resumeTrainArgs, type TrainJobData, type TrainJobProgress, type TrainJobResult } from './job.js';
-import { checkReachable, clientOf, digest, downloadRunFiles, fileEpoch, maxRunBytes, QUEUE_PREFIX, queueNameFor, readRunFiles, type RedisClient, resetRunFiles, runKey, RunTooLarge, uploadRunFiles, writeRunFiles } from './store.js';
+import { clientOf, digest, downloadRunFiles, fileEpoch, maxRunBytes, probeRedis, QUEUE_PREFIX, queueNameFor, readRunFiles, type RedisClient, resetRunFiles, runKey, RunTooLarge, uploadRunFiles, writeRunFiles } from './store.js';
 import { describeRedisError, maskUrl, parseRedisUrl } from './url.js';
 
 export interface WorkerOptions {
@@ -120,17 +120,16 @@ class Backoff {
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const ctx = workerContext(o);
+  try {
+    await probeRedis(ctx.url);
+  } catch (e) {
+    if (!o.workDir) rmSync(ctx.workDir, { recursive: true, force: true });
+    throw e;
+  }
   let worker: Worker<TrainJobData, TrainJobResult> | undefined;
   ctx.backoff = new Backoff(o.backoffMs ?? 30_000, () => worker, ctx.log);
   worker = createBullWorker(ctx, o);
   watchConnection(worker, ctx);
-  try {
-    await checkReachable(worker, ctx.url);
-  } catch (e) {
-    await worker.close(true).catch(() => {});
-    if (!o.workDir) rmSync(ctx.workDir, { recursive: true, force: true });
-    throw e;
-  }
   ctx.log(`facelosses worker ${ctx.name}: queue ${ctx.queueName} at ${maskUrl(ctx.url)}, ${o.concurrency ?? 1} run(s) at a time, ${ctx.cores} cores, work folder ${ctx.workDir}`);
   const w = worker;
   // A work folder of our own goes with the worker (a run that failed leaves its folder there until then).
@@ -411,6 +410,7 @@ async function trainJob(ctx: WorkerContext, job: Job<TrainJobData, TrainJobResul
     // The stored state cannot be continued: it is removed, so that the new run's checkpoints are stored from its first epoch.
     ctx.log(`${stem}: resume refused (${failureText(r)}); the stored state is removed and the run starts over`);
     await store.reset();
+    rmSync(p.runDir, { recursive: true, force: true });
     resume = false;
     fromEpoch = 0;
     r = await trainWithSync(ctx, freshTrainArgs(spec, paths), p.runDir, sync);
