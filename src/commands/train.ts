@@ -1,7 +1,7 @@
 /** `facelosses train`: config → run folder with metrics, snapshots and figures. */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, DEFAULT_PROFILE, loadConfigFile, scheduleNote } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
 import { command, restartCommand, shellPath } from '../cli/hint.js';
@@ -20,6 +20,9 @@ import { TrainingInterrupted } from '../train/epoch.js';
 import type { NanPolicy } from '../train/nan-guard.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import { Interrupted, UserError } from '../util/errors.js';
+import { errnoText, makeFolder } from '../util/folders.js';
+import { checkWritableFolder } from './outputs.js';
+export { checkWritableFolder };
 import { codeVersion } from '../version.js';
 
 export interface TrainCommandOptions extends Overrides {
@@ -51,43 +54,6 @@ export interface TrainCommandOptions extends Overrides {
 
 export function defaultRunDir(config: ResolvedConfig): string {
   return join('runs', `${config.name}-${config.profile}`);
-}
-
-const ERRNO_WORDS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'read-only file system',
-  ENOTDIR: 'a part of the path is a file',
-  ENOSPC: 'the disk is full',
-  ENOENT: 'a part of the path does not exist',
-};
-const errnoText = (e: unknown) => {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code ? `${code}${ERRNO_WORDS[code] ? ` (${ERRNO_WORDS[code]})` : ''}` : (e as Error).message;
-};
-
-/** The nearest folder at or above `p` that exists (or the path of a file blocking it). */
-function nearestExisting(p: string): string {
-  let d = resolve(p);
-  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
-  return d;
-}
-
-/**
- * Checks, without creating anything, that `dir` is a folder that exists and can be written, or
- * can be created: `what` names the flag in the message.
- */
-export function checkWritableFolder(dir: string, what: string): void {
-  const at = nearestExisting(dir);
-  const shown = shellPath(dir);
-  if (!statSync(at).isDirectory()) {
-    throw new UserError(at === resolve(dir) ? `${what} ${shown} is a file, not a folder; give a folder (a new one is created)` : `cannot write to ${what} ${shown}: ${shellPath(at)} is a file, not a folder; choose another ${what}`);
-  }
-  try {
-    accessSync(at, constants.W_OK);
-  } catch (e) {
-    throw new UserError(`cannot write to ${what} ${shown}: ${shellPath(at)}: ${errnoText(e)}; choose another ${what} or make it writable`);
-  }
 }
 
 /**
@@ -137,7 +103,7 @@ export function prepareRunDir(dir: string, force: boolean): () => void {
       else if (st.kind === 'damaged') removeRunFiles(dir);
     }
     try {
-      mkdirSync(dir, { recursive: true });
+      makeFolder(dir);
       accessSync(dir, constants.W_OK);
     } catch (e) {
       throw new UserError(`cannot write to output folder ${dir}: ${errnoText(e)}; choose another --out`);
