@@ -8,7 +8,7 @@ import { command, restartCommand, shellPath } from '../cli/hint.js';
 export { restartCommand };
 import { hasCheckpoint } from '../run/checkpoint.js';
 import { folderState, removeRunFiles } from '../run/replace.js';
-import { type BackendName, initBackend } from '../backend.js';
+import { type BackendName, describeAdapter, initBackend } from '../backend.js';
 import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
@@ -115,6 +115,19 @@ export function prepareRunDir(dir: string, force: boolean): () => void {
   }
 }
 
+/** A warning when the engine in use trains far slower than the default one, else undefined. */
+export function slowEngineWarning(b: { name: string; detail: string; adapter?: { fallback: boolean } & Parameters<typeof describeAdapter>[0] }): string | undefined {
+  if (b.name === 'cpu') {
+    return b.detail.includes('tfjs-backend-wasm is not installed')
+      ? 'training on the cpu backend (plain JavaScript, about 1 image/s: days for one run) because the wasm engine is not installed; run: npm install @tensorflow/tfjs-backend-wasm'
+      : 'the cpu backend is plain JavaScript: about 1 image/s on this network, days for one run; use the default engine (--backend auto or wasm)';
+  }
+  if (b.name === 'webgpu' && b.adapter?.fallback) {
+    return `webgpu runs on a software adapter (${describeAdapter(b.adapter)}), not a GPU: many times slower than the wasm engine on this network; use --backend auto or wasm`;
+  }
+  return undefined;
+}
+
 /** Figure sizes a run can draw (the config's plot.width and plot.height range). */
 export const FIGURE_SIZE = { min: 100, max: 8000 };
 
@@ -164,7 +177,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' || runBackend === 'webgpu' ? runBackend : 'auto'));
   if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
   if (plan && plan.info.codeVersion !== codeVersion()) warnings.push(`the run was started with code version ${plan.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
-  if (backend.name === 'cpu') warnings.push('the cpu backend is plain JavaScript: about 1 image/s on this network, days for one run; use the default engine (--backend auto or wasm)');
+  const slow = slowEngineWarning(backend);
+  if (slow) warnings.push(slow);
   // Training threads: data-parallel workers on wasm (the native engines use their own threads).
   const runThreads = plan?.checkpoint.threads;
   const cores = availableParallelism();
