@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
-import { configDifference, configHash, sameConfig } from '../config/identity.js';
+import { configDifference, configHash, firstDifference, sameConfig } from '../config/identity.js';
 import { type BatchOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
@@ -126,7 +126,8 @@ export interface PlannedTask extends PlannedRun {
 
 /** Why a batch does not replace the run of another config in `runDir` (action 'refuse'). */
 export function refusalMessage(runDir: string, info: RunInfo, config: ResolvedConfig): string {
-  const d = configDifference(info.config, config);
+  // The schedule first (the usual difference: --epochs, another profile's settings), then the rest.
+  const d = firstDifference(info.config.train, config.train, 'train') ?? configDifference(info.config, config);
   const diff = d ? `: ${d.key} is ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} in the plan` : '';
   return `${rel(runDir)} holds ${info.status === 'finished' ? 'a finished' : `an unfinished (${info.status})`} run of another config${diff}; a batch never replaces it: retrain it with --force, or choose another --out`;
 }
