@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createProgress } from '../src/cli/progress.js';
 import { trainCommand } from '../src/commands/train.js';
 import { reproduceCommand, reproducePlan } from '../src/commands/reproduce.js';
 import { workerCommand } from '../src/commands/worker.js';
@@ -136,4 +137,60 @@ test('reproduce --only with nothing in it is an error, not all the configs', () 
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^facelosses: error: --only: no config named; give file stems, e\.g\. --only softmax \(leave --only out for all 1\)$/m);
   assert.ok(!existsSync(join(dir, 'runs')));
+});
+
+/** A terminal the progress draws on, and what it was sent. */
+function fakeTerminal(columns = 100) {
+  const out: string[] = [];
+  const stream = { isTTY: true, columns, write: (s: string) => out.push(s) } as unknown as NodeJS.WriteStream;
+  return { stream, out, text: () => out.join('') };
+}
+const step = (doneSteps: number, totalSteps: number, stepsPerEpoch = totalSteps) => ({
+  type: 'step' as const,
+  epoch: Math.ceil(doneSteps / stepsPerEpoch),
+  step: ((doneSteps - 1) % stepsPerEpoch) + 1,
+  stepsPerEpoch,
+  loss: 1,
+  imagesPerSecond: 100,
+  doneSteps,
+  totalSteps,
+});
+
+test('progress: one epoch is "1 epoch", a run with no step left prints no estimate, the first estimate follows the pace after the slow first steps', () => {
+  const tiny = fakeTerminal();
+  let clock = 0;
+  const p = createProgress(tiny.stream, '', () => clock);
+  p({ type: 'start', epochs: 1, startEpoch: 1, stepsPerEpoch: 1, trainCount: 128, validCount: 128 });
+  clock += 4000;
+  p(step(1, 1));
+  assert.match(tiny.text(), /^training 1 epoch x 1 step \(128 train images\/epoch, 128 valid\)\n/);
+  assert.doesNotMatch(tiny.text(), /estimated time left|0 more steps/);
+
+  // Three slow first steps (3 s each: a warming engine), then 0.1 s a step; 2,000 steps in all.
+  const t = fakeTerminal();
+  clock = 0;
+  const q = createProgress(t.stream, '', () => clock);
+  q({ type: 'start', epochs: 4, startEpoch: 1, stepsPerEpoch: 500, trainCount: 64000, validCount: 1000 });
+  for (let i = 1; i <= 300 && !/estimated/.test(t.text()); i++) {
+    clock += i <= 3 ? 3000 : 100;
+    q(step(i, 2000, 500));
+  }
+  const m = /estimated time left: (\d+)m(\d\d)s for (\d+) more steps/.exec(t.text());
+  assert.ok(m, t.text());
+  const secs = Number(m[1]) * 60 + Number(m[2]);
+  const truth = Number(m[3]) * 0.1;
+  assert.ok(secs >= truth * 0.9 && secs <= truth * 1.3, `first estimate ${secs} s for about ${truth} s left`);
+});
+
+test('progress: Ctrl-C clears the bar (and the ^C on it) and stops drawing, so the messages stand on their own lines', () => {
+  const t = fakeTerminal(100);
+  const p = createProgress(t.stream, '', () => 0);
+  p({ type: 'start', epochs: 2, startEpoch: 1, stepsPerEpoch: 10, trainCount: 1280, validCount: 100 });
+  p(step(3, 20, 10));
+  assert.match(t.out.at(-1)!, /^\r\x1b\[Kepoch 1\/2 \[/);
+  p.interrupt();
+  assert.equal(t.out.at(-1), '\r\x1b[K');
+  const n = t.out.length;
+  p(step(4, 20, 10));
+  assert.equal(t.out.length, n, 'no bar after the interruption');
 });

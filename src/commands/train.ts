@@ -215,13 +215,17 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   const drawErrors: string[] = [];
   // Ctrl-C / SIGTERM: finish the current step, save a checkpoint, exit 130 / 143. Twice: at once.
   const stop = new AbortController();
+  const progress = o.quiet ? undefined : createProgress(process.stderr, o.label);
+  // On a terminal the message starts on a line of its own: the progress bar (with the ^C the
+  // terminal echoed onto it) is cleared and not drawn again.
+  const lead = () => (progress ? (progress.interrupt(), '') : process.stderr.isTTY ? '\n' : '');
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) {
-      process.stderr.write(`\nfacelosses: ${sig} again: stopping now; the last checkpoint is kept\n`);
+      process.stderr.write(`${lead()}facelosses: ${sig} again: stopping now; the last checkpoint is kept\n`);
       process.exit(sig === 'SIGTERM' ? 143 : 130);
     }
     stop.abort(sig);
-    process.stderr.write(`\nfacelosses: ${sig}: saving a checkpoint at the end of this step (send it again to stop at once)\n`);
+    process.stderr.write(`${lead()}facelosses: ${sig}: saving a checkpoint at the end of this step (send it again to stop at once)\n`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -240,7 +244,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
     nanPolicy: o.nanPolicy,
     signal: stop.signal,
     wrapStep: o.wrapStep,
-    onEvent: o.quiet ? undefined : createProgress(process.stderr, o.label),
+    onEvent: progress,
     onSnapshot: async (dir, epoch, snaps) => {
       const out: string[] = [writeSeparability(dir, epoch, snaps)];
       // A figure that cannot be drawn (a full disk, a folder removed) stops neither the run nor
