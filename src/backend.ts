@@ -4,12 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './tfjs-gradients.js';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
+import { UserError } from './util/errors.js';
 
 export type BackendName = 'auto' | 'wasm' | 'webgpu' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'wasm', 'webgpu', 'cpu', 'tensorflow', 'tensorflow-gpu'];
@@ -129,7 +131,13 @@ function defaultThreads(): number {
   return 1;
 }
 
+/** The one line that says how to install a missing engine package (exit 2, a usage error). */
+function missingEngine(engine: string, pkg: string): UserError {
+  return new UserError(`--backend ${engine} needs ${pkg}, which is not installed; run: npm install ${pkg}`);
+}
+
 async function useWasm(opts: BackendOptions): Promise<BackendInfo> {
+  if (!installed('@tensorflow/tfjs-backend-wasm')) throw missingEngine('wasm', '@tensorflow/tfjs-backend-wasm');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const { registerWasmGradKernels } = await import('./kernels/wasm_conv_grad.js');
   const { registerWasmTrainKernels } = await import('./kernels/wasm_train_kernels.js');
@@ -154,6 +162,7 @@ async function useWasm(opts: BackendOptions): Promise<BackendInfo> {
 }
 
 async function useCpu(): Promise<BackendInfo> {
+  if (!installed('@tensorflow/tfjs-backend-cpu')) throw missingEngine('cpu', '@tensorflow/tfjs-backend-cpu');
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');
   await tf.ready();
@@ -161,9 +170,7 @@ async function useCpu(): Promise<BackendInfo> {
 }
 
 async function useNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): Promise<BackendInfo> {
-  if (!installed(pkg)) {
-    throw new Error(`backend needs ${pkg}, which is not installed; run: npm install ${pkg}`);
-  }
+  if (!installed(pkg)) throw missingEngine(pkg === '@tensorflow/tfjs-node' ? 'tensorflow' : 'tensorflow-gpu', pkg);
   await import(pkg);
   await tf.setBackend('tensorflow');
   await tf.ready();
@@ -253,13 +260,8 @@ type Probe = { ok: true; gpu: GpuLike; adapter: GpuAdapterLike } | { ok: false; 
 /** Loads Dawn and asks for an adapter, without touching tfjs. */
 async function probeWebGPU(): Promise<Probe> {
   const api = GPU_API[process.platform] ?? 'the native GPU API';
-  if (!installed('webgpu')) return { ok: false, why: 'the optional package webgpu (Dawn) is not installed; run: npm install webgpu' };
-  if (!installed('@tensorflow/tfjs-backend-webgpu')) {
-    return { ok: false, why: 'the package @tensorflow/tfjs-backend-webgpu is not installed; run: npm install @tensorflow/tfjs-backend-webgpu' };
-  }
-  if (process.platform === 'linux' && !vulkanLoaderPresent()) {
-    return { ok: false, why: 'no Vulkan loader (libvulkan.so.1) on this machine: install the GPU driver with its Vulkan support (Debian/Ubuntu: libvulkan1 and the vendor driver)' };
-  }
+  const missing = webgpuPrerequisite();
+  if (missing) return { ok: false, why: missing };
   let dawn: { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
   try {
     dawn = (await import('webgpu')) as unknown as typeof dawn;
@@ -275,8 +277,38 @@ async function probeWebGPU(): Promise<Probe> {
   return { ok: true, gpu, adapter };
 }
 
+/**
+ * For `auto`: the adapter Dawn would give, asked in a child process whose stderr is dropped, so
+ * that a machine with only a software adapter (lavapipe) neither loads Dawn here nor prints its
+ * start-up warnings ("maxDynamicUniformBuffersPerPipelineLayout artificially reduced ..."). About
+ * half a second. Undefined when the child finds no adapter or fails.
+ */
+async function adapterInChild(): Promise<GpuAdapterSummary | undefined> {
+  const url = pathToFileURL(require.resolve('webgpu')).href;
+  const script = `const d = await import(${JSON.stringify(url)}); const a = await d.create([]).requestAdapter({ powerPreference: 'high-performance' }); const i = a?.info ?? {};
+process.stdout.write(JSON.stringify(a ? { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '', fallback: Boolean(i.isFallbackAdapter ?? a.isFallbackAdapter) } : null)); process.exit(0);`;
+  return new Promise((done) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000, encoding: 'utf8' }, (err, stdout) => {
+      try {
+        done(err ? undefined : ((JSON.parse(stdout) as GpuAdapterSummary | null) ?? undefined));
+      } catch {
+        done(undefined);
+      }
+    });
+  });
+}
+
+/** The checks of probeWebGPU that need no Dawn: the packages and the Vulkan loader. */
+function webgpuPrerequisite(): string | undefined {
+  if (!installed('webgpu')) return 'the optional package webgpu (Dawn) is not installed; run: npm install webgpu';
+  if (!installed('@tensorflow/tfjs-backend-webgpu')) return 'the package @tensorflow/tfjs-backend-webgpu is not installed; run: npm install @tensorflow/tfjs-backend-webgpu';
+  if (process.platform === 'linux' && !vulkanLoaderPresent()) return 'no Vulkan loader (libvulkan.so.1) on this machine: install the GPU driver with its Vulkan support (Debian/Ubuntu: libvulkan1 and the vendor driver)';
+  return undefined;
+}
+
 async function useWebGPU(probe: Probe): Promise<BackendInfo> {
-  if (!probe.ok) throw new Error(`webgpu: ${probe.why}`);
+  // What is missing for an engine asked for by name is a usage error: one line, exit 2.
+  if (!probe.ok) throw new UserError(`--backend webgpu: ${probe.why}`);
   const { gpu, adapter } = probe;
   const g = globalThis as Record<string, unknown>;
   const nav = g.navigator as Record<string, unknown> | undefined;
@@ -341,14 +373,26 @@ export async function initBackend(name: BackendName = 'auto', opts: BackendOptio
       current = await useNode('@tensorflow/tfjs-node-gpu');
       break;
     case 'auto': {
-      const probe = await probeWebGPU();
-      const gpu = probe.ok && !summarize(probe.adapter).fallback;
+      // Dawn is loaded here only when a hardware adapter was seen (adapterInChild).
+      const missing = webgpuPrerequisite();
+      const seen = missing ? undefined : await adapterInChild();
+      const probe: Probe | undefined = seen && !seen.fallback ? await probeWebGPU() : undefined;
+      const gpu = probe?.ok === true && !summarize(probe.adapter).fallback;
       if (gpu) current = await useWebGPU(probe);
       else if (installed('@tensorflow/tfjs-node-gpu')) current = await useNode('@tensorflow/tfjs-node-gpu');
       else if (installed('@tensorflow/tfjs-node')) current = await useNode('@tensorflow/tfjs-node');
-      else current = await useWasm(opts);
+      else if (installed('@tensorflow/tfjs-backend-wasm')) current = await useWasm(opts);
+      else current = { ...(await useCpu()), detail: 'cpu (pure JavaScript, slow: @tensorflow/tfjs-backend-wasm is not installed)' };
       // Why no GPU was taken, in one phrase.
-      const why = gpu ? '' : probe.ok ? `; no GPU: WebGPU offers only ${describeAdapter(summarize(probe.adapter))}` : `; no GPU: ${probe.why.replace(/[;:].*$/, '')}`;
+      const why = gpu
+        ? ''
+        : missing
+          ? `; no GPU: ${missing.replace(/[;:].*$/, '')}`
+          : seen
+            ? `; no GPU: WebGPU offers only ${describeAdapter(seen)}`
+            : probe && !probe.ok
+              ? `; no GPU: ${probe.why.replace(/[;:].*$/, '')}`
+              : '; no GPU: Dawn found no adapter';
       current = { ...current, detail: `auto -> ${current.detail}${why}` };
       break;
     }

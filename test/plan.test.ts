@@ -16,14 +16,16 @@ import { tempDir } from './helpers/fixtures.js';
 const cfg = resolveConfig({ name: 'softmax', loss: { name: 'softmax' } }, 'configs/softmax.yaml', 'ci');
 const info = (over: Partial<RunInfo> = {}): RunInfo => ({ format: 'facelosses-run/1', config: cfg, profile: 'ci', backend: 'wasm', codeVersion: 'v1', startedAt: '', status: 'finished', ...over });
 
-test('decideAction: skip, redraw, resume, train', () => {
+test('decideAction: skip, redraw, resume, train, refuse', () => {
   const base = { config: cfg, codeVersion: 'v1', figuresPresent: true, canResume: true };
   assert.equal(decideAction({ ...base }), 'train', 'no run');
   assert.equal(decideAction({ ...base, info: info() }), 'skip');
   assert.equal(decideAction({ ...base, info: info(), figuresPresent: false }), 'redraw');
   assert.equal(decideAction({ ...base, info: info(), force: true }), 'train');
   assert.equal(decideAction({ ...base, info: info({ codeVersion: 'v0' }) }), 'train', 'other code');
-  assert.equal(decideAction({ ...base, info: info({ config: { ...cfg, train: { ...cfg.train, lr: 1 } } }) }), 'train', 'other config');
+  assert.equal(decideAction({ ...base, info: info({ config: { ...cfg, train: { ...cfg.train, lr: 1 } } }) }), 'refuse', 'another config: never replaced without --force');
+  assert.equal(decideAction({ ...base, info: info({ status: 'interrupted', config: { ...cfg, train: { ...cfg.train, lr: 1 } } }) }), 'refuse', 'nor an unfinished run of another config');
+  assert.equal(decideAction({ ...base, info: info({ config: { ...cfg, train: { ...cfg.train, lr: 1 } } }), force: true }), 'train');
   assert.equal(decideAction({ ...base, info: info({ config: { ...cfg, source: 'elsewhere.yaml' } }) }), 'skip', 'the file path does not matter');
   assert.equal(decideAction({ ...base, info: info({ status: 'interrupted' }) }), 'resume');
   assert.equal(decideAction({ ...base, info: info({ status: 'running', codeVersion: 'v0' }) }), 'resume');
@@ -48,9 +50,10 @@ test('a plan without processes: up-to-date runs and redraws apart from training;
   assert.deepEqual(ready.map((t) => t.stem), ['a', 'b']);
   assert.deepEqual(toTrain.map((t) => t.stem), ['c', 'd']);
   assert.equal(again.tasks[0]!.config.train.lr, 0.01, 'the overrides are in the resolved config');
-  // A change of an override changes the config: the finished run is trained again.
+  // A change of an override changes the config: the finished run is refused (--force retrains it).
   const other = planBatch({ profile: 'ci', configsDir: dir, outRoot, codeVersion: 'v1', log: () => {}, figuresPresent: () => true, epochs: 2, lr: 0.02 });
-  assert.equal(other.tasks[0]!.action, 'train');
+  assert.equal(other.tasks[0]!.action, 'refuse');
+  assert.match(other.tasks[0]!.message!, /train\.lr is 0\.01 there, 0\.02 in the plan/);
 
   const d: PlannedTask = toTrain[1]!;
   assert.deepEqual(childArgs(d, { pics: 'pics', resume: false, epochs: 2, lr: 0.01, threads: 4, backend: 'wasm' }), [

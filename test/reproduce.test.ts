@@ -134,6 +134,7 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   const again = await runCli([...args, '--only', 'softmax,softmax_bias', '--no-readme']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /softmax: up to date/);
+  assert.match(again.stdout, /^softmax +up to date +\d+\.\d\d% +-$/m, 'no time for a run that was not trained now');
   assert.doesNotMatch(again.stderr, /worker process/);
   assert.equal(readFileSync(readme, 'utf8'), text);
 

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
-import { configHash, sameConfig } from '../config/identity.js';
+import { configDifference, configHash, firstDifference, sameConfig } from '../config/identity.js';
 import { type BatchOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
 import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
@@ -15,7 +15,8 @@ import { UserError } from '../util/errors.js';
 import { displayPath } from '../util/fsx.js';
 
 export type ViewChoice = 'raw' | 'unit' | 'both';
-export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw';
+/** 'refuse': the folder holds a run of another config, which a batch never replaces without --force. */
+export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw' | 'refuse';
 
 export { sameConfig } from '../config/identity.js';
 
@@ -99,6 +100,8 @@ export function decideAction(s: { force?: boolean; info?: RunInfo; config: Resol
   const { info } = s;
   if (s.force || !info) return 'train';
   const same = sameConfig(info.config, s.config);
+  // A run of another config (finished or not) is the user's: only --force replaces it.
+  if (!same) return 'refuse';
   if (same && info.codeVersion === s.codeVersion && info.status === 'finished') return s.figuresPresent ? 'skip' : 'redraw';
   // An unfinished run of the same config continues from its checkpoint (train --resume checks
   // that the checkpoint fits; if it refuses, the run starts over).
@@ -117,6 +120,16 @@ export interface PlannedRun {
 
 export interface PlannedTask extends PlannedRun {
   action: PlanAction;
+  /** Why, for 'refuse'. */
+  message?: string;
+}
+
+/** Why a batch does not replace the run of another config in `runDir` (action 'refuse'). */
+export function refusalMessage(runDir: string, info: RunInfo, config: ResolvedConfig): string {
+  // The schedule first (the usual difference: --epochs, another profile's settings), then the rest.
+  const d = firstDifference(info.config.train, config.train, 'train') ?? configDifference(info.config, config);
+  const diff = d ? `: ${d.key} is ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} in the plan` : '';
+  return `${rel(runDir)} holds ${info.status === 'finished' ? 'a finished' : `an unfinished (${info.status})`} run of another config${diff}; a batch never replaces it: retrain it with --force, or choose another --out`;
 }
 
 export interface BatchPlanOptions extends BatchOverrides {
@@ -162,6 +175,7 @@ export function planBatch(o: BatchPlanOptions): BatchPlan {
     stems.set(c.stem, c.file);
   }
   let selected = all;
+  if (o.only !== undefined && o.only.length === 0) throw new UserError(`--only: no config named; give file stems, e.g. --only ${all.slice(0, 2).map((c) => c.stem).join(',')} (leave --only out for all ${all.length})`);
   if (o.only?.length) {
     const unknown = o.only.filter((s) => !all.some((c) => c.stem === s));
     if (unknown.length) throw new UserError(`--only: no config named ${unknown.map((u) => `'${u}'`).join(', ')} in ${rel(o.configsDir)}; configs: ${all.map((c) => c.stem).join(', ')}`);
@@ -200,7 +214,7 @@ export function planBatch(o: BatchPlanOptions): BatchPlan {
       }
     }
     const action = decideAction({ force: o.force, info, config, codeVersion: o.codeVersion, figuresPresent: info ? o.figuresPresent(info) : false, canResume: info ? (o.canResume?.() ?? true) : false });
-    tasks.push({ ...run, action });
+    tasks.push({ ...run, action, ...(action === 'refuse' && info ? { message: refusalMessage(runDir, info, config) } : {}) });
   }
   return { all, selected, resolved, tasks, failures };
 }
@@ -224,6 +238,13 @@ export interface RunOutcome {
  */
 export function splitTasks(tasks: PlannedTask[]): { ready: PlannedTask[]; toTrain: PlannedTask[] } {
   return { ready: tasks.filter((t) => t.action === 'skip' || t.action === 'redraw'), toTrain: tasks.filter((t) => t.action === 'train' || t.action === 'resume') };
+}
+
+/** The tasks a batch refuses (a run of another config in its folder), as one message; undefined when none. */
+export function refusals(tasks: PlannedTask[]): string | undefined {
+  const r = tasks.filter((t) => t.action === 'refuse');
+  if (!r.length) return undefined;
+  return r.length === 1 ? r[0]!.message : `${r.length} run folders hold runs of another config; a batch never replaces them: retrain them with --force, or choose another --out:\n  ${r.map((t) => t.message!.replace(/; a batch never.*$/, '')).join('\n  ')}`;
 }
 
 /** Training threads of each of `workers` local runs sharing `cores` (undefined: the engine's own, for the cpu backend). */
@@ -297,6 +318,7 @@ export function planEntries(plan: BatchPlan, profile: string, o: BatchOverrides)
       size: `${t.config.plot.width}x${t.config.plot.height}`,
       train: trainArgs(t, profile, o),
       config: { ...t.config, source: rel(t.config.source) },
+      ...(t.message ? { message: t.message } : {}),
     });
   }
   for (const f of plan.failures) {

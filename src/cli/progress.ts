@@ -40,8 +40,32 @@ export function stepLine(e: StepEvent, epochs: number, prefix: string, left: str
   return '';
 }
 
-export function createProgress(stream: NodeJS.WriteStream = process.stderr, label = ''): (e: TrainEvent) => void {
+/** The progress of a run: called with each event; `interrupt()` clears the bar and stops drawing it. */
+export interface Progress {
+  (e: TrainEvent): void;
+  /** Ctrl-C: the bar is cleared (with the ^C the terminal echoed onto it) and not drawn again, so the messages that follow stand on their own lines. */
+  interrupt(): void;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * The pace behind the ETA: steps per second over the later half of the steps timed so far, so the
+ * slow first steps (a warming engine, the first evaluation) weigh less as the run goes on.
+ */
+export function recentPace(samples: Array<{ time: number; steps: number }>): { seconds: number; steps: number } {
+  const last = samples[samples.length - 1]!;
+  const first = samples[0]!;
+  const mid = first.time + (last.time - first.time) / 2;
+  const from = samples.find((x) => x.time >= mid && last.steps - x.steps >= 3) ?? first;
+  return { seconds: (last.time - from.time) / 1000, steps: last.steps - from.steps };
+}
+
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, label = '', now: () => number = () => performance.now()): Progress {
   const tty = Boolean(stream.isTTY);
+  let interrupted = false;
+  // Step times for the pace (recentPace), thinned to at most about 200 entries.
+  const samples: Array<{ time: number; steps: number }> = [];
   let lastPlain = 0;
   let epochs = 1;
   let warmup = 0;
@@ -58,32 +82,38 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
       lineOpen = false;
     }
   };
-  return (e) => {
+  const progress = (e: TrainEvent) => {
+    if (interrupted && e.type === 'step') return;
     switch (e.type) {
       case 'start':
         epochs = e.epochs;
         warmup = e.warmupEpochs ?? 0;
         clear();
-        stream.write(`${prefix}training ${e.epochs} epochs x ${e.stepsPerEpoch} steps (${e.trainCount} train images/epoch, ${e.validCount} valid)${warmup > 0 ? `, lr warm-up over ${warmup} epoch${warmup === 1 ? '' : 's'}` : ''}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
+        stream.write(`${prefix}training ${plural(e.epochs, 'epoch')} x ${plural(e.stepsPerEpoch, 'step')} (${e.trainCount} train images/epoch, ${e.validCount} valid)${warmup > 0 ? `, lr warm-up over ${warmup} epoch${warmup === 1 ? '' : 's'}` : ''}${e.startEpoch > 1 ? `, resuming at epoch ${e.startEpoch}` : ''}\n`);
         break;
       case 'step': {
-        origin ??= { time: performance.now(), steps: e.doneSteps };
+        const t = now();
+        origin ??= { time: t, steps: e.doneSteps };
+        samples.push({ time: t, steps: e.doneSteps });
+        if (samples.length > 400) samples.splice(0, samples.length, ...samples.filter((_, i) => i % 2 === 0 || i === samples.length - 1));
         const frac = e.doneSteps / e.totalSteps;
-        const paced = { seconds: (performance.now() - origin.time) / 1000, steps: e.doneSteps - origin.steps };
-        const left = formatDuration(paced.steps > 0 ? ((e.totalSteps - e.doneSteps) * paced.seconds) / paced.steps : NaN);
-        // One line with the estimate for the whole run, once the pace is known (a few seconds in).
-        if (!etaShown && paced.steps >= 3 && (paced.seconds >= 5 || e.step === e.stepsPerEpoch)) {
+        const since = { seconds: (t - origin.time) / 1000, steps: e.doneSteps - origin.steps };
+        const paced = recentPace(samples);
+        const more = e.totalSteps - e.doneSteps;
+        const left = formatDuration(paced.steps > 0 ? (more * paced.seconds) / paced.steps : NaN);
+        // One line with the estimate for the whole run, once the pace is known (ten seconds in, or
+        // at the end of the first epoch), and only when steps are left.
+        if (!etaShown && more > 0 && since.steps >= 3 && (since.seconds >= 10 || e.step === e.stepsPerEpoch)) {
           etaShown = true;
           clear();
-          stream.write(`${prefix}estimated time left: ${left} for ${e.totalSteps - e.doneSteps} more steps (${Math.round(e.imagesPerSecond)} img/s)\n`);
+          stream.write(`${prefix}estimated time left: ${left} for ${plural(more, 'more step')} (${Math.round(e.imagesPerSecond)} img/s)\n`);
         }
         if (tty) {
           stream.write(`\r\x1b[K${stepLine(e, epochs, prefix, left, columnsOf(stream))}`);
           lineOpen = true;
         } else {
-          const now = performance.now();
-          if (now - lastPlain > 30000) {
-            lastPlain = now;
+          if (t - lastPlain > 30000) {
+            lastPlain = t;
             stream.write(`${prefix}epoch ${e.epoch}/${epochs}, step ${e.doneSteps}/${e.totalSteps} (${(frac * 100).toFixed(1)}%), loss ${e.loss.toFixed(4)}, ${Math.round(e.imagesPerSecond)} img/s, ETA ${left}\n`);
           }
         }
@@ -92,7 +122,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
       case 'epoch': {
         const m = e.metrics;
         clear();
-        lastPlain = performance.now();
+        lastPlain = now();
         stream.write(
           `${prefix}epoch ${m.epoch}/${e.epochs}: loss ${m.loss.toFixed(4)}, train acc ${pct(m.trainAccuracy)}, valid acc ${pct(m.validAccuracy)}, ${Math.round(m.imagesPerSecond)} img/s, ${m.seconds.toFixed(1)}s, lr ${m.lr.toExponential(2)}${m.epoch <= Math.ceil(warmup) ? ' (warming up to it)' : ''}\n`,
         );
@@ -100,8 +130,14 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, labe
       }
       case 'snapshot':
         clear();
-        stream.write(`${prefix}snapshot at epoch ${e.epoch}: ${e.files.length} files\n`);
+        stream.write(`${prefix}snapshot at epoch ${e.epoch}: ${plural(e.files.length, 'file')}\n`);
         break;
     }
   };
+  return Object.assign(progress, {
+    interrupt: () => {
+      interrupted = true;
+      clear();
+    },
+  });
 }

@@ -11,21 +11,22 @@
  * (src/batch/pool.ts) or a queue (src/queue/), and the outputs (src/report/batch.ts).
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
-import { type BatchPlan, findRunDirs, matchCollected, planBatch, type PlanEntry, planEntries, type PlannedTask, type RunOutcome, sortByRegistry, splitTasks } from '../batch/plan.js';
+import { type BatchPlan, findRunDirs, matchCollected, planBatch, type PlanEntry, planEntries, type PlannedTask, refusals, type RunOutcome, sortByRegistry, splitTasks } from '../batch/plan.js';
 import { runPool } from '../batch/pool.js';
 import { type BatchOverrides, PACKAGE_CONFIGS, type Profile } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
 import type { QueueRunner } from '../queue/types.js';
-import { runFigures, writeBatchOutputs } from '../report/batch.js';
+import { galleryRefusal, galleryTarget, runFigures, writeBatchOutputs } from '../report/batch.js';
 import { displayPath } from '../util/fsx.js';
 import type { GalleryRun } from '../report/gallery.js';
-import { readMetrics, readRunInfo } from '../run/run.js';
+import { readRunInfo } from '../run/run.js';
 import { formatDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { codeVersion } from '../version.js';
+import { checkWritableFolder } from './outputs.js';
 import { plotCommand } from './plot.js';
 
 export { batchView, listConfigs, sameConfig, type RunOutcome, type RunStatus } from '../batch/plan.js';
@@ -45,8 +46,9 @@ export interface ReproduceOptions extends BatchOverrides {
   view?: 'raw' | 'unit' | 'both';
   backend?: BackendName;
   /**
-   * README to regenerate: a path, false for none; by default README.md of the current folder,
-   * only when the figures go to its pics/ folder.
+   * Gallery file to regenerate: a path, false for none; by default docs/gallery.md and the
+   * README's summary, only in the facelosses repository with the figures in its pics/ folder
+   * (src/report/batch.ts galleryTarget).
    */
   readme?: string | false;
   /** Folder with the configs, a glob over file names, or one file (default configs/ of the current folder, else the package's). */
@@ -102,7 +104,10 @@ const pct = (x?: number) => (x !== undefined ? (100 * x).toFixed(2) + '%' : '?')
 /** `reproduce --plan`: every selected config with its job id and the plain `train` that does it; nothing is run. */
 export async function reproducePlan(o: ReproduceOptions = {}): Promise<PlanEntry[]> {
   tf.env().set('PROD', true);
-  const { plan, profile } = planFor(o, o.log ?? stderrLog);
+  const log = o.log ?? stderrLog;
+  const { plan, profile } = planFor(o, log);
+  const refused = refusals(plan.tasks);
+  if (refused) log(`warning: ${refused}`);
   return planEntries(plan, profile, o);
 }
 
@@ -127,11 +132,31 @@ async function finishReady(tasks: PlannedTask[], pics: string, log: (line: strin
   for (const t of tasks) {
     const info = readRunInfo(t.runDir);
     if (t.action === 'redraw') await plotCommand({ run: t.runDir, out: pics });
-    const secs = readMetrics(t.runDir).at(-1)?.elapsedSeconds;
-    outcomes.push({ stem: t.stem, configFile: displayPath(t.file), runDir: t.runDir, status: t.action === 'skip' ? 'up to date' : 'redrawn', validAccuracy: info.validAccuracy, seconds: typeof secs === 'number' ? secs : undefined });
+    // No time: nothing was trained now (the table's time is this batch's work).
+    outcomes.push({ stem: t.stem, configFile: displayPath(t.file), runDir: t.runDir, status: t.action === 'skip' ? 'up to date' : 'redrawn', validAccuracy: info.validAccuracy });
     log(`${t.stem}: ${t.action === 'skip' ? 'up to date' : 'figures redrawn from saved features'} (valid acc ${pct(info.validAccuracy)}), ${displayPath(t.runDir)}`);
   }
   return outcomes;
+}
+
+/**
+ * Everything that would stop a batch, checked before the first run trains: a run of another
+ * config in a run folder, and every output location (--out with the batch report, --pics, the
+ * gallery file).
+ */
+function checkBeforeWork(o: ReproduceOptions, plan: BatchPlan, pics: string, outRoot: string): void {
+  if (o.collect === undefined) {
+    const refused = refusals(plan.tasks);
+    if (refused) throw new UserError(refused);
+  }
+  checkWritableFolder(outRoot, '--out');
+  checkWritableFolder(pics, '--pics');
+  const gallery = galleryTarget(o.readme, pics);
+  if (gallery) {
+    const refusal = galleryRefusal(gallery);
+    if (refusal) throw new UserError(refusal);
+    checkWritableFolder(dirname(gallery), '--readme');
+  }
 }
 
 export async function reproduceCommand(o: ReproduceOptions = {}): Promise<ReproduceResult> {
@@ -140,6 +165,7 @@ export async function reproduceCommand(o: ReproduceOptions = {}): Promise<Reprod
   tf.env().set('PROD', true);
   const log = o.log ?? stderrLog;
   const { plan, profile, pics, outRoot, version } = planFor(o, log);
+  checkBeforeWork(o, plan, pics, outRoot);
   const outcomes: RunOutcome[] = [];
   for (const f of plan.failures) {
     outcomes.push({ stem: f.stem, configFile: displayPath(f.file), runDir: '', status: 'failed', message: f.message });

@@ -1,13 +1,13 @@
 /** `facelosses train`: config → run folder with metrics, snapshots and figures. */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { type Overrides, type Profile, type ResolvedConfig, DEFAULT_PROFILE, loadConfigFile, scheduleNote } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
 import { command, shellPath } from '../util/command-line.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
 import { folderState, removeRunFiles } from '../run/replace.js';
-import { type BackendName, initBackend } from '../backend.js';
+import { type BackendName, describeAdapter, initBackend } from '../backend.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import type { RunInfo } from '../run/run.js';
@@ -18,6 +18,9 @@ import { TrainingInterrupted } from '../train/epoch.js';
 import type { NanPolicy } from '../train/nan-guard.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import { Interrupted, UserError } from '../util/errors.js';
+import { errnoText, makeFolder } from '../util/folders.js';
+import { checkWritableFolder } from './outputs.js';
+export { checkWritableFolder };
 import { codeVersion } from '../version.js';
 
 export interface TrainCommandOptions extends Overrides {
@@ -51,43 +54,6 @@ export interface TrainCommandOptions extends Overrides {
 
 export function defaultRunDir(config: ResolvedConfig): string {
   return join('runs', `${config.name}-${config.profile}`);
-}
-
-const ERRNO_WORDS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'read-only file system',
-  ENOTDIR: 'a part of the path is a file',
-  ENOSPC: 'the disk is full',
-  ENOENT: 'a part of the path does not exist',
-};
-const errnoText = (e: unknown) => {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code ? `${code}${ERRNO_WORDS[code] ? ` (${ERRNO_WORDS[code]})` : ''}` : (e as Error).message;
-};
-
-/** The nearest folder at or above `p` that exists (or the path of a file blocking it). */
-function nearestExisting(p: string): string {
-  let d = resolve(p);
-  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
-  return d;
-}
-
-/**
- * Checks, without creating anything, that `dir` is a folder that exists and can be written, or
- * can be created: `what` names the flag in the message.
- */
-export function checkWritableFolder(dir: string, what: string): void {
-  const at = nearestExisting(dir);
-  const shown = shellPath(dir);
-  if (!statSync(at).isDirectory()) {
-    throw new UserError(at === resolve(dir) ? `${what} ${shown} is a file, not a folder; give a folder (a new one is created)` : `cannot write to ${what} ${shown}: ${shellPath(at)} is a file, not a folder; choose another ${what}`);
-  }
-  try {
-    accessSync(at, constants.W_OK);
-  } catch (e) {
-    throw new UserError(`cannot write to ${what} ${shown}: ${shellPath(at)}: ${errnoText(e)}; choose another ${what} or make it writable`);
-  }
 }
 
 /**
@@ -137,7 +103,7 @@ export function prepareRunDir(dir: string, force: boolean): () => void {
       else if (st.kind === 'damaged') removeRunFiles(dir);
     }
     try {
-      mkdirSync(dir, { recursive: true });
+      makeFolder(dir);
       accessSync(dir, constants.W_OK);
     } catch (e) {
       throw new UserError(`cannot write to output folder ${dir}: ${errnoText(e)}; choose another --out`);
@@ -147,6 +113,19 @@ export function prepareRunDir(dir: string, force: boolean): () => void {
     unlock?.();
     throw e;
   }
+}
+
+/** A warning when the engine in use trains far slower than the default one, else undefined. */
+export function slowEngineWarning(b: { name: string; detail: string; adapter?: { fallback: boolean } & Parameters<typeof describeAdapter>[0] }): string | undefined {
+  if (b.name === 'cpu') {
+    return b.detail.includes('tfjs-backend-wasm is not installed')
+      ? 'training on the cpu backend (plain JavaScript, about 1 image/s: days for one run) because the wasm engine is not installed; run: npm install @tensorflow/tfjs-backend-wasm'
+      : 'the cpu backend is plain JavaScript: about 1 image/s on this network, days for one run; use the default engine (--backend auto or wasm)';
+  }
+  if (b.name === 'webgpu' && b.adapter?.fallback) {
+    return `webgpu runs on a software adapter (${describeAdapter(b.adapter)}), not a GPU: many times slower than the wasm engine on this network; use --backend auto or wasm`;
+  }
+  return undefined;
 }
 
 /** Figure sizes a run can draw (the config's plot.width and plot.height range). */
@@ -198,7 +177,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' || runBackend === 'webgpu' ? runBackend : 'auto'));
   if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
   if (plan && plan.info.codeVersion !== codeVersion()) warnings.push(`the run was started with code version ${plan.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
-  if (backend.name === 'cpu') warnings.push('the cpu backend is plain JavaScript: about 1 image/s on this network, days for one run; use the default engine (--backend auto or wasm)');
+  const slow = slowEngineWarning(backend);
+  if (slow) warnings.push(slow);
   // Training threads: data-parallel workers on wasm (the native engines use their own threads).
   const runThreads = plan?.checkpoint.threads;
   const cores = availableParallelism();
@@ -235,13 +215,17 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   const drawErrors: string[] = [];
   // Ctrl-C / SIGTERM: finish the current step, save a checkpoint, exit 130 / 143. Twice: at once.
   const stop = new AbortController();
+  const progress = o.onEvent as (TrainOptions['onEvent'] & { interrupt?: () => void }) | undefined;
+  // On a terminal the message starts on a line of its own: the progress bar (with the ^C the
+  // terminal echoed onto it) is cleared and not drawn again.
+  const lead = () => (progress?.interrupt ? (progress.interrupt(), '') : process.stderr.isTTY ? '\n' : '');
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) {
-      process.stderr.write(`\nfacelosses: ${sig} again: stopping now; the last checkpoint is kept\n`);
+      process.stderr.write(`${lead()}facelosses: ${sig} again: stopping now; the last checkpoint is kept\n`);
       process.exit(sig === 'SIGTERM' ? 143 : 130);
     }
     stop.abort(sig);
-    process.stderr.write(`\nfacelosses: ${sig}: saving a checkpoint at the end of this step (send it again to stop at once)\n`);
+    process.stderr.write(`${lead()}facelosses: ${sig}: saving a checkpoint at the end of this step (send it again to stop at once)\n`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -1,9 +1,12 @@
 /** `facelosses worker --queue redis://host:port[/db]`: trains the runs of a queue until stopped (src/queue/worker.ts). */
 import { startWorker, type WorkerOptions } from '../queue/worker.js';
 import { Interrupted } from '../util/errors.js';
+import { makeOutputFolder } from './outputs.js';
 
 export async function workerCommand(o: WorkerOptions): Promise<void> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`));
+  // The work folder is checked (and made) before Redis is asked for anything.
+  if (o.workDir !== undefined) makeOutputFolder(o.workDir, '--work-dir');
   const w = await startWorker({ ...o, log });
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {

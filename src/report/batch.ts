@@ -4,7 +4,7 @@
  * PNG decodes, reproduce-<profile>.json next to the runs, and the gallery (docs/gallery.md) with
  * the README's summary.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadImage } from '@napi-rs/canvas';
 import type { BatchPlan, RunOutcome } from '../batch/plan.js';
@@ -16,6 +16,7 @@ import { isPng, pngSize } from '../plot/png.js';
 import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
 import { ensureSeparability } from '../run/separability-files.js';
 import { displayPath, writeFileAtomic } from '../util/fsx.js';
+import { makeFolder } from '../util/folders.js';
 import { figureNaming, type View, viewsOf } from './figures.js';
 import { redrawRun } from './redraw.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from './gallery.js';
@@ -161,7 +162,7 @@ export interface BatchOutputOptions {
   codeVersion: string;
   outRoot: string;
   pics: string;
-  /** The gallery file: a path, false for none, undefined for docs/gallery.md when `pics` is ./pics. */
+  /** The gallery file: a path, false for none, undefined for the default (galleryTarget). */
   readme?: string | false;
   /** --view, as the gallery's command repeats it. */
   view?: string;
@@ -205,9 +206,40 @@ export async function writeBatchOutputs(o: BatchOutputOptions): Promise<BatchOut
  * gallery file, or undefined when none is written (figures elsewhere than ./pics, or no markers:
  * then a problem says so).
  */
+/**
+ * Whether the current folder is the facelosses repository (a clone: its package.json names
+ * facelosses). Its docs/gallery.md and README.md are the repository's; anywhere else a batch
+ * writes a gallery only where --readme says.
+ */
+export function inRepository(cwd = process.cwd()): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { name?: unknown }).name === 'facelosses';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The gallery file a batch writes: the file --readme names; none with --no-readme; by default
+ * docs/gallery.md, only in the repository (inRepository) with the figures in its ./pics.
+ */
+export function galleryTarget(readme: string | false | undefined, pics: string): string | undefined {
+  if (readme === false) return undefined;
+  if (readme) return resolve(readme);
+  return inRepository() && pics === resolve('pics') ? resolve('docs', 'gallery.md') : undefined;
+}
+
+/** Why the gallery cannot go into `target` (it exists without the gallery markers), or undefined. */
+export function galleryRefusal(target: string): string | undefined {
+  if (existsSync(target) && !hasGalleryMarkers(readFileSync(target, 'utf8'))) {
+    return `${rel(target)} has no gallery markers (${GALLERY_START} ... ${GALLERY_END}); add them where the gallery should go, or give another file with --readme FILE (or --no-readme)`;
+  }
+  return undefined;
+}
+
 function writeGallery(o: BatchOutputOptions & { gallery: GalleryRun[]; missing: { stem: string; message: string }[]; contactSheet?: string; problems: string[] }): string | undefined {
   const { profile, gallery } = o;
-  const target = o.readme ? resolve(o.readme) : o.pics === resolve('pics') ? resolve('docs', 'gallery.md') : undefined;
+  const target = galleryTarget(o.readme, o.pics);
   if (!target) return undefined;
   const cmd = ['npx facelosses reproduce', `--profile ${profile}`];
   if (o.view) cmd.push(`--view ${o.view}`);
@@ -218,17 +250,18 @@ function writeGallery(o: BatchOutputOptions & { gallery: GalleryRun[]; missing: 
   const common = { contactSheet: o.contactSheet, command: cmd.join(' '), profile, profileDescription, fullSchedule, missing: o.missing, codeVersion: o.codeVersion };
   // A gallery file that does not exist yet is created with its markers; an existing one must have them.
   const text = existsSync(target) ? readFileSync(target, 'utf8') : `# Gallery\n\n${GALLERY_START}\n${GALLERY_END}\n`;
-  if (!hasGalleryMarkers(text)) {
-    o.problems.push(`${rel(target)} has no gallery markers (${GALLERY_START} ... ${GALLERY_END}); add them where the gallery should go`);
+  const refusal = galleryRefusal(target);
+  if (refusal) {
+    o.problems.push(refusal);
     return undefined;
   }
   const next = replaceGallery(text, galleryMarkdown(gallery, { ...common, readmeDir: dirname(target) }));
   if (next !== text) {
-    mkdirSync(dirname(target), { recursive: true });
+    makeFolder(dirname(target));
     writeFileAtomic(target, next);
   }
   // The README's summary (contact sheet, accuracy table, headline figures), between its own markers.
-  // With --readme, only that file; by default README.md of the current folder.
+  // With --readme, only that file; by default the repository's README.md.
   const summaryTarget = [o.readme ? target : resolve('README.md')].find((f) => existsSync(f) && hasGalleryMarkers(readFileSync(f, 'utf8'), SUMMARY_START, SUMMARY_END));
   if (summaryTarget) {
     const st = readFileSync(summaryTarget, 'utf8');

@@ -1,5 +1,6 @@
 /** The run folder: run.json (config, profile, backend, status), metrics.jsonl, snapshots/, pics/. */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { makeFolder } from '../util/folders.js';
 import { join } from 'node:path';
 import type { Overrides, ResolvedConfig } from '../config/config.js';
 import { UserError } from '../util/errors.js';
@@ -61,7 +62,7 @@ export function writeRunInfo(dir: string, info: RunInfo): void {
 }
 
 export function appendMetrics(dir: string, m: EpochMetrics): void {
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   appendFileSync(join(dir, METRICS_FILE), JSON.stringify(m) + '\n');
 }
 

@@ -1,5 +1,6 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, basename, join, relative, resolve } from 'node:path';
+import { closeSync, fsyncSync, openSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, basename, join, relative } from 'node:path';
+import { makeFolder } from './folders.js';
 
 /** A path as messages and summaries show it: relative to the current folder when inside it, else absolute. */
 export function displayPath(p: string): string {
@@ -15,7 +16,7 @@ export interface AtomicWriteOptions {
 
 /** Writes a file atomically: a temporary name in the same folder, then rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
-  mkdirSync(dirname(file), { recursive: true });
+  makeFolder(dirname(file));
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   try {
     const fd = openSync(tmp, 'w');
@@ -54,14 +55,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: A
 export function writeFilesAllOrNone(files: Array<{ file: string; data: string | Uint8Array }>): void {
   const created: string[] = [];
   const tmps: Array<{ tmp: string; file: string }> = [];
-  const mkdirs = (d: string) => {
-    const chain: string[] = [];
-    for (let x = resolve(d); !existsSync(x) && dirname(x) !== x; x = dirname(x)) chain.unshift(x);
-    for (const x of chain) {
-      mkdirSync(x);
-      created.push(x);
-    }
-  };
+  const mkdirs = (d: string) => makeFolder(d, created);
   try {
     for (const { file, data } of files) {
       mkdirs(dirname(file));
