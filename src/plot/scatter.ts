@@ -6,7 +6,7 @@
  * Pure drawing: this module knows nothing of training. It draws with chart.js on an
  * @napi-rs/canvas context (no DOM).
  */
-import { createCanvas } from '@napi-rs/canvas';
+import { type Canvas, createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import {
   Chart,
   LinearScale,
@@ -50,6 +50,18 @@ export interface ScatterInput {
   pointRadius?: number;
   /** Text drawn at each class mean instead of the class id. */
   classNames?: readonly string[];
+  /**
+   * Axis bounds of the raw view before the equal-aspect widening (an animation keeps one set for
+   * every frame); default: the points' own bounds with a 5 % margin. Points outside are clipped.
+   */
+  bounds?: Bounds;
+  /**
+   * Class vectors drawn over the points (numClasses*2 interleaved x, y): 'weights' as arrows from
+   * the origin along each class weight (the longest reaching 85 % of the way to the nearest axis
+   * edge, the others in proportion; unit length in the unit view), 'centers' as a ringed dot at each
+   * class center (its direction on the unit circle in the unit view).
+   */
+  classVectors?: { kind: 'weights' | 'centers'; xy: ArrayLike<number> };
 }
 
 export interface ScatterLayout extends Bounds {
@@ -149,6 +161,8 @@ function prepare(input: ScatterInput): Prepared {
   let bounds: Bounds;
   if (unit) {
     bounds = { xMin: -UNIT_VIEW_EXTENT, xMax: UNIT_VIEW_EXTENT, yMin: -UNIT_VIEW_EXTENT, yMax: UNIT_VIEW_EXTENT };
+  } else if (input.bounds) {
+    bounds = { ...input.bounds };
   } else {
     bounds = paddedBounds(
       (function* () {
@@ -173,11 +187,71 @@ function sizes(width: number, height: number) {
   };
 }
 
+/** Draws the class vectors of `input` (see ScatterInput.classVectors) inside the plotting area. */
+function drawClassVectors(c: SKRSContext2D | CanvasRenderingContext2D, input: ScatterInput, x: Scale, y: Scale, area: { left: number; top: number; right: number; bottom: number }, radius: number): void {
+  const cv = input.classVectors;
+  if (!cv) return;
+  const k = input.numClasses;
+  const unit = input.view === 'unit';
+  if (cv.xy.length < 2 * k) throw new RangeError(`scatter: classVectors has ${cv.xy.length} numbers, expected ${2 * k} (x, y per class)`);
+  const vec = Array.from({ length: k }, (_, j) => ({ x: Number(cv.xy[2 * j]), y: Number(cv.xy[2 * j + 1]) }));
+  c.save();
+  c.beginPath();
+  c.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+  c.clip();
+  c.strokeStyle = '#000000';
+  c.lineJoin = 'round';
+  const px = (p: { x: number; y: number }) => ({ x: x.getPixelForValue(p.x), y: y.getPixelForValue(p.y) });
+  if (cv.kind === 'weights') {
+    // Scale: unit length in the unit view; else the longest arrow reaches 85 % of the way to the nearest edge.
+    const norms = vec.map((v) => Math.hypot(v.x, v.y));
+    const longest = Math.max(...norms.filter(Number.isFinite), 0);
+    const reach = Math.min(Math.abs(x.max), Math.abs(x.min), Math.abs(y.max), Math.abs(y.min)) || Math.min(x.max - x.min, y.max - y.min) / 2;
+    const scale = unit ? 0 : longest > 0 ? (0.85 * reach) / longest : 0;
+    const o = px({ x: 0, y: 0 });
+    const head = Math.max(6, 4 * radius);
+    vec.forEach((v, j) => {
+      const n = norms[j]!;
+      if (!(n > 0) || !Number.isFinite(n)) return;
+      const tip = px(unit ? { x: v.x / n, y: v.y / n } : { x: v.x * scale, y: v.y * scale });
+      const ang = Math.atan2(tip.y - o.y, tip.x - o.x);
+      c.lineWidth = Math.max(1, radius * 0.75);
+      c.beginPath();
+      c.moveTo(o.x, o.y);
+      c.lineTo(tip.x - Math.cos(ang) * head * 0.8, tip.y - Math.sin(ang) * head * 0.8);
+      c.stroke();
+      c.beginPath();
+      c.moveTo(tip.x, tip.y);
+      c.lineTo(tip.x - head * Math.cos(ang - 0.4), tip.y - head * Math.sin(ang - 0.4));
+      c.lineTo(tip.x - head * Math.cos(ang + 0.4), tip.y - head * Math.sin(ang + 0.4));
+      c.closePath();
+      c.fillStyle = classColor(j, k);
+      c.fill();
+      c.lineWidth = 1;
+      c.stroke();
+    });
+  } else {
+    const r = Math.max(3.5, 2.5 * radius);
+    vec.forEach((v, j) => {
+      const n = Math.hypot(v.x, v.y);
+      if (!Number.isFinite(n)) return;
+      const p = px(unit ? (n > 0 ? { x: v.x / n, y: v.y / n } : v) : v);
+      c.beginPath();
+      c.arc(p.x, p.y, r, 0, 2 * Math.PI);
+      c.fillStyle = classColor(j, k);
+      c.fill();
+      c.lineWidth = Math.max(1, radius * 0.75);
+      c.stroke();
+    });
+  }
+  c.restore();
+}
+
 /**
- * Render the scatter plot and return the PNG with the layout actually used (axis limits,
- * plotting rectangle, units per pixel), which tests and callers can check.
+ * Draws the scatter plot on a new canvas and hands it, with the layout actually used, to `use`
+ * (which encodes it or reads its pixels) before the chart is released.
  */
-export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
+async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout: ScatterLayout) => Promise<T> | T): Promise<T> {
   const width = Math.round(input.width ?? 640);
   const height = Math.round(input.height ?? 480);
   if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
@@ -233,6 +307,7 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       const { x, y } = chart.scales as Record<string, Scale>;
       const c = chart.ctx;
       const a = chart.chartArea;
+      drawClassVectors(c, input, x!, y!, a, radius);
       c.save();
       c.font = `bold ${sz.digit}px ${family}`;
       c.textAlign = 'center';
@@ -354,11 +429,26 @@ export async function renderScatter(input: ScatterInput): Promise<ScatterResult>
       drawn: prep.drawn,
       skipped: prep.skipped,
     };
-    const png = await canvas.encode('png');
-    return { png, layout };
+    return await use(canvas, layout);
   } finally {
     chart.destroy();
   }
+}
+
+/**
+ * Render the scatter plot and return the PNG with the layout actually used (axis limits,
+ * plotting rectangle, units per pixel), which tests and callers can check.
+ */
+export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
+  return withScatter(input, async (canvas, layout) => ({ png: await canvas.encode('png'), layout }));
+}
+
+/** The scatter plot's pixels (RGBA, row-major), for the frames of an animation. */
+export async function renderScatterRgba(input: ScatterInput): Promise<{ rgba: Uint8ClampedArray; width: number; height: number; layout: ScatterLayout }> {
+  return withScatter(input, (canvas, layout) => {
+    const img = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    return { rgba: img.data, width: canvas.width, height: canvas.height, layout };
+  });
 }
 
 /** The scatter plot as PNG bytes. */

@@ -1,0 +1,133 @@
+/**
+ * `facelosses animate` and the animation `train` draws: the GIF decodes, has one frame per
+ * history frame, loops, pauses on the last frame, and its last frame shows what the static figure
+ * of the last epoch shows (same pixels, apart from the title's second line and the class vectors
+ * drawn over the points). Tiny synthetic data: 320 images, batch 16, 20 steps x 2 epochs.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { createCanvas, loadImage } from '@napi-rs/canvas';
+import { animateCommand } from '../src/commands/animate.js';
+import { trainCommand } from '../src/commands/train.js';
+import { encodeGif, frameDelays } from '../src/plot/animation.js';
+import { readHistory } from '../src/run/history.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
+import { decodeGif } from './helpers/gif.js';
+
+process.env.FACELOSSES_THREADS = '1';
+
+let dir = '';
+let data = '';
+let cfg = '';
+let run = '';
+let files: string[] = [];
+
+before(async () => {
+  dir = tempDir();
+  data = writeSyntheticIdx(join(dir, 'data'), 320, 64);
+  cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, 'name: tiny\nloss: { name: softmax }\ntrain: { epochs: 2, batchSize: 16, lr: 0.003, seed: 5 }\nsnapshots: [1, 2]\n');
+  run = join(dir, 'run');
+  files = (await trainCommand({ config: cfg, profile: 'full', dataDir: data, out: run, backend: 'wasm', quiet: true })).files;
+});
+
+async function pngPixels(file: string): Promise<{ rgba: Uint8ClampedArray; width: number; height: number }> {
+  const img = await loadImage(readFileSync(file));
+  const c = createCanvas(img.width, img.height);
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return { rgba: ctx.getImageData(0, 0, img.width, img.height).data, width: img.width, height: img.height };
+}
+
+/** Fraction of pixels in rows [y0, y1) whose channels all differ by at most `tol`. */
+function sameFraction(a: ArrayLike<number>, b: ArrayLike<number>, width: number, y0: number, y1: number, tol = 24): number {
+  let same = 0;
+  for (let p = y0 * width; p < y1 * width; p++) {
+    let d = 0;
+    for (let ch = 0; ch < 3; ch++) d = Math.max(d, Math.abs(a[4 * p + ch]! - b[4 * p + ch]!));
+    if (d <= tol) same++;
+  }
+  return same / ((y1 - y0) * width);
+}
+
+test('train draws the valid animation: one frame per history frame, looping, a pause on the last; its last frame is the static figure of the last epoch', async () => {
+  const gifFile = files.find((f) => f.endsWith('.gif'));
+  assert.ok(gifFile, `train lists the animation among its files: ${files.join(', ')}`);
+  assert.equal(gifFile, join(run, 'pics', 'Softmax', 'SoftmaxLoss-valid-animation.gif'));
+  const gif = decodeGif(readFileSync(gifFile));
+  const h = readHistory(run);
+  assert.deepEqual(h.frames.map((f) => f.step), [0, 10, 20, 40]);
+  assert.equal(gif.frames.length, h.frames.length);
+  assert.equal(gif.loop, 0, 'loops forever');
+  assert.equal(gif.width, 640);
+  assert.equal(gif.height, 480);
+  assert.equal(gif.frames.at(-1)!.delayMs, 2500, 'a pause on the last frame');
+  assert.ok(gif.frames.slice(0, -1).every((f) => f.delayMs === 330));
+  // Frames differ: the features move.
+  assert.ok(sameFraction(gif.frames[0]!.rgba, gif.frames.at(-1)!.rgba, 640, 60, 480, 0) < 0.995, 'the first and last frames differ');
+
+  const png = readdirSync(join(run, 'pics', 'Softmax')).find((f) => f.startsWith('SoftmaxLoss-valid_') && f.includes('epoch=2'));
+  assert.ok(png);
+  const stat = await pngPixels(join(run, 'pics', 'Softmax', png));
+  assert.equal(stat.width, 640);
+  const last = gif.frames.at(-1)!.rgba;
+  // Below the title: the same axes, points, digits, ticks; only the class-weight arrows and the palette differ.
+  const plot = sameFraction(last, stat.rgba, 640, 60, 480);
+  assert.ok(plot > 0.97, `plot area: ${(100 * plot).toFixed(2)}% of the pixels agree`);
+  // The title's first line is the static figure's.
+  const line1 = sameFraction(last, stat.rgba, 640, 0, 28);
+  assert.ok(line1 > 0.99, `title line 1: ${(100 * line1).toFixed(2)}%`);
+  // And an early frame is not the static figure.
+  assert.ok(sameFraction(gif.frames[0]!.rgba, stat.rgba, 640, 60, 480) < plot);
+});
+
+test('facelosses animate: train split, unit view, fps, a chosen file; refuses a missing run or a folder as --out', async () => {
+  const out = join(dir, 'a', 'train-unit.gif');
+  const r = await animateCommand({ run, split: 'train', view: 'unit', out, fps: 5, pauseSeconds: 1, width: 320, height: 240, log: () => {} });
+  assert.equal(r.file, out);
+  assert.equal(r.frames, 4);
+  assert.equal(r.source, 'history');
+  const gif = decodeGif(readFileSync(out));
+  assert.equal(gif.width, 320);
+  assert.deepEqual(gif.frames.map((f) => f.delayMs), [200, 200, 200, 1000]);
+  const missing = runCli(['animate', '--run', join(dir, 'nope')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /is not a facelosses run folder|no such folder/);
+  mkdirSync(join(dir, 'folder.gif'));
+  const folder = runCli(['animate', '--run', run, '--out', join(dir, 'folder.gif')]);
+  assert.equal(folder.code, 2);
+  assert.match(folder.stderr, /is a folder; give the GIF file to write/);
+  const bad = runCli(['animate', '--run', run, '--fps', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--fps must be a number from 0\.5 to 50/);
+});
+
+test('a run without history/ animates its snapshot epochs; --no-animation draws none', async () => {
+  const off = join(dir, 'off.yaml');
+  writeFileSync(off, readFileSync(cfg, 'utf8') + 'history: { epochFrames: 0 }\n');
+  const old = join(dir, 'old');
+  const t = await trainCommand({ config: off, profile: 'full', dataDir: data, out: old, backend: 'wasm', quiet: true, animation: false });
+  assert.equal(t.files.filter((f) => f.endsWith('.gif')).length, 0);
+  assert.equal(existsSync(join(old, 'history')), false);
+  const notes: string[] = [];
+  const r = await animateCommand({ run: old, log: (s) => notes.push(s) });
+  assert.equal(r.source, 'snapshots');
+  assert.equal(r.frames, 2);
+  assert.match(notes.join('\n'), /has no history\/ .* shows its 2 snapshot epoch\(s\) only/);
+  assert.equal(decodeGif(readFileSync(r.file)).frames.length, 2);
+});
+
+test('encodeGif and frameDelays: sizes checked, about 5 s of motion between 3 and 12 frames a second', () => {
+  assert.throws(() => encodeGif([], 2, 2), /no frames/);
+  assert.throws(() => encodeGif([{ rgba: new Uint8Array(3), delayMs: 10 }], 2, 2), /expected 2x2x4/);
+  const px = new Uint8Array(2 * 2 * 4).fill(255);
+  const g = decodeGif(encodeGif([{ rgba: px, delayMs: 100 }, { rgba: px, delayMs: 900 }], 2, 2));
+  assert.deepEqual(g.frames.map((f) => f.delayMs), [100, 900]);
+  assert.deepEqual(frameDelays(3), [1000 / 3, 1000 / 3, 2500]);
+  assert.equal(frameDelays(100)[0], 1000 / 12);
+  assert.equal(frameDelays(30)[0], 1000 / 6);
+  assert.deepEqual(frameDelays(2, { fps: 10, pauseMs: 0 }), [100, 100]);
+});
