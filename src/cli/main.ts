@@ -166,7 +166,7 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const { animateCommand } = await import('../commands/animate.js');
       const r = await animateCommand({ run: o.run, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
-      process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${rel(r.file)}\n`);
+      process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${displayPath(r.file)}\n`);
     });
 
   const reproduce = program

@@ -57,8 +57,8 @@ export interface ScatterInput {
   bounds?: Bounds;
   /**
    * Class vectors drawn over the points (numClasses*2 interleaved x, y): 'weights' as arrows from
-   * the origin along each class weight (the longest reaching 85 % of the way to the nearest axis
-   * edge, the others in proportion; unit length in the unit view), 'centers' as a ringed dot at each
+   * the origin along each class weight (lengths in proportion, scaled to fit: the arrow nearest to
+   * the axes box along its own direction reaches 85 % of the way there; unit length in the unit view), 'centers' as a ringed dot at each
    * class center (its direction on the unit circle in the unit view).
    */
   classVectors?: { kind: 'weights' | 'centers'; xy: ArrayLike<number> };
@@ -203,11 +203,17 @@ function drawClassVectors(c: SKRSContext2D | CanvasRenderingContext2D, input: Sc
   c.lineJoin = 'round';
   const px = (p: { x: number; y: number }) => ({ x: x.getPixelForValue(p.x), y: y.getPixelForValue(p.y) });
   if (cv.kind === 'weights') {
-    // Scale: unit length in the unit view; else the longest arrow reaches 85 % of the way to the nearest edge.
+    // Scale: unit length in the unit view; else as long as fits: the arrow that comes nearest to
+    // the axes box along its own direction reaches 85 % of the way there.
     const norms = vec.map((v) => Math.hypot(v.x, v.y));
-    const longest = Math.max(...norms.filter(Number.isFinite), 0);
-    const reach = Math.min(Math.abs(x.max), Math.abs(x.min), Math.abs(y.max), Math.abs(y.min)) || Math.min(x.max - x.min, y.max - y.min) / 2;
-    const scale = unit ? 0 : longest > 0 ? (0.85 * reach) / longest : 0;
+    const toEdge = (ux: number, uy: number) =>
+      Math.min(ux > 0 ? x.max / ux : ux < 0 ? x.min / ux : Infinity, uy > 0 ? y.max / uy : uy < 0 ? y.min / uy : Infinity);
+    let scale = Infinity;
+    vec.forEach((v, j) => {
+      const n = norms[j]!;
+      if (n > 0 && Number.isFinite(n)) scale = Math.min(scale, (0.85 * Math.max(0, toEdge(v.x / n, v.y / n))) / n);
+    });
+    if (!Number.isFinite(scale)) scale = 0;
     const o = px({ x: 0, y: 0 });
     const head = Math.max(6, 4 * radius);
     vec.forEach((v, j) => {

@@ -2,11 +2,12 @@
  * What an output folder holds before `facelosses train` writes a run into it, and how a run is
  * replaced (--force) without touching anything a run did not write: only run.json,
  * metrics.jsonl, the snapshot, separability, history and checkpoint files, and the run's own
- * figures and animations are removed, and a folder only when that leaves it empty. A folder that holds other files and is
- * not a run folder is never used.
+ * figures and animations are removed, and a folder only when that leaves it empty. A folder that
+ * holds other files and is not a run folder is never used.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { animationPath } from '../report/animation.js';
 import { figureNaming, figurePath } from '../report/figures.js';
 import { LOCK_FILE } from './lock.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
@@ -101,6 +102,7 @@ export function removeRunFiles(dir: string, info?: RunInfo): string[] {
     if (!existsSync(pics) || !statSync(pics).isDirectory()) continue;
     if (naming) {
       for (const e of epochs) for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit'] as const) rm(figurePath(pics, naming, split, e, view));
+      for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit'] as const) rm(animationPath(pics, naming, split, view));
       rmEmptyDir(join(pics, naming.folder));
     } else if (pics === join(dir, 'pics')) {
       const fig = /-(train|valid)_(.*, )?epoch=(\d+)(_unit)?\.png$/;
