@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { type TrainCommandOptions, trainCommand } from '../src/commands/train.js';
+import { readHistory } from '../src/run/history.js';
 import type { WrapStep } from '../src/train/epoch.js';
 import { NonFiniteLossError } from '../src/train/nan-guard.js';
 import { BIN, runCli } from './helpers/cli.js';
@@ -71,7 +72,7 @@ function ckEpoch(run: string): number {
 }
 const status = (run: string) => JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).status as string;
 
-/** Same metrics (timing aside), weights, optimizer state, generator and snapshots as the reference run. */
+/** Same metrics (timing aside), weights, optimizer state, generator, snapshots and feature history as the reference run. */
 function assertSameAsReference(run: string): void {
   assert.equal(status(run), 'finished');
   assert.deepEqual(metrics(run), metrics(reference));
@@ -83,6 +84,9 @@ function assertSameAsReference(run: string): void {
   for (const f of ['train-epoch-0002.json', 'valid-epoch-0002.json']) {
     assert.equal(readFileSync(join(run, 'snapshots', f), 'utf8'), readFileSync(join(reference, 'snapshots', f), 'utf8'), f);
   }
+  const h = readHistory(run);
+  assert.equal(h.source, 'history');
+  assert.deepEqual(h.frames, readHistory(reference).frames, 'feature history');
 }
 
 before(async () => {

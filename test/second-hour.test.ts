@@ -54,7 +54,7 @@ test('reproduce never replaces a finished run of another config: exit 2 naming t
   const configs = configsDir(dir);
   const runDir = finishedRun(dir, configs, 1);
   const before = readFileSync(join(runDir, 'run.json'), 'utf8');
-  const r = runCli(['reproduce', '--profile', 'ci', '--configs', configs, '--only', 'softmax', '--out', join(dir, 'runs'), '--pics', join(dir, 'pics'), '--no-readme']);
+  const r = await runCli(['reproduce', '--profile', 'ci', '--configs', configs, '--only', 'softmax', '--out', join(dir, 'runs'), '--pics', join(dir, 'pics'), '--no-readme']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^facelosses: error: \S*softmax-ci holds a finished run of another config: train\.epochs is 1 there, 3 in the plan; a batch never replaces it: retrain it with --force, or choose another --out$/m);
   assert.equal(readFileSync(join(runDir, 'run.json'), 'utf8'), before);
@@ -86,7 +86,7 @@ test('an unusable output folder is an error within a second, before anything is 
   assert.ok(!existsSync(join(dir, 'runs')) && !existsSync(join(dir, 'pics')));
 });
 
-test('reproduce checks the gallery before training: a docs/gallery.md without markers in the repository, a --readme file without markers anywhere', () => {
+test('reproduce checks the gallery before training: a docs/gallery.md without markers in the repository, a --readme file without markers anywhere', async () => {
   const dir = tempDir();
   const configs = configsDir(dir);
   // The repository: its package.json names facelosses; its docs/gallery.md is someone else's file.
@@ -94,13 +94,13 @@ test('reproduce checks the gallery before training: a docs/gallery.md without ma
   mkdirSync(join(dir, 'docs'));
   writeFileSync(join(dir, 'docs', 'gallery.md'), '# my notes\n');
   const common = ['reproduce', '--profile', 'ci', '--configs', configs, '--backend', 'wasm', '--epochs', '1', '--train-limit', '128', '--valid-limit', '128'];
-  const r = runCli(common, { cwd: dir });
+  const r = await runCli(common, { cwd: dir });
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^facelosses: error: docs\/gallery\.md has no gallery markers .*--readme FILE \(or --no-readme\)$/m);
   assert.ok(!existsSync(join(dir, 'runs')), 'nothing trained');
   const other = tempDir();
   writeFileSync(join(other, 'notes.md'), '# mine\n');
-  const mine = runCli([...common, '--readme', 'notes.md'], { cwd: other });
+  const mine = await runCli([...common, '--readme', 'notes.md'], { cwd: other });
   assert.equal(mine.code, 2, mine.stderr);
   assert.match(mine.stderr, /^facelosses: error: notes\.md has no gallery markers/m);
   assert.ok(!existsSync(join(other, 'runs')), 'nothing trained');
@@ -131,9 +131,9 @@ test('reproduce outside the repository writes docs/gallery.md and the README sum
   }
 });
 
-test('reproduce --only with nothing in it is an error, not all the configs', () => {
+test('reproduce --only with nothing in it is an error, not all the configs', async () => {
   const dir = tempDir();
-  const r = runCli(['reproduce', '--configs', configsDir(dir), '--only', '', '--out', join(dir, 'runs'), '--no-readme']);
+  const r = await runCli(['reproduce', '--configs', configsDir(dir), '--only', '', '--out', join(dir, 'runs'), '--no-readme']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^facelosses: error: --only: no config named; give file stems, e\.g\. --only softmax \(leave --only out for all 1\)$/m);
   assert.ok(!existsSync(join(dir, 'runs')));

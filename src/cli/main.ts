@@ -94,6 +94,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--color-by <what>', `colour points by predicted or true class (default: the config's plot.colorBy, ${DEFAULTS.plot.colorBy} when unset)`).choices(['predicted', 'true']))
     .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)
     .option('--force', 'replace the run in the output folder, finished or not (removes only the files a run wrote; never a folder that is not a run folder)')
+    .option('--no-animation', 'do not draw the animated GIF of the valid features forming at the end of the run (`facelosses animate` draws it later)')
     .option('-q, --quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
       const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
@@ -114,12 +115,15 @@ export function buildProgram(): Command {
         force: o.force,
         quiet: o.quiet,
         onEvent: o.quiet ? undefined : createProgress(process.stderr),
+        animation: o.animation,
       });
       const last = r.metrics[r.metrics.length - 1]!;
       const pngs = r.files.filter((f) => f.endsWith('.png'));
+      const gifs = r.files.filter((f) => f.endsWith('.gif'));
       process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
       process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
       process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+      if (gifs.length) process.stdout.write(`animation${gifs.length > 1 ? 's' : ''}:\n${gifs.map((f) => '  ' + rel(f)).join('\n')}\n`);
       if (r.drawErrors.length) {
         throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
       }
@@ -139,6 +143,32 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
+    });
+
+  program
+    .command('animate')
+    .description("draw an animated GIF of a run's features forming over training, from its history/ (or, for a run trained before runs recorded one, its snapshots)")
+    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
+    .addOption(new Option('-s, --split <split>', 'the test images (valid) or the fixed subsample of training images (train)').choices(['train', 'valid']).default('valid'))
+    .addOption(new Option('--view <view>', 'raw features, or features on the unit circle').choices(['raw', 'unit']).default('raw'))
+    .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif)')
+    .option('--fps <n>', 'frames a second (default: about 5 s of motion, 3 to 12 frames a second)', (v: string) => {
+      const n = Number(v);
+      if (!(n >= 0.5 && n <= 50)) throw new InvalidArgumentError('--fps must be a number from 0.5 to 50');
+      return n;
+    })
+    .option('--pause <seconds>', 'how long the last frame shows (default 2.5)', (v: string) => {
+      const n = Number(v);
+      if (!(n >= 0 && n <= 60)) throw new InvalidArgumentError('--pause must be a number of seconds from 0 to 60');
+      return n;
+    })
+    .addOption(new Option('--color-by <what>', 'colour points by predicted or true class (default: the run\'s)').choices(['predicted', 'true']))
+    .option('--size <WxH>', "frame size in pixels (default: the run's figure size, 640x480)", size)
+    .addHelpText('after', `\nExample:\n  ${command('animate', '--run', `runs/softmax-${DEFAULT_PROFILE}`)}\n${EXIT_CODES}`)
+    .action(async (o) => {
+      const { animateCommand } = await import('../commands/animate.js');
+      const r = await animateCommand({ run: o.run, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
+      process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${displayPath(r.file)}\n`);
     });
 
   const reproduce = program

@@ -4,7 +4,7 @@
  * once rather than a failure at the end of a run.
  */
 import { resolve } from 'node:path';
-import { shellPath } from '../cli/hint.js';
+import { shellPath } from '../util/command-line.js';
 import { UserError } from '../util/errors.js';
 import { folderProblem, makeFolder, errnoText } from '../util/folders.js';
 

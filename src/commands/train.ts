@@ -9,6 +9,7 @@ import { hasCheckpoint } from '../run/checkpoint.js';
 import { folderState, removeRunFiles } from '../run/replace.js';
 import { type BackendName, describeAdapter, initBackend } from '../backend.js';
 import { loadDataset } from '../data/mnist.js';
+import { drawRunAnimations } from '../report/animation.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
@@ -45,6 +46,8 @@ export interface TrainCommandOptions extends Overrides {
   quiet?: boolean;
   /** Receives every training event (the CLI draws its progress bar from them). */
   onEvent?: TrainOptions['onEvent'];
+  /** Draw the animation of the valid features at the end of the run (default true). */
+  animation?: boolean;
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
@@ -136,6 +139,23 @@ export interface TrainCommandResult extends TrainResult {
   files: string[];
   /** Figures that could not be drawn (the run itself finished; `facelosses plot` redraws them). */
   drawErrors: string[];
+}
+
+/**
+ * The animation of a finished run's valid features (one per view); like a figure, one that cannot
+ * be drawn stops nothing: a warning says how to draw it later.
+ */
+async function animateFinishedRun(runDir: string, picsDir: string, config: ResolvedConfig, log: (s: string) => void): Promise<string[]> {
+  const t0 = performance.now();
+  try {
+    const files = await drawRunAnimations(runDir, { picsDir, views: viewsOf(config.plot.view), colorBy: config.plot.colorBy, width: config.plot.width, height: config.plot.height });
+    log(`animation drawn in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return files;
+  } catch (e) {
+    const msg = `the animation could not be drawn (${errnoText(e)}); draw it with ${command('animate', '--run', shellPath(runDir))}`;
+    process.stderr.write(`warning: ${msg}\n`);
+    return [];
+  }
 }
 
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommandResult> {
@@ -281,5 +301,6 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
       process.off('SIGTERM', onSignal);
       unlock();
     });
+  if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log)));
   return { ...result, config, files, drawErrors };
 }

@@ -29,6 +29,7 @@ export const CONFIG_SCHEMA: Record<string, Record<string, ValueSpec> | ValueSpec
     colorBy: { type: 'string', choices: ['predicted', 'true'] },
     view: { type: 'string', choices: ['raw', 'unit', 'both'] },
   },
+  history: { epochFrames: { type: 'integer', min: 0 } },
   profiles: { type: 'mapping' },
 };
 

@@ -6,7 +6,7 @@
  * Pure drawing: this module knows nothing of training. It draws with chart.js on an
  * @napi-rs/canvas context (no DOM).
  */
-import { createCanvas } from '@napi-rs/canvas';
+import { type Canvas, createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import {
   Chart,
   LinearScale,
@@ -50,6 +50,18 @@ export interface ScatterInput {
   pointRadius?: number;
   /** Text drawn at each class mean instead of the class id. */
   classNames?: readonly string[];
+  /**
+   * Axis bounds of the raw view before the equal-aspect widening (an animation keeps one set for
+   * every frame); default: the points' own bounds with a 5 % margin. Points outside are clipped.
+   */
+  bounds?: Bounds;
+  /**
+   * Class vectors drawn over the points (numClasses*2 interleaved x, y): 'weights' as arrows from
+   * the origin along each class weight (lengths in proportion, scaled to fit: the arrow nearest to
+   * the axes box along its own direction reaches 85 % of the way there; unit length in the unit view), 'centers' as a ringed dot at each
+   * class center (its direction on the unit circle in the unit view).
+   */
+  classVectors?: { kind: 'weights' | 'centers'; xy: ArrayLike<number> };
 }
 
 export interface ScatterLayout extends Bounds {
@@ -149,6 +161,8 @@ function prepare(input: ScatterInput): Prepared {
   let bounds: Bounds;
   if (unit) {
     bounds = { xMin: -UNIT_VIEW_EXTENT, xMax: UNIT_VIEW_EXTENT, yMin: -UNIT_VIEW_EXTENT, yMax: UNIT_VIEW_EXTENT };
+  } else if (input.bounds) {
+    bounds = { ...input.bounds };
   } else {
     bounds = paddedBounds(
       (function* () {
@@ -173,17 +187,96 @@ function sizes(width: number, height: number) {
   };
 }
 
-/**
- * Render the scatter plot and return the PNG with the layout actually used (axis limits,
- * plotting rectangle, units per pixel), which tests and callers can check.
- */
-type Sizes = ReturnType<typeof sizes>;
-/** Axis sizes measured while the layout settles, then pinned so the final limits fit the final plotting rectangle. */
-type Pin = { yWidth?: number; xHeight?: number };
+/** Draws the class vectors of `input` (see ScatterInput.classVectors) inside the plotting area. */
+function drawClassVectors(c: SKRSContext2D | CanvasRenderingContext2D, input: ScatterInput, x: Scale, y: Scale, area: { left: number; top: number; right: number; bottom: number }, radius: number): void {
+  const cv = input.classVectors;
+  if (!cv) return;
+  const k = input.numClasses;
+  const unit = input.view === 'unit';
+  if (cv.xy.length < 2 * k) throw new RangeError(`scatter: classVectors has ${cv.xy.length} numbers, expected ${2 * k} (x, y per class)`);
+  const vec = Array.from({ length: k }, (_, j) => ({ x: Number(cv.xy[2 * j]), y: Number(cv.xy[2 * j + 1]) }));
+  c.save();
+  c.beginPath();
+  c.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+  c.clip();
+  c.strokeStyle = '#000000';
+  c.lineJoin = 'round';
+  const px = (p: { x: number; y: number }) => ({ x: x.getPixelForValue(p.x), y: y.getPixelForValue(p.y) });
+  if (cv.kind === 'weights') {
+    // Scale: unit length in the unit view; else as long as fits: the arrow that comes nearest to
+    // the axes box along its own direction reaches 85 % of the way there.
+    const norms = vec.map((v) => Math.hypot(v.x, v.y));
+    const toEdge = (ux: number, uy: number) =>
+      Math.min(ux > 0 ? x.max / ux : ux < 0 ? x.min / ux : Infinity, uy > 0 ? y.max / uy : uy < 0 ? y.min / uy : Infinity);
+    let scale = Infinity;
+    vec.forEach((v, j) => {
+      const n = norms[j]!;
+      if (n > 0 && Number.isFinite(n)) scale = Math.min(scale, (0.85 * Math.max(0, toEdge(v.x / n, v.y / n))) / n);
+    });
+    if (!Number.isFinite(scale)) scale = 0;
+    const o = px({ x: 0, y: 0 });
+    const head = Math.max(6, 4 * radius);
+    vec.forEach((v, j) => {
+      const n = norms[j]!;
+      if (!(n > 0) || !Number.isFinite(n)) return;
+      const tip = px(unit ? { x: v.x / n, y: v.y / n } : { x: v.x * scale, y: v.y * scale });
+      const ang = Math.atan2(tip.y - o.y, tip.x - o.x);
+      c.lineWidth = Math.max(1, radius * 0.75);
+      c.beginPath();
+      c.moveTo(o.x, o.y);
+      c.lineTo(tip.x - Math.cos(ang) * head * 0.8, tip.y - Math.sin(ang) * head * 0.8);
+      c.stroke();
+      c.beginPath();
+      c.moveTo(tip.x, tip.y);
+      c.lineTo(tip.x - head * Math.cos(ang - 0.4), tip.y - head * Math.sin(ang - 0.4));
+      c.lineTo(tip.x - head * Math.cos(ang + 0.4), tip.y - head * Math.sin(ang + 0.4));
+      c.closePath();
+      c.fillStyle = classColor(j, k);
+      c.fill();
+      c.lineWidth = 1;
+      c.stroke();
+    });
+  } else {
+    const r = Math.max(3.5, 2.5 * radius);
+    vec.forEach((v, j) => {
+      const n = Math.hypot(v.x, v.y);
+      if (!Number.isFinite(n)) return;
+      const p = px(unit ? (n > 0 ? { x: v.x / n, y: v.y / n } : v) : v);
+      c.beginPath();
+      c.arc(p.x, p.y, r, 0, 2 * Math.PI);
+      c.fillStyle = classColor(j, k);
+      c.fill();
+      c.lineWidth = Math.max(1, radius * 0.75);
+      c.stroke();
+    });
+  }
+  c.restore();
+}
 
-/** A white background (the canvas is transparent). */
-function whiteBackground(): Plugin<'scatter'> {
-  return {
+/**
+ * Draws the scatter plot on a new canvas and hands it, with the layout actually used, to `use`
+ * (which encodes it or reads its pixels) before the chart is released.
+ */
+async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout: ScatterLayout) => Promise<T> | T): Promise<T> {
+  const width = Math.round(input.width ?? 640);
+  const height = Math.round(input.height ?? 480);
+  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
+  const prep = prepare(input);
+  const k = input.numClasses;
+  const sz = sizes(width, height);
+  const family = plotFontFamily();
+  const radius = input.pointRadius ?? sz.radius;
+  const unit = input.view === 'unit';
+
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+
+  // Axis sizes are measured while the layout settles, then pinned so the final limits match the
+  // final plotting rectangle exactly.
+  const pin: { yWidth?: number; xHeight?: number } = {};
+  let lim = prep.bounds;
+
+  const whiteBackground: Plugin<'scatter'> = {
     id: 'faceloss-background',
     beforeDraw(chart) {
       const c = chart.ctx;
@@ -193,11 +286,7 @@ function whiteBackground(): Plugin<'scatter'> {
       c.restore();
     },
   };
-}
-
-/** The unit circle in light grey behind the points (the unit view only). */
-function unitCircle(unit: boolean): Plugin<'scatter'> {
-  return {
+  const unitCircle: Plugin<'scatter'> = {
     id: 'faceloss-unit-circle',
     beforeDatasetsDraw(chart) {
       if (!unit) return;
@@ -218,16 +307,13 @@ function unitCircle(unit: boolean): Plugin<'scatter'> {
       c.restore();
     },
   };
-}
-
-/** Each class's name at its label position, then the axes box over the points. */
-function digitsAndFrame(prep: Prepared, sz: Sizes, family: string, classNames: ScatterInput['classNames']): Plugin<'scatter'> {
-  return {
+  const digitsAndFrame: Plugin<'scatter'> = {
     id: 'faceloss-digits',
     afterDatasetsDraw(chart) {
       const { x, y } = chart.scales as Record<string, Scale>;
       const c = chart.ctx;
       const a = chart.chartArea;
+      drawClassVectors(c, input, x!, y!, a, radius);
       c.save();
       c.font = `bold ${sz.digit}px ${family}`;
       c.textAlign = 'center';
@@ -235,7 +321,7 @@ function digitsAndFrame(prep: Prepared, sz: Sizes, family: string, classNames: S
       c.fillStyle = '#000000';
       prep.labelPos.forEach((p, cls) => {
         if (!p) return;
-        const text = classNames?.[cls] ?? String(cls);
+        const text = input.classNames?.[cls] ?? String(cls);
         c.fillText(text, x!.getPixelForValue(p.x), y!.getPixelForValue(p.y));
       });
       // The axes box (all four spines), crisp on the pixel grid.
@@ -245,11 +331,8 @@ function digitsAndFrame(prep: Prepared, sz: Sizes, family: string, classNames: S
       c.restore();
     },
   };
-}
 
-/** One linear axis, ticks outside, in black; its size follows `pin` once pinned. */
-function axis(which: 'x' | 'y', min: number, max: number, sz: Sizes, family: string, pin: Pin) {
-  return {
+  const axis = (which: 'x' | 'y', min: number, max: number) => ({
     type: 'linear' as const,
     position: which === 'x' ? ('bottom' as const) : ('left' as const),
     min,
@@ -273,14 +356,9 @@ function axis(which: 'x' | 'y', min: number, max: number, sz: Sizes, family: str
       if (which === 'y' && pin.yWidth !== undefined) scale.width = pin.yWidth;
       if (which === 'x' && pin.xHeight !== undefined) scale.height = pin.xHeight;
     },
-  };
-}
+  });
 
-/** The chart without data: layout, axes at `lim`, title and the three drawing plugins. */
-function chartConfig(input: ScatterInput, prep: Prepared, sz: Sizes, lim: Bounds, pin: Pin): ChartConfiguration<'scatter', { x: number; y: number }[]> {
-  const family = plotFontFamily();
-  const radius = input.pointRadius ?? sz.radius;
-  return {
+  const config: ChartConfiguration<'scatter', { x: number; y: number }[]> = {
     type: 'scatter',
     data: { datasets: [] },
     options: {
@@ -292,7 +370,7 @@ function chartConfig(input: ScatterInput, prep: Prepared, sz: Sizes, lim: Bounds
       parsing: false,
       layout: { padding: { left: sz.pad, right: sz.pad * 2, top: 0, bottom: Math.round(sz.pad / 2) } },
       elements: { point: { radius, borderWidth: 0, hoverRadius: 0, hitRadius: 0, pointStyle: 'circle' } },
-      scales: { x: axis('x', lim.xMin, lim.xMax, sz, family, pin), y: axis('y', lim.yMin, lim.yMax, sz, family, pin) },
+      scales: { x: axis('x', lim.xMin, lim.xMax), y: axis('y', lim.yMin, lim.yMax) },
       plugins: {
         title: {
           display: input.title.length > 0,
@@ -303,90 +381,80 @@ function chartConfig(input: ScatterInput, prep: Prepared, sz: Sizes, lim: Bounds
         },
       },
     },
-    plugins: [whiteBackground(), unitCircle(input.view === 'unit'), digitsAndFrame(prep, sz, family, input.classNames)],
+    plugins: [whiteBackground, unitCircle, digitsAndFrame],
   };
-}
 
-function setLimits(chart: Chart<'scatter', { x: number; y: number }[]>, b: Bounds): void {
-  const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
-  sc.x!.min = b.xMin;
-  sc.x!.max = b.xMax;
-  sc.y!.min = b.yMin;
-  sc.y!.max = b.yMax;
-}
-
-/**
- * Settles the layout without data (cheap) and returns the final limits: the tick labels depend
- * on the limits, the limits on the plotting area, the area on the tick labels. Two or three rounds
- * suffice; then the axis sizes are pinned and the limits fitted to the final area.
- */
-function settleLimits(chart: Chart<'scatter', { x: number; y: number }[]>, bounds: Bounds, pin: Pin): Bounds {
-  for (let round = 0; round < 5; round++) {
-    const a = chart.chartArea;
-    setLimits(chart, equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top));
-    chart.update('none');
-    const b = chart.chartArea;
-    if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
-  }
-  pin.yWidth = chart.scales['y']!.width;
-  pin.xHeight = chart.scales['x']!.height;
-  chart.update('none');
-  const a = chart.chartArea;
-  const lim = equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top);
-  setLimits(chart, lim);
-  return lim;
-}
-
-/** The points, one dataset per class colour (unknown classes in grey), empty ones left out. */
-function datasets(prep: Prepared, k: number, radius: number) {
-  return prep.groups
-    .map((data, g) => ({
-      data,
-      backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
-      pointRadius: radius,
-      showLine: false,
-    }))
-    .filter((d) => d.data.length > 0);
-}
-
-/** Where the drawn chart put its axes, for callers that map data to pixels. */
-function layoutOf(chart: Chart<'scatter', { x: number; y: number }[]>, prep: Prepared): ScatterLayout {
-  const xs = chart.scales['x']!;
-  const ys = chart.scales['y']!;
-  const area = chart.chartArea;
-  return {
-    xMin: xs.min,
-    xMax: xs.max,
-    yMin: ys.min,
-    yMax: ys.max,
-    chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
-    unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
-    unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
-    drawn: prep.drawn,
-    skipped: prep.skipped,
-  };
-}
-
-export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
-  const width = Math.round(input.width ?? 640);
-  const height = Math.round(input.height ?? 480);
-  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
-  const prep = prepare(input);
-  const sz = sizes(width, height);
-  const pin: Pin = {};
-  const canvas = createCanvas(width, height);
   // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
-  const chart = new Chart(canvas.getContext('2d') as unknown as CanvasRenderingContext2D, chartConfig(input, prep, sz, prep.bounds, pin));
+  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
   try {
-    settleLimits(chart, prep.bounds, pin);
-    chart.data.datasets = datasets(prep, input.numClasses, input.pointRadius ?? sz.radius);
+    const setLimits = (b: Bounds) => {
+      const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
+      sc.x!.min = b.xMin;
+      sc.x!.max = b.xMax;
+      sc.y!.min = b.yMin;
+      sc.y!.max = b.yMax;
+    };
+    // Settle the layout without data (cheap): the tick labels depend on the limits, the limits on
+    // the plotting area, the area on the tick labels. Two or three rounds suffice.
+    for (let round = 0; round < 5; round++) {
+      const a = chart.chartArea;
+      lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
+      setLimits(lim);
+      chart.update('none');
+      const b = chart.chartArea;
+      if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
+    }
+    pin.yWidth = chart.scales['y']!.width;
+    pin.xHeight = chart.scales['x']!.height;
     chart.update('none');
-    const layout = layoutOf(chart, prep);
-    const png = await canvas.encode('png');
-    return { png, layout };
+    const a = chart.chartArea;
+    lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
+    setLimits(lim);
+
+    chart.data.datasets = prep.groups
+      .map((data, g) => ({
+        data,
+        backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
+        pointRadius: radius,
+        showLine: false,
+      }))
+      .filter((d) => d.data.length > 0);
+    chart.update('none');
+
+    const xs = chart.scales['x']!;
+    const ys = chart.scales['y']!;
+    const area = chart.chartArea;
+    const layout: ScatterLayout = {
+      xMin: xs.min,
+      xMax: xs.max,
+      yMin: ys.min,
+      yMax: ys.max,
+      chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
+      unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
+      unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
+      drawn: prep.drawn,
+      skipped: prep.skipped,
+    };
+    return await use(canvas, layout);
   } finally {
     chart.destroy();
   }
+}
+
+/**
+ * Render the scatter plot and return the PNG with the layout actually used (axis limits,
+ * plotting rectangle, units per pixel), which tests and callers can check.
+ */
+export async function renderScatter(input: ScatterInput): Promise<ScatterResult> {
+  return withScatter(input, async (canvas, layout) => ({ png: await canvas.encode('png'), layout }));
+}
+
+/** The scatter plot's pixels (RGBA, row-major), for the frames of an animation. */
+export async function renderScatterRgba(input: ScatterInput): Promise<{ rgba: Uint8ClampedArray; width: number; height: number; layout: ScatterLayout }> {
+  return withScatter(input, (canvas, layout) => {
+    const img = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    return { rgba: img.data, width: canvas.width, height: canvas.height, layout };
+  });
 }
 
 /** The scatter plot as PNG bytes. */

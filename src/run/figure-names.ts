@@ -36,6 +36,11 @@ export function figurePath(picsDir: string, naming: FigureNaming, split: SplitNa
   return join(picsDir, naming.folder, `${stem}${view === 'unit' ? '_unit' : ''}.png`);
 }
 
+/** The animation of a run's features over training: <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif */
+export function animationPath(picsDir: string, naming: FigureNaming, split: SplitName, view: View = 'raw'): string {
+  return join(picsDir, naming.folder, `${naming.displayName}-${split}-animation${view === 'unit' ? '_unit' : ''}.gif`);
+}
+
 export function viewsOf(v: 'raw' | 'unit' | 'both'): View[] {
   return v === 'both' ? ['raw', 'unit'] : [v];
 }

@@ -1,12 +1,13 @@
 /**
  * The record of a run in its folder, written as training goes: run.json (status), metrics.jsonl
- * (one line per epoch), snapshots/ (train and valid features at the snapshot epochs) and
- * checkpoint/last.json with the run's time so far. The trainer calls it at each event of the run;
- * it knows nothing of how training is done.
+ * (one line per epoch), snapshots/ (train and valid features at the snapshot epochs), history/
+ * (the feature history, see ./history.ts) and checkpoint/last.json with the run's time so far.
+ * The trainer calls it at each event of the run; it knows nothing of how training is done.
  */
 import type { ResolvedConfig } from '../config/config.js';
 import { codeVersion } from '../version.js';
 import { type Checkpoint, CHECKPOINT_FORMAT, checkpointPath, type EpochPosition, captureState, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { type HistoryFrame, type HistoryPlan, hasHistory, saveHistoryFrame, writeHistoryMeta } from './history.js';
 import { appendMetrics, type EpochMetrics, type RunInfo, writeRunInfo } from './run.js';
 import { type Snapshot, saveSnapshot } from './snapshot.js';
 
@@ -24,6 +25,8 @@ export interface RunRecorderOptions {
   resume?: Checkpoint;
   /** Fields kept in run.json (a resumed run's startedAt, the overrides it was started with). */
   runInfo?: Partial<RunInfo>;
+  /** The feature history to record (none when undefined). */
+  history?: HistoryPlan;
   /** Called after each snapshot is saved; draws figures and returns their files. */
   onSnapshot?: (runDir: string, epoch: number, snaps: Snapshot[]) => Promise<string[]> | string[];
 }
@@ -35,6 +38,7 @@ export class RunRecorder {
   lastGood: string | undefined;
   private readonly info: RunInfo;
   private readonly t0: number;
+  private readonly frameSteps: ReadonlySet<number>;
 
   constructor(private readonly o: RunRecorderOptions) {
     const ck = o.resume;
@@ -55,6 +59,7 @@ export class RunRecorder {
     delete this.info.message;
     if (ck) this.info.resumedAt = [...(this.info.resumedAt ?? []), now];
     this.t0 = performance.now() - 1000 * (ck?.elapsedSeconds ?? 0);
+    this.frameSteps = new Set(o.history?.steps ?? []);
   }
 
   /** Seconds of training so far, over every process that trained the run. */
@@ -65,6 +70,17 @@ export class RunRecorder {
   /** The run starts (or continues): run.json says 'running'. */
   start(): void {
     writeRunInfo(this.o.runDir, this.info);
+    if (this.o.history && !hasHistory(this.o.runDir)) writeHistoryMeta(this.o.runDir, this.o.history);
+  }
+
+  /** Whether the history takes a frame after `step` optimisation steps. */
+  frameDue(step: number): boolean {
+    return this.frameSteps.has(step);
+  }
+
+  /** Saves a frame of the feature history (taken in `seconds`); returns the file. */
+  frame(f: HistoryFrame, seconds?: number): string {
+    return saveHistoryFrame(this.o.runDir, this.o.history!, f, seconds);
   }
 
   /**

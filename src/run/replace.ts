@@ -1,15 +1,16 @@
 /**
  * What an output folder holds before `facelosses train` writes a run into it, and how a run is
  * replaced (--force) without touching anything a run did not write: only run.json,
- * metrics.jsonl, the snapshot, separability and checkpoint files, and the run's own figures are
- * removed, and a folder only when that leaves it empty. A folder that holds other files and is
- * not a run folder is never used.
+ * metrics.jsonl, the snapshot, separability, history and checkpoint files, and the run's own
+ * figures and animations are removed, and a folder only when that leaves it empty. A folder that
+ * holds other files and is not a run folder is never used.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { figureNaming, figurePath } from './figure-names.js';
+import { animationPath, figureNaming, figurePath } from './figure-names.js';
 import { LOCK_FILE } from './lock.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
+import { HISTORY_DIR, HISTORY_FILE } from './history.js';
 import { METRICS_FILE, RUN_FILE, type RunInfo } from './run.js';
 import { SNAPSHOT_DIR } from './snapshot.js';
 
@@ -43,6 +44,7 @@ export function folderState(dir: string): FolderState {
 }
 
 const TMP = (name: string) => new RegExp(`^\\.${name.replace(/\./g, '\\.')}\\.\\d+\\.tmp$`);
+const HIST_FILE = /^\.?frame-\d+\.bin(\.\d+\.tmp)?$/;
 const SNAP_FILE = /^\.?(train|valid|separability)-epoch-(\d+)\.json(\.\d+\.tmp)?$/;
 
 function rmEmptyDir(d: string): void {
@@ -77,6 +79,11 @@ export function removeRunFiles(dir: string, info?: RunInfo): string[] {
     }
     rmEmptyDir(snapDir);
   }
+  const histDir = join(dir, HISTORY_DIR);
+  if (existsSync(histDir) && statSync(histDir).isDirectory()) {
+    for (const f of readdirSync(histDir)) if (HIST_FILE.test(f) || f === HISTORY_FILE || TMP(HISTORY_FILE).test(f)) rm(join(histDir, f));
+    rmEmptyDir(histDir);
+  }
   const ckDir = join(dir, CHECKPOINT_DIR);
   if (existsSync(ckDir) && statSync(ckDir).isDirectory()) {
     for (const f of readdirSync(ckDir)) if (f === 'last.json' || TMP('last.json').test(f)) rm(join(ckDir, f));
@@ -94,6 +101,7 @@ export function removeRunFiles(dir: string, info?: RunInfo): string[] {
     if (!existsSync(pics) || !statSync(pics).isDirectory()) continue;
     if (naming) {
       for (const e of epochs) for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit'] as const) rm(figurePath(pics, naming, split, e, view));
+      for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit'] as const) rm(animationPath(pics, naming, split, view));
       rmEmptyDir(join(pics, naming.folder));
     } else if (pics === join(dir, 'pics')) {
       const fig = /-(train|valid)_(.*, )?epoch=(\d+)(_unit)?\.png$/;

@@ -1,7 +1,7 @@
 /**
  * `facelosses train --resume RUN_DIR`: checks that the folder is a run that can continue (not
  * finished, has a checkpoint, same config and data), then puts the folder back to the state of
- * its checkpoint (metrics.jsonl rebuilt, snapshots of later epochs removed). Nothing is changed
+ * its checkpoint (metrics.jsonl rebuilt, snapshots and history frames of later steps removed). Nothing is changed
  * before every check has passed.
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { DEFAULT_PROFILE } from '../config/profiles.js';
 import { command, shellPath } from '../util/command-line.js';
 import { type Checkpoint, dataFingerprint, hasCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { type RunInfo, readRunInfo, writeMetrics } from './run.js';
+import { checkpointStep, historyStepsPerEpoch, truncateHistory } from './history.js';
 import { SNAPSHOT_DIR } from './snapshot.js';
 
 export interface ResumeRequest {
@@ -89,9 +90,11 @@ export function checkResumeData(plan: ResumePlan, data: Dataset): void {
 }
 
 /** Puts the run folder back to its checkpoint: metrics.jsonl from the checkpoint's epochs, and no
- *  snapshots of epochs after it (they are written again when those epochs are trained again). */
+ *  snapshots or history frames after it (they are written again when those steps are trained again). */
 export function applyResume(plan: ResumePlan): void {
   writeMetrics(plan.dir, plan.checkpoint.metrics);
+  const spe = historyStepsPerEpoch(plan.dir);
+  if (spe !== undefined) truncateHistory(plan.dir, checkpointStep(spe, plan.checkpoint.epoch, plan.checkpoint.position));
   const snapDir = join(plan.dir, SNAPSHOT_DIR);
   if (!existsSync(snapDir)) return;
   for (const f of readdirSync(snapDir)) {

@@ -80,6 +80,8 @@ export interface EpochSetup {
   /** Saves a checkpoint of the last completed epoch and the position inside the next; returns the file. */
   checkpoint: (epoch: number, position: EpochPosition) => Promise<string>;
   onStep: (p: StepProgress) => void;
+  /** Called after each step's update with the optimisation steps done in the run (the feature history takes its early frames here). */
+  afterStep?: (doneSteps: number) => Promise<void> | void;
   wrapStep?: WrapStep;
   /** Aborted: stop at the start of the next step, after a checkpoint. */
   signal?: AbortSignal;
@@ -216,6 +218,7 @@ export class EpochTrainer {
         this.pending.push({ step: i, readout: g.readout, applied: true });
         if (this.pending.length >= READ_BACK_STEPS || performance.now() - st.lastRead >= 1000 * READ_BACK_SECONDS || i === bs.length - 1) await this.readBack(st);
       }
+      if (this.s.afterStep) await this.s.afterStep((epoch - 1) * bs.length + i + 1);
       await yieldToEventLoop();
     }
     await this.readBack(st);

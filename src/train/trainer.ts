@@ -9,15 +9,17 @@
  * gradient stops the run (nanPolicy 'stop', the last good checkpoint stays) or discards that
  * batch's update ('skip-batch', counted in the epoch's metrics as skippedBatches).
  */
-import type { ResolvedConfig } from '../config/config.js';
+import { DEFAULTS, type ResolvedConfig } from '../config/config.js';
 import { type Dataset, loadDataset } from '../data/mnist.js';
 import { type Checkpoint, checkpointPath, dataFingerprint, restoreState } from '../run/checkpoint.js';
+import { hasHistory, planHistory } from '../run/history.js';
 import { RunRecorder } from '../run/recorder.js';
 import type { EpochMetrics, RunInfo } from '../run/run.js';
 import type { Snapshot } from '../run/snapshot.js';
 import { EpochTrainer, type StepProgress, TrainingInterrupted, type WrapStep } from './epoch.js';
 import { EVAL_BATCH, evaluate } from './evaluate.js';
 import { buildExperiment } from './experiment.js';
+import { classVectorKind, HistoryFrames } from './history-frames.js';
 import { LossGuard, type NanPolicy } from './nan-guard.js';
 import { DataParallel } from './parallel.js';
 
@@ -79,7 +81,31 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     exp.dispose();
     throw e;
   }
-  const record = new RunRecorder({ runDir: outDir, config, backend: opts.backend, threads: opts.backendThreads, state: exp, data: fingerprint, resume: ck, runInfo: opts.runInfo, onSnapshot: opts.onSnapshot });
+  // The feature history (src/run/history.ts); a run resumed from a folder without one (written
+  // before the history existed) goes on without it.
+  const epochFrames = config.history?.epochFrames ?? DEFAULTS.history.epochFrames;
+  const history =
+    epochFrames > 0 && (!ck || hasHistory(outDir))
+      ? planHistory({
+          dim: exp.net.embeddingDim,
+          numClasses: data.numClasses,
+          stepsPerEpoch,
+          epochs,
+          epochFrames,
+          snapshots: config.snapshots,
+          trainCount: data.train.count,
+          validCount: data.valid.count,
+          weightsKind: classVectorKind(exp.loss),
+        })
+      : undefined;
+  const record = new RunRecorder({ runDir: outDir, config, backend: opts.backend, threads: opts.backendThreads, state: exp, data: fingerprint, resume: ck, runInfo: opts.runInfo, history, onSnapshot: opts.onSnapshot });
+  const frames = history ? new HistoryFrames(exp, data, history, dp) : undefined;
+  /** Takes and saves the history's frame after `step` steps when one is due (`valid`: the epoch's evaluation). */
+  const frameAt = async (step: number, valid?: Awaited<ReturnType<typeof evaluate>>) => {
+    if (!frames || !record.frameDue(step)) return;
+    const f = await frames.take(step, valid);
+    record.frame(f.frame, f.seconds);
+  };
   record.start();
   const startEpoch = ck ? (ck.position ? ck.position.epoch : ck.epoch + 1) : 1;
   emit({ type: 'start', epochs, startEpoch, stepsPerEpoch, trainCount: stepsPerEpoch * batchSize, validCount: data.valid.count, warmupEpochs: config.train.warmupEpochs });
@@ -94,12 +120,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     runDir: outDir,
     checkpoint: (epoch, position) => record.checkpoint(epoch, position),
     onStep: (p) => emit({ type: 'step', ...p }),
+    // Early frames only: an epoch's last step gets its frame below, with the whole test set.
+    afterStep: frames ? (done) => (done % stepsPerEpoch ? frameAt(done) : undefined) : undefined,
     wrapStep: opts.wrapStep,
     signal: opts.signal,
   });
   const snapshots = new Set(config.snapshots);
   try {
-    if (!ck) await record.checkpoint(0); // the initial state: a run killed in its first epoch can be resumed too
+    if (!ck) {
+      await frameAt(0);
+      await record.checkpoint(0); // the initial state: a run killed in its first epoch can be resumed too
+    }
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const snap = snapshots.has(epoch);
       const r = await steps.run(epoch, snap, ck?.position?.epoch === epoch ? ck.position : undefined);
@@ -125,7 +156,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         ];
         emit({ type: 'snapshot', epoch, files: await record.snapshot(epoch, s) });
       }
-      // Last: a kill before this line redoes the epoch (metrics, snapshots and figures included).
+      await frameAt(epoch * stepsPerEpoch, ev);
+      // Last: a kill before this line redoes the epoch (metrics, snapshots, figures and history frame included).
       const file = await record.checkpoint(epoch);
       if (opts.signal?.aborted && epoch < epochs) throw new TrainingInterrupted(String(opts.signal.reason ?? 'SIGINT'), epoch + 1, 0, stepsPerEpoch, file);
     }

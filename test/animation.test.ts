@@ -1,0 +1,153 @@
+/**
+ * `facelosses animate` and the animation `train` draws: the GIF decodes, has one frame per
+ * history frame, loops, pauses on the last frame, and its last frame shows what the static figure
+ * of the last epoch shows (same pixels, apart from the title's second line and the class vectors
+ * drawn over the points). Tiny synthetic data: 320 images, batch 16, 20 steps x 2 epochs.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { createCanvas, loadImage } from '@napi-rs/canvas';
+import { animateCommand } from '../src/commands/animate.js';
+import { trainCommand } from '../src/commands/train.js';
+import { encodeGif, frameDelays } from '../src/plot/animation.js';
+import { readHistory } from '../src/run/history.js';
+import { removeRunFiles } from '../src/run/replace.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
+import { decodeGif } from './helpers/gif.js';
+
+process.env.FACELOSSES_THREADS = '1';
+
+let dir = '';
+let data = '';
+let cfg = '';
+let run = '';
+let files: string[] = [];
+
+before(async () => {
+  dir = tempDir();
+  data = writeSyntheticIdx(join(dir, 'data'), 320, 64);
+  cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, 'name: tiny\nloss: { name: softmax }\ntrain: { epochs: 2, batchSize: 16, lr: 0.003, seed: 5 }\nsnapshots: [1, 2]\n');
+  run = join(dir, 'run');
+  files = (await trainCommand({ config: cfg, profile: 'full', dataDir: data, out: run, backend: 'wasm', quiet: true })).files;
+});
+
+async function pngPixels(file: string): Promise<{ rgba: Uint8ClampedArray; width: number; height: number }> {
+  const img = await loadImage(readFileSync(file));
+  const c = createCanvas(img.width, img.height);
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return { rgba: ctx.getImageData(0, 0, img.width, img.height).data, width: img.width, height: img.height };
+}
+
+const ink = (a: ArrayLike<number>, p: number) => a[4 * p]! < 235 || a[4 * p + 1]! < 235 || a[4 * p + 2]! < 235;
+
+/**
+ * Of the pixels that are not white in `ref` (points, digits, ticks, the axes box) in rows [y0, y1),
+ * the fraction that `a` shows in the same colour (up to the GIF palette's rounding).
+ */
+function inkAgreement(a: ArrayLike<number>, ref: ArrayLike<number>, width: number, y0: number, y1: number): number {
+  let same = 0;
+  let n = 0;
+  for (let p = y0 * width; p < y1 * width; p++) {
+    if (!ink(ref, p)) continue;
+    n++;
+    let d = 0;
+    for (let ch = 0; ch < 3; ch++) d = Math.max(d, Math.abs(a[4 * p + ch]! - ref[4 * p + ch]!));
+    if (d <= 40) same++;
+  }
+  return same / n;
+}
+
+test('train draws the valid animation: one frame per history frame, looping, a pause on the last; its last frame is the static figure of the last epoch', async () => {
+  const gifFile = files.find((f) => f.endsWith('.gif'));
+  assert.ok(gifFile, `train lists the animation among its files: ${files.join(', ')}`);
+  assert.equal(gifFile, join(run, 'pics', 'Softmax', 'SoftmaxLoss-valid-animation.gif'));
+  const gif = decodeGif(readFileSync(gifFile));
+  const h = readHistory(run);
+  assert.deepEqual(h.frames.map((f) => f.step), [0, 10, 20, 40]);
+  assert.equal(gif.frames.length, h.frames.length);
+  assert.equal(gif.loop, 0, 'loops forever');
+  assert.equal(gif.width, 640);
+  assert.equal(gif.height, 480);
+  assert.equal(gif.frames.at(-1)!.delayMs, 2500, 'a pause on the last frame');
+  assert.ok(gif.frames.slice(0, -1).every((f) => f.delayMs === 330));
+  const png = readdirSync(join(run, 'pics', 'Softmax')).find((f) => f.startsWith('SoftmaxLoss-valid_') && f.includes('epoch=2'));
+  assert.ok(png);
+  const stat = await pngPixels(join(run, 'pics', 'Softmax', png));
+  assert.equal(stat.width, 640);
+  const last = gif.frames.at(-1)!.rgba;
+  // Below the title: the same axes, points and digits (the class-weight arrows are drawn over them).
+  const plot = inkAgreement(last, stat.rgba, 640, 60, 480);
+  assert.ok(plot > 0.99, `plot area: ${(100 * plot).toFixed(2)}% of the static figure's ink is in the last frame`);
+  // The title's first line is the static figure's.
+  const line1 = inkAgreement(last, stat.rgba, 640, 0, 28);
+  assert.ok(line1 > 0.99, `title line 1: ${(100 * line1).toFixed(2)}%`);
+  // The earlier frames are not: the features move (same axes, ticks and box, other points).
+  for (const f of gif.frames.slice(0, -1)) {
+    const early = inkAgreement(f.rgba, stat.rgba, 640, 60, 480);
+    assert.ok(early < plot - 0.05, `an earlier frame agrees ${(100 * early).toFixed(2)}%`);
+  }
+});
+
+test('facelosses animate: train split, unit view, fps, a chosen file; refuses a missing run or a folder as --out', async () => {
+  const out = join(dir, 'a', 'train-unit.gif');
+  const r = await animateCommand({ run, split: 'train', view: 'unit', out, fps: 5, pauseSeconds: 1, width: 320, height: 240, log: () => {} });
+  assert.equal(r.file, out);
+  assert.equal(r.frames, 4);
+  assert.equal(r.source, 'history');
+  const gif = decodeGif(readFileSync(out));
+  assert.equal(gif.width, 320);
+  assert.deepEqual(gif.frames.map((f) => f.delayMs), [200, 200, 200, 1000]);
+  const missing = await runCli(['animate', '--run', join(dir, 'nope')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /is not a facelosses run folder|no such folder/);
+  mkdirSync(join(dir, 'folder.gif'));
+  const folder = await runCli(['animate', '--run', run, '--out', join(dir, 'folder.gif')]);
+  assert.equal(folder.code, 2);
+  assert.match(folder.stderr, /is a folder; give the GIF file to write/);
+  const bad = await runCli(['animate', '--run', run, '--fps', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--fps must be a number from 0\.5 to 50/);
+});
+
+test('a run without history/ animates its snapshot epochs; --no-animation draws none', async () => {
+  const off = join(dir, 'off.yaml');
+  writeFileSync(off, readFileSync(cfg, 'utf8') + 'history: { epochFrames: 0 }\n');
+  const old = join(dir, 'old');
+  const t = await trainCommand({ config: off, profile: 'full', dataDir: data, out: old, backend: 'wasm', quiet: true, animation: false });
+  assert.equal(t.files.filter((f) => f.endsWith('.gif')).length, 0);
+  assert.equal(existsSync(join(old, 'history')), false);
+  const notes: string[] = [];
+  const r = await animateCommand({ run: old, log: (s) => notes.push(s) });
+  assert.equal(r.source, 'snapshots');
+  assert.equal(r.frames, 2);
+  assert.match(notes.join('\n'), /has no history\/ .* shows its 2 snapshot epoch\(s\) only/);
+  assert.equal(decodeGif(readFileSync(r.file)).frames.length, 2);
+});
+
+test('replacing a run (--force) removes its history and animations, and nothing else', () => {
+  const copy = join(dir, 'copy');
+  cpSync(run, copy, { recursive: true });
+  writeFileSync(join(copy, 'pics', 'Softmax', 'mine.gif'), 'not the run\'s');
+  const removed = removeRunFiles(copy, JSON.parse(readFileSync(join(copy, 'run.json'), 'utf8')));
+  assert.ok(removed.some((f) => f.endsWith('SoftmaxLoss-valid-animation.gif')));
+  assert.ok(removed.some((f) => f.endsWith('history.json')));
+  assert.equal(existsSync(join(copy, 'history')), false);
+  assert.deepEqual(readdirSync(join(copy, 'pics', 'Softmax')), ['mine.gif']);
+});
+
+test('encodeGif and frameDelays: sizes checked, about 5 s of motion between 3 and 12 frames a second', () => {
+  assert.throws(() => encodeGif([], 2, 2), /no frames/);
+  assert.throws(() => encodeGif([{ rgba: new Uint8Array(3), delayMs: 10 }], 2, 2), /expected 2x2x4/);
+  const px = new Uint8Array(2 * 2 * 4).fill(255);
+  const g = decodeGif(encodeGif([{ rgba: px, delayMs: 100 }, { rgba: px, delayMs: 900 }], 2, 2));
+  assert.deepEqual(g.frames.map((f) => f.delayMs), [100, 900]);
+  assert.deepEqual(frameDelays(3), [1000 / 3, 1000 / 3, 2500]);
+  assert.equal(frameDelays(100)[0], 1000 / 12);
+  assert.equal(frameDelays(30)[0], 1000 / 6);
+  assert.deepEqual(frameDelays(2, { fps: 10, pauseMs: 0 }), [100, 100]);
+});
