@@ -139,6 +139,18 @@ export function buildProgram(): Command {
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
     });
 
+  program
+    .command('report')
+    .description('write one self-contained HTML page of a run: its features over training on a slider, digits on hover, loss and accuracy curves (opens from disk, offline)')
+    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
+    .option('-o, --out <file>', 'the HTML file (default: <run>/report.html)')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (o) => {
+      const { reportCommand } = await import('../commands/report.js');
+      const r = reportCommand({ run: o.run, out: o.out });
+      process.stdout.write(`report: ${rel(r.file)} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.frames} frame${r.frames === 1 ? '' : 's'})\n`);
+    });
+
   const reproduce = program
     .command('reproduce')
     .description('train every config in configs/ in parallel processes, draw every figure into pics/, and regenerate the README gallery')
