@@ -117,25 +117,55 @@ function Panel(run, index, width, height) {
   this.drawn = null;  // what the last drawing showed
   var sc = Math.max(0.6, Math.min(width / 640, height / 480));
   this.sz = { title: Math.max(10, Math.round(15 * sc)), tick: Math.max(9, Math.round(12 * sc)), digit: Math.max(11, Math.round(16 * sc)), r: Math.max(1, 2 * sc) };
-  this.sprites = null;
+  this.ink = null;
+  this.layer = null;
   this.bind();
 }
-Panel.prototype.makeSprites = function () {
-  var r = this.sz.r, dpr = window.devicePixelRatio || 1, k = this.run.numClasses;
-  var size = Math.ceil(2 * r + 2);
-  var mk = function (color) {
-    var c = document.createElement('canvas');
-    c.width = Math.ceil(size * dpr); c.height = Math.ceil(size * dpr);
-    var x = c.getContext('2d');
-    x.scale(dpr, dpr);
-    x.fillStyle = color;
-    x.beginPath(); x.arc(size / 2, size / 2, r, 0, 2 * Math.PI); x.fill();
-    return c;
+/** The dot: a disc's antialiased coverage (4x4 samples a pixel), and each class's colour as RGB. */
+Panel.prototype.makeInk = function () {
+  var dpr = window.devicePixelRatio || 1, R = this.sz.r * dpr, k = this.run.numClasses;
+  var h = Math.ceil(R + 1), dx = [], dy = [], cov = [];
+  for (var y = -h; y <= h; y++) for (var x = -h; x <= h; x++) {
+    var inside = 0;
+    for (var sy = 0; sy < 4; sy++) for (var sx = 0; sx < 4; sx++) {
+      var px = x + (sx + 0.5) / 4 - 0.5, py = y + (sy + 0.5) / 4 - 0.5;
+      if (px * px + py * py <= R * R) inside++;
+    }
+    if (inside) { dx.push(x); dy.push(y); cov.push(inside / 16); }
+  }
+  var probe = document.createElement('canvas').getContext('2d');
+  var rgb = function (color) {
+    probe.fillStyle = '#000'; probe.fillStyle = color;
+    var hex = probe.fillStyle;
+    return [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)];
   };
-  var s = { size: size, cls: [], faded: mk('rgba(170,170,170,0.35)'), unknown: mk('#b0b0b0') };
-  for (var c = 0; c < k; c++) s.cls.push(mk(classColor(c, k)));
-  this.sprites = s;
+  var colors = [];
+  for (var c = 0; c < k; c++) colors.push(rgb(classColor(c, k)));
+  colors.push(rgb('#b0b0b0'));
+  this.ink = { dx: dx, dy: dy, cov: cov, colors: colors, faded: [170, 170, 170], fadedAlpha: 0.35 };
 };
+/**
+ * Blends the dots of points order[from..to) into the RGBA pixels px (non-premultiplied, width
+ * w), within the rectangle [x0, x1) x [y0, y1). Direct pixel writes: 10,000 dots in a few ms.
+ */
+function blendDots(px, w, x0, y0, x1, y1, screen, order, from, to, dpr, ink, color, alpha) {
+  var dx = ink.dx, dy = ink.dy, cov = ink.cov, m = dx.length, r = color[0], g = color[1], b = color[2];
+  for (var j = from; j < to; j++) {
+    var q = order[j];
+    var cx = Math.round(screen[2 * q] * dpr), cy = Math.round(screen[2 * q + 1] * dpr);
+    for (var t = 0; t < m; t++) {
+      var x = cx + dx[t], y = cy + dy[t];
+      if (x < x0 || x >= x1 || y < y0 || y >= y1) continue;
+      var o = 4 * (y * w + x), sa = cov[t] * alpha, da = px[o + 3] / 255;
+      if (da === 0) { px[o] = r; px[o + 1] = g; px[o + 2] = b; px[o + 3] = sa * 255 + 0.5; continue; }
+      var oa = sa + da * (1 - sa), kd = da * (1 - sa);
+      px[o] = (r * sa + px[o] * kd) / oa;
+      px[o + 1] = (g * sa + px[o + 1] * kd) / oa;
+      px[o + 2] = (b * sa + px[o + 2] * kd) / oa;
+      px[o + 3] = oa * 255 + 0.5;
+    }
+  }
+}
 /** The current frame's points of the chosen split, or null. */
 Panel.prototype.points = function () {
   var f = this.run.frames[this.frameIndex];
@@ -213,7 +243,7 @@ Panel.prototype.titleLines = function (f) {
 };
 Panel.prototype.draw = function () {
   var ctx = this.ctx, W = this.width, H = this.height, a = this.area(), sz = this.sz;
-  if (!this.sprites) this.makeSprites();
+  if (!this.ink) this.makeInk();
   ctx.save();
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, W, H);
@@ -304,12 +334,28 @@ Panel.prototype.draw = function () {
     order[fill[gi]++] = i;
     if (gi < k) { mx[gi] += px; my[gi] += py; mc[gi]++; }
   }
-  var spr = this.sprites, half = spr.size / 2, hl = state.highlight;
-  var drawClass = function (gc, sprite) {
-    for (var j = counts[gc]; j < fill[gc]; j++) { var q = order[j]; ctx.drawImage(sprite, screen[2 * q] - half, screen[2 * q + 1] - half, spr.size, spr.size); }
-  };
-  for (c = 0; c <= k; c++) if (hl < 0 || c !== hl) drawClass(c, hl >= 0 ? spr.faded : (c < k ? spr.cls[c] : spr.unknown));
-  if (hl >= 0 && hl < k) drawClass(hl, spr.cls[hl]);
+  // The dots go into a pixel layer, composited onto the figure in one drawImage.
+  var dpr = window.devicePixelRatio || 1, LW = this.canvas.width, LH = this.canvas.height;
+  if (!this.layer || this.layer.canvas.width !== LW || this.layer.canvas.height !== LH) {
+    var lc = document.createElement('canvas');
+    lc.width = LW; lc.height = LH;
+    var lctx = lc.getContext('2d');
+    this.layer = { canvas: lc, ctx: lctx, img: lctx.createImageData(LW, LH) };
+  }
+  var layer = this.layer, pix = layer.img.data, hl = state.highlight, ink = this.ink;
+  new Uint32Array(pix.buffer).fill(0);
+  var bx0 = Math.ceil(a.left * dpr), by0 = Math.ceil(a.top * dpr), bx1 = Math.floor(a.right * dpr), by1 = Math.floor(a.bottom * dpr);
+  for (c = 0; c <= k; c++) {
+    if (hl >= 0 && c === hl) continue;
+    if (hl >= 0) blendDots(pix, LW, bx0, by0, bx1, by1, screen, order, counts[c], fill[c], dpr, ink, ink.faded, ink.fadedAlpha);
+    else blendDots(pix, LW, bx0, by0, bx1, by1, screen, order, counts[c], fill[c], dpr, ink, ink.colors[c], 1);
+  }
+  if (hl >= 0 && hl < k) blendDots(pix, LW, bx0, by0, bx1, by1, screen, order, counts[hl], fill[hl], dpr, ink, ink.colors[hl], 1);
+  layer.ctx.putImageData(layer.img, 0, 0, bx0, by0, bx1 - bx0, by1 - by0);
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.drawImage(layer.canvas, bx0, by0, bx1 - bx0, by1 - by0, bx0, by0, bx1 - bx0, by1 - by0);
+  ctx.restore();
   // The digit at each class mean (just outside the circle along the mean direction in the unit view).
   ctx.fillStyle = '#000'; ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
   ctx.font = 'bold ' + sz.digit + 'px ' + font;
