@@ -561,9 +561,10 @@ function setHighlight(c) {
 }
 function frameFor(run) {
   if (header.mode === 'run') return Math.min(run.frames.length - 1, state.pos);
-  // Gallery: the frame nearest to the slider's fraction of the run.
-  var last = run.frames[run.frames.length - 1].step || 1, f = state.pos / 1000, best = 0, bd = Infinity;
-  for (var i = 0; i < run.frames.length; i++) { var d = Math.abs(run.frames[i].step / last - f); if (d < bd - 1e-12) { bd = d; best = i; } }
+  // Gallery: what the run looked like at that fraction of its planned steps: the last frame taken
+  // at or before it (the first frame before any).
+  var total = Math.max(run.frames[run.frames.length - 1].step, run.epochs * run.stepsPerEpoch) || 1, f = state.pos / 1000, best = 0;
+  for (var i = 0; i < run.frames.length; i++) if (run.frames[i].step / total <= f + 1e-9) best = i;
   return best;
 }
 function positionLabel() {
