@@ -93,6 +93,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--color-by <what>', `colour points by predicted or true class (default: the config's plot.colorBy, ${DEFAULTS.plot.colorBy} when unset)`).choices(['predicted', 'true']))
     .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)
     .option('--force', 'replace the run in the output folder, finished or not (removes only the files a run wrote; never a folder that is not a run folder)')
+    .option('--no-report', "do not write the run's report page (<run>/report.html; `facelosses report` writes it later)")
     .option('-q, --quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
       const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
@@ -111,6 +112,7 @@ export function buildProgram(): Command {
         width: o.size?.width,
         height: o.size?.height,
         force: o.force,
+        report: o.report,
         quiet: o.quiet,
       });
       const last = r.metrics[r.metrics.length - 1]!;
@@ -118,6 +120,8 @@ export function buildProgram(): Command {
       process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
       process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
       process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+      const page = r.files.find((f) => f.endsWith('.html'));
+      if (page) process.stdout.write(`report: ${rel(page)}\n`);
       if (r.drawErrors.length) {
         throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
       }
@@ -211,6 +215,7 @@ export function buildProgram(): Command {
       process.stdout.write(formatOutcomes(r) + '\n');
       process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
       if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
+      if (r.galleryReport) process.stdout.write(`gallery report: ${displayPath(r.galleryReport)}\n`);
       const failed = r.outcomes.filter((x) => x.status === 'failed');
       const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
       if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);

@@ -1,7 +1,7 @@
 /** `facelosses report`: one self-contained HTML page of a run's features over training. */
 import { join } from 'node:path';
 import { isRunDir } from '../run/run.js';
-import { writeRunReport, type WrittenPage } from '../report/page.js';
+import { REPORT_FILE, writeRunReport, type WrittenPage } from '../report/page.js';
 import { UserError } from '../util/errors.js';
 import { latestRun } from './plot.js';
 
@@ -13,8 +13,6 @@ export interface ReportCommandOptions {
   /** Where to say which run was chosen when `run` is not given (default: stderr). */
   log?: (line: string) => void;
 }
-
-export const REPORT_FILE = 'report.html';
 
 export function reportCommand(o: ReportCommandOptions): WrittenPage & { run: string } {
   let run = o.run;

@@ -12,6 +12,7 @@ import { type BackendName, initBackend } from '../backend.js';
 import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
+import { REPORT_FILE, writeRunReport } from '../report/page.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
@@ -40,6 +41,8 @@ export interface TrainCommandOptions extends Overrides {
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
+  /** Write the run's report page, <run>/report.html (default true). */
+  report?: boolean;
   quiet?: boolean;
   label?: string;
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
@@ -297,5 +300,13 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
       process.off('SIGTERM', onSignal);
       unlock();
     });
+  // The run's report page; one that cannot be written stops nothing (`facelosses report` writes it later).
+  if (o.report !== false) {
+    try {
+      files.push(writeRunReport(outDir, join(outDir, REPORT_FILE)).file);
+    } catch (e) {
+      process.stderr.write(`warning: the report page could not be written (${errnoText(e)}); write it with ${command('report', '--run', shellPath(outDir))}\n`);
+    }
+  }
   return { ...result, config, files, drawErrors };
 }

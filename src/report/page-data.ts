@@ -276,5 +276,5 @@ export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: 
 
 /** The blob as the page embeds it: gzip, then base64. */
 export function packBlob(blob: Uint8Array): string {
-  return gzipSync(blob, { level: 9 }).toString('base64');
+  return gzipSync(blob, { level: 6 }).toString('base64');
 }

@@ -6,6 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/fsx.js';
+import { REPORT_FILE } from '../run/run.js';
+
+/** A run's report page, in its run folder. */
+export { REPORT_FILE };
 import { buildPageData, packBlob, type PageData, type PageOptions } from './page-data.js';
 import { PAGE_SCRIPT } from './page-client.js';
 

@@ -1,16 +1,16 @@
 /**
  * What an output folder holds before `facelosses train` writes a run into it, and how a run is
  * replaced (--force) without touching anything a run did not write: only run.json,
- * metrics.jsonl, the snapshot, separability and checkpoint files, and the run's own figures are
- * removed, and a folder only when that leaves it empty. A folder that holds other files and is
- * not a run folder is never used.
+ * metrics.jsonl, the snapshot, separability and checkpoint files, the run's own figures and its
+ * report page are removed, and a folder only when that leaves it empty. A folder that holds other
+ * files and is not a run folder is never used.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { figureNaming, figurePath } from '../report/figures.js';
 import { LOCK_FILE } from './lock.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
-import { METRICS_FILE, RUN_FILE, type RunInfo } from './run.js';
+import { METRICS_FILE, REPORT_FILE, RUN_FILE, type RunInfo } from './run.js';
 import { SNAPSHOT_DIR } from './snapshot.js';
 
 export type FolderState =
@@ -108,7 +108,8 @@ export function removeRunFiles(dir: string, info?: RunInfo): string[] {
     }
     rmEmptyDir(pics);
   }
-  for (const f of readdirSync(dir)) if (TMP(RUN_FILE).test(f) || TMP(METRICS_FILE).test(f)) rm(join(dir, f));
+  for (const f of readdirSync(dir)) if (TMP(RUN_FILE).test(f) || TMP(METRICS_FILE).test(f) || TMP(REPORT_FILE).test(f)) rm(join(dir, f));
+  rm(join(dir, REPORT_FILE));
   rm(join(dir, METRICS_FILE));
   rm(join(dir, RUN_FILE)); // last: until here the folder is still recognised as a run
   return removed;
