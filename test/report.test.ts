@@ -17,7 +17,7 @@ import { buildPageData } from '../src/report/page-data.js';
 import { writeGalleryReport, writeRunReport } from '../src/report/page.js';
 import { launchChromium } from './helpers/browser.js';
 import { runCli } from './helpers/cli.js';
-import { tempDir } from './helpers/fixtures.js';
+import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
 import { LONE_POINT, writeFakeRun } from './helpers/report-run.js';
 
 let dir = '';
@@ -77,6 +77,24 @@ test('report command: writes <run>/report.html; a bad --out or a folder that is 
   assert.equal(none.code, 2);
   assert.match(none.stderr, /not a facelosses run folder/);
   assert.ok(!existsSync(join(dir, 'y.html')));
+});
+
+test('train writes the run\'s report page (its digits from the run\'s data folder); --no-report does not; --force removes it with the run', () => {
+  const data = writeSyntheticIdx(join(dir, 'idx'), 256, 64);
+  const out = join(dir, 'tiny');
+  const args = ['train', '--config', 'configs/softmax.yaml', '--epochs', '1', '--data-dir', data, '--out', out, '--backend', 'wasm', '--threads', '1', '-q'];
+  const r = runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const page = join(out, 'report.html');
+  assert.match(r.stdout, /report: .*tiny\/report\.html/);
+  const { data: d } = buildPageData([out], 'run');
+  assert.equal(d.images.valid.count, 64);
+  assert.equal(d.imageNote, '');
+  assert.ok(existsSync(page));
+  const again = runCli([...args, '--force', '--no-report']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(!existsSync(page), '--force removed the old page and --no-report wrote none');
+  assert.doesNotMatch(again.stdout, /report:/);
 });
 
 /** Opens a page from file:// and collects its console errors and page errors. */
