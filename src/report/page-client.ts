@@ -113,6 +113,8 @@ function Panel(run, index, width, height) {
   this.ctx = this.canvas.getContext('2d');
   this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   this.box.appendChild(this.canvas);
+  this.caption = el('div', { 'class': 'fl-caption' });
+  this.box.appendChild(this.caption);
   this.screen = null; // 2n screen coordinates of the last drawing (NaN: not drawn)
   this.drawn = null;  // what the last drawing showed
   var sc = Math.max(0.6, Math.min(width / 640, height / 480));
@@ -256,6 +258,7 @@ Panel.prototype.draw = function () {
   if (!p) {
     ctx.fillText('no ' + state.split + ' points in this frame', W / 2, H / 2);
     ctx.restore();
+    this.caption.textContent = '';
     this.screen = null;
     this.drawn = { n: 0 };
     return;
@@ -373,6 +376,8 @@ Panel.prototype.draw = function () {
   ctx.strokeStyle = '#000';
   ctx.strokeRect(Math.round(a.left) + 0.5, Math.round(a.top) + 0.5, Math.round(a.right - a.left), Math.round(a.bottom - a.top));
   ctx.restore();
+  var sp = p.sp, fmt = function (v) { return v.toLocaleString('en-US'); };
+  this.caption.textContent = sp.stride > 1 ? fmt(sp.n) + ' of the frame\'s ' + fmt(sp.total) + ' ' + state.split + ' points (one in ' + sp.stride + ')' : fmt(sp.n) + ' ' + state.split + ' points';
   this.screen = screen;
   this.drawn = { n: n, frame: p.frame, sp: p.sp, set: p.set, pts: pts, labelPos: labelPos, limits: L, area: a };
 };
@@ -504,7 +509,7 @@ function drawCurves(canvas, run, epoch) {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
   var m = run.metrics, font = 'DejaVu Sans, Helvetica, Arial, sans-serif';
-  var xMax = Math.max(run.epochs, m.length ? m[m.length - 1].epoch : 1);
+  var xEnd = Math.max(run.epochs, m.length ? m[m.length - 1].epoch : 1), xMax = xEnd * 1.04;
   var charts = [
     { title: 'loss', keys: ['loss', 'validLoss'], names: ['train', 'valid'], fmt: function (v) { return fmtTick(v); } },
     { title: 'accuracy', keys: ['trainAccuracy', 'validAccuracy'], names: ['train', 'valid'], fmt: function (v) { return Math.round(v * 100) + '%'; } }
@@ -532,7 +537,7 @@ function drawCurves(canvas, run, epoch) {
     ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
     ticks(lo, hi, 4).forEach(function (v) { var y = Y(v); ctx.fillText(c.fmt(v), a.left - 4, y); ctx.beginPath(); ctx.moveTo(a.left - 3, y); ctx.lineTo(a.left, y); ctx.stroke(); });
     ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-    ticks(0, xMax, 5).forEach(function (v) { var x = X(v); ctx.fillText(fmtTick(v), x, a.bottom + 3); });
+    ticks(0, xEnd, 5).forEach(function (v) { var x = X(v); ctx.fillText(fmtTick(v), x, a.bottom + 3); });
     ctx.fillText('epoch', (a.left + a.right) / 2, a.bottom + 15);
     c.keys.forEach(function (k, ki) {
       ctx.strokeStyle = colors[ki]; ctx.fillStyle = colors[ki]; ctx.lineWidth = 1.5;

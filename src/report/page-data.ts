@@ -23,8 +23,11 @@ export interface Segment {
 }
 
 export interface PageSplitFrame {
-  /** Points. */
+  /** Points on the page. */
   n: number;
+  /** Points in the frame; the page keeps every `stride`-th. */
+  total: number;
+  stride: number;
   /** n * dim int16 features; multiply by `scale` for the feature values. */
   xy: Segment;
   scale: number;
@@ -212,7 +215,7 @@ export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: 
         pointSets.push({ split, n, labels: blob.add(labels), slots: blob.add(slots) });
         lastSet[split] = { set, labels, indices };
       }
-      return { n, xy: blob.add(xy), scale, pred: blob.add(pred), set };
+      return { n, total, stride, xy: blob.add(xy), scale, pred: blob.add(pred), set };
     };
     const frames: PageFrame[] = picks.map((fi) => {
       const f = history.frames[fi]!;

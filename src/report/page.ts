@@ -37,6 +37,7 @@ canvas { background: #fff; box-shadow: 0 0 0 1px #ddd; }
 #fl-status { font-size: 12px; color: #666; margin-top: 8px; }
 #fl-status.fl-error { color: #b00; font-size: 15px; }
 .fl-help { font-size: 12px; color: #666; }
+.fl-caption { font-size: 12px; color: #666; margin: 2px 4px; }
 `;
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
