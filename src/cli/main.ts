@@ -95,6 +95,7 @@ export function buildProgram(): Command {
     .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)
     .option('--force', 'replace the run in the output folder, finished or not (removes only the files a run wrote; never a folder that is not a run folder)')
     .option('--no-animation', 'do not draw the animated GIF of the valid features forming at the end of the run (`facelosses animate` draws it later)')
+    .option('--no-report', "do not write the run's report page (<run>/report.html; `facelosses report` writes it later)")
     .option('-q, --quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
       const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
@@ -113,6 +114,7 @@ export function buildProgram(): Command {
         width: o.size?.width,
         height: o.size?.height,
         force: o.force,
+        report: o.report,
         quiet: o.quiet,
         onEvent: o.quiet ? undefined : createProgress(process.stderr),
         animation: o.animation,
@@ -124,6 +126,8 @@ export function buildProgram(): Command {
       process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
       process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
       if (gifs.length) process.stdout.write(`animation${gifs.length > 1 ? 's' : ''}:\n${gifs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+      const page = r.files.find((f) => f.endsWith('.html'));
+      if (page) process.stdout.write(`report: ${rel(page)}\n`);
       if (r.drawErrors.length) {
         throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
       }
@@ -169,6 +173,18 @@ export function buildProgram(): Command {
       const { animateCommand } = await import('../commands/animate.js');
       const r = await animateCommand({ run: o.run, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${displayPath(r.file)}\n`);
+    });
+
+  program
+    .command('report')
+    .description('write one self-contained HTML page of a run: its features over training on a slider, digits on hover, loss and accuracy curves (opens from disk, offline)')
+    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
+    .option('-o, --out <file>', 'the HTML file (default: <run>/report.html)')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (o) => {
+      const { reportCommand } = await import('../commands/report.js');
+      const r = reportCommand({ run: o.run, out: o.out });
+      process.stdout.write(`report: ${rel(r.file)} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.frames} frame${r.frames === 1 ? '' : 's'})\n`);
     });
 
   const reproduce = program
@@ -231,6 +247,7 @@ export function buildProgram(): Command {
       process.stdout.write(formatOutcomes(r) + '\n');
       process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
       if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
+      if (r.galleryReport) process.stdout.write(`gallery report: ${displayPath(r.galleryReport)}\n`);
       const failed = r.outcomes.filter((x) => x.status === 'failed');
       const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
       if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);

@@ -69,6 +69,8 @@ export interface ReproduceResult {
   figures: string[];
   contactSheet?: string;
   readme?: string;
+  /** The gallery's report page (<out>/gallery-<profile>.html): every run on one slider. */
+  galleryReport?: string;
   /** Problems found when checking the outputs (missing or unreadable figures). */
   problems: string[];
   ok: boolean;

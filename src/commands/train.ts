@@ -11,6 +11,7 @@ import { type BackendName, describeAdapter, initBackend } from '../backend.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawRunAnimations } from '../report/animation.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
+import { REPORT_FILE, writeRunReport } from '../report/page.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
@@ -43,6 +44,8 @@ export interface TrainCommandOptions extends Overrides {
   width?: number;
   height?: number;
   /** No progress lines, warnings only. */
+  /** Write the run's report page, <run>/report.html (default true). */
+  report?: boolean;
   quiet?: boolean;
   /** Receives every training event (the CLI draws its progress bar from them). */
   onEvent?: TrainOptions['onEvent'];
@@ -302,5 +305,13 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
       unlock();
     });
   if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log)));
+  // The run's report page; one that cannot be written stops nothing (`facelosses report` writes it later).
+  if (o.report !== false) {
+    try {
+      files.push(writeRunReport(outDir, join(outDir, REPORT_FILE)).file);
+    } catch (e) {
+      process.stderr.write(`warning: the report page could not be written (${errnoText(e)}); write it with ${command('report', '--run', shellPath(outDir))}\n`);
+    }
+  }
   return { ...result, config, files, drawErrors };
 }

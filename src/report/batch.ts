@@ -19,6 +19,7 @@ import { displayPath, writeFileAtomic } from '../util/fsx.js';
 import { makeFolder } from '../util/folders.js';
 import { figureNaming, type View, viewsOf } from './figures.js';
 import { redrawRun } from './redraw.js';
+import { writeGalleryReport } from './page.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from './gallery.js';
 
 const rel = displayPath;
@@ -174,6 +175,8 @@ export interface BatchOutputs {
   contactSheet?: string;
   /** The gallery file written. */
   readme?: string;
+  /** The gallery's report page: every run side by side on one slider. */
+  galleryReport?: string;
   problems: string[];
 }
 
@@ -184,6 +187,14 @@ export async function writeBatchOutputs(o: BatchOutputOptions): Promise<BatchOut
   const contactSheet = gallery.length ? await contactSheetOf(gallery, pics, profile) : undefined;
   const figures = gallery.flatMap((g) => g.figures.map((f) => f.file));
   const problems = await checkOutputs(gallery, [...figures, ...(contactSheet ? [contactSheet] : [])]);
+  let galleryReport: string | undefined;
+  if (gallery.length) {
+    try {
+      galleryReport = writeGalleryReport(gallery.map((g) => plan.resolved.get(g.stem)!.runDir), join(o.outRoot, `gallery-${profile}.html`)).file;
+    } catch (e) {
+      problems.push(`the gallery report page could not be written: ${(e as Error).message}`);
+    }
+  }
 
   // Summary for machines, next to the runs.
   const summary = {
@@ -192,13 +203,14 @@ export async function writeBatchOutputs(o: BatchOutputOptions): Promise<BatchOut
     codeVersion: o.codeVersion,
     pics: rel(pics),
     contactSheet: contactSheet ? rel(contactSheet) : null,
+    galleryReport: galleryReport ? rel(galleryReport) : null,
     runs: sortByRegistry(outcomes.map((x) => ({ ...x, config: plan.resolved.get(x.stem)?.config }))).map(({ config: _c, ...x }) => ({ ...x, runDir: x.runDir ? rel(x.runDir) : null })),
     problems,
   };
   writeFileAtomic(join(o.outRoot, `reproduce-${profile}.json`), JSON.stringify(summary, null, 2) + '\n');
 
   const readme = o.readme === false ? undefined : writeGallery({ ...o, gallery, missing, contactSheet, problems });
-  return { gallery, figures, contactSheet, readme, problems };
+  return { gallery, figures, contactSheet, readme, galleryReport, problems };
 }
 
 /**

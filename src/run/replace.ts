@@ -1,9 +1,9 @@
 /**
  * What an output folder holds before `facelosses train` writes a run into it, and how a run is
  * replaced (--force) without touching anything a run did not write: only run.json,
- * metrics.jsonl, the snapshot, separability, history and checkpoint files, and the run's own
- * figures and animations are removed, and a folder only when that leaves it empty. A folder that
- * holds other files and is not a run folder is never used.
+ * metrics.jsonl, the snapshot, separability, history and checkpoint files, the run's own figures,
+ * animations and report page are removed, and a folder only when that leaves it empty. A folder
+ * that holds other files and is not a run folder is never used.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { animationPath, figureNaming, figurePath } from './figure-names.js';
 import { LOCK_FILE } from './lock.js';
 import { CHECKPOINT_DIR } from './checkpoint.js';
 import { HISTORY_DIR, HISTORY_FILE } from './history.js';
-import { METRICS_FILE, RUN_FILE, type RunInfo } from './run.js';
+import { METRICS_FILE, REPORT_FILE, RUN_FILE, type RunInfo } from './run.js';
 import { SNAPSHOT_DIR } from './snapshot.js';
 
 export type FolderState =
@@ -116,7 +116,8 @@ export function removeRunFiles(dir: string, info?: RunInfo): string[] {
     }
     rmEmptyDir(pics);
   }
-  for (const f of readdirSync(dir)) if (TMP(RUN_FILE).test(f) || TMP(METRICS_FILE).test(f)) rm(join(dir, f));
+  for (const f of readdirSync(dir)) if (TMP(RUN_FILE).test(f) || TMP(METRICS_FILE).test(f) || TMP(REPORT_FILE).test(f)) rm(join(dir, f));
+  rm(join(dir, REPORT_FILE));
   rm(join(dir, METRICS_FILE));
   rm(join(dir, RUN_FILE)); // last: until here the folder is still recognised as a run
   return removed;

@@ -40,6 +40,8 @@ export interface EpochMetrics {
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
+/** The run's report page (src/report/page.ts). */
+export const REPORT_FILE = 'report.html';
 
 export function isRunDir(dir: string): boolean {
   return existsSync(join(dir, RUN_FILE));
