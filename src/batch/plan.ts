@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { type Profile, type ResolvedConfig, type ViewChoice, loadConfigFile } from '../config/config.js';
 import { configHash, sameConfig } from '../config/identity.js';
 import { type BatchOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
@@ -14,7 +14,7 @@ import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
 import { displayPath } from '../util/fsx.js';
 
-export type ViewChoice = 'raw' | 'unit' | 'both';
+export type { ViewChoice } from '../config/config.js';
 export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw';
 
 export { sameConfig } from '../config/identity.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { command, shellPath } from '../cli/hint.js';
 import { renderSnapshot, figureNaming, viewsOf } from '../report/figures.js';
-import { scheduleNote } from '../config/config.js';
+import { scheduleNote, type ViewChoice, viewProblem } from '../config/config.js';
 import { RUN_FILE, readRunInfo } from '../run/run.js';
 import { listSnapshots, loadSnapshot, type SplitName } from '../run/snapshot.js';
 import { UserError } from '../util/errors.js';
@@ -16,7 +16,7 @@ export interface PlotCommandOptions {
   epoch?: number;
   split?: SplitName;
   out?: string;
-  view?: 'raw' | 'unit' | 'both';
+  view?: ViewChoice;
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
@@ -71,6 +71,10 @@ export async function plotCommand(o: PlotCommandOptions): Promise<string[]> {
     throw new UserError(`${run} has no ${o.split ? o.split + ' ' : ''}snapshot${o.epoch !== undefined ? ` at epoch ${o.epoch}` : ''}; saved epochs: ${epochs}`);
   }
   const naming = figureNaming(info.config);
+  if (o.view) {
+    const vp = viewProblem(o.view, naming.dim);
+    if (vp) throw new UserError(`--view ${o.view}: ${vp}`);
+  }
   // Every snapshot is read and every figure drawn in memory first: a corrupt snapshot or a
   // failed write leaves no partial set of figures behind.
   const snaps = chosen.map((s) => loadSnapshot(s.file));
@@ -79,7 +83,7 @@ export async function plotCommand(o: PlotCommandOptions): Promise<string[]> {
     figs.push(
       ...(await renderSnapshot(snap, naming, scheduleNote(info.config), {
         picsDir: o.out ?? join(run, 'pics'),
-        views: viewsOf(o.view ?? info.config.plot.view),
+        views: viewsOf(o.view ?? info.config.plot.view, naming.dim),
         colorBy: o.colorBy ?? info.config.plot.colorBy,
         width: o.width ?? info.config.plot.width,
         height: o.height ?? info.config.plot.height,

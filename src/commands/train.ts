@@ -2,7 +2,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { type Overrides, type Profile, type ResolvedConfig, DEFAULT_PROFILE, loadConfigFile, scheduleNote } from '../config/config.js';
+import { type Overrides, type Profile, type ResolvedConfig, type ViewChoice, DEFAULT_PROFILE, loadConfigFile, scheduleNote, viewProblem } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
 import { command, restartCommand, shellPath } from '../cli/hint.js';
 export { restartCommand };
@@ -36,7 +36,7 @@ export interface TrainCommandOptions extends Overrides {
   force?: boolean;
   /** Where PNGs go (default <run>/pics). */
   pics?: string;
-  view?: 'raw' | 'unit' | 'both';
+  view?: ViewChoice;
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
@@ -165,7 +165,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   const given = pickOverrides(o);
   const plan = o.resume !== undefined ? planResume({ dir: o.resume, config: o.config, profile: o.profile, overrides: given, out: o.out, force: o.force }, (m) => warnings.push(m)) : undefined;
   const config = plan?.config ?? loadConfigFile(o.config!, o.profile ?? DEFAULT_PROFILE, given, (m) => warnings.push(m));
-  if (o.view) config.plot.view = o.view;
+  if (o.view) {
+    const vp = viewProblem(o.view, config.model.embeddingDim);
+    if (vp) throw new UserError(`--view ${o.view}: ${vp}`);
+    config.plot.view = o.view;
+  }
   if (o.colorBy) config.plot.colorBy = o.colorBy;
   if (o.width) config.plot.width = o.width;
   if (o.height) config.plot.height = o.height;
@@ -270,7 +274,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
           out.push(
             ...(await drawSnapshot(s, naming, scheduleNote(config), {
               picsDir,
-              views: viewsOf(config.plot.view),
+              views: viewsOf(config.plot.view, config.model.embeddingDim),
               colorBy: config.plot.colorBy,
               width: config.plot.width,
               height: config.plot.height,

@@ -57,7 +57,7 @@ export function describeFullSchedule(files: string[]): string | undefined {
 /** The figures a finished run should have in `picsDir`, and whether they are all there. */
 export function runFigures(info: RunInfo, picsDir: string) {
   const naming = figureNaming(info.config);
-  const views = viewsOf(info.config.plot.view) as View[];
+  const views = viewsOf(info.config.plot.view, naming.dim);
   const figures = expectedFigures(picsDir, info.config, naming, views);
   return { naming, views, figures, present: figures.every((f) => existsSync(f.file)) };
 }
