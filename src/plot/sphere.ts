@@ -101,6 +101,8 @@ export interface PreparedSphere {
   color: Int32Array;
   /** Mean unit direction per class (normalised), null for a class with no point. */
   meanDirs: ([number, number, number] | null)[];
+  /** Mean raw feature per class, null for a class with no point. */
+  rawMeans: ([number, number, number] | null)[];
   /** Class weight directions (normalised), or null per class when absent. */
   weightDirs: ([number, number, number] | null)[];
   drawn: number;
@@ -125,6 +127,7 @@ export function prepareSphere(input: SphereInput): PreparedSphere {
   const norms = new Float64Array(n);
   const color = new Int32Array(n);
   const sums = Array.from({ length: k }, () => [0, 0, 0]);
+  const rawSums = Array.from({ length: k }, () => [0, 0, 0, 0]);
   let m = 0;
   let skipped = 0;
   for (let i = 0; i < n; i++) {
@@ -151,6 +154,11 @@ export function prepareSphere(input: SphereInput): PreparedSphere {
       s[0]! += x / r;
       s[1]! += y / r;
       s[2]! += z / r;
+      const t = rawSums[l]!;
+      t[0]! += x;
+      t[1]! += y;
+      t[2]! += z;
+      t[3]! += 1;
     }
     m++;
   }
@@ -165,6 +173,7 @@ export function prepareSphere(input: SphereInput): PreparedSphere {
     norms: norms.subarray(0, m),
     color: color.subarray(0, m),
     meanDirs: sums.map(unitDir),
+    rawMeans: rawSums.map((t) => (t[3]! > 0 ? ([t[0]! / t[3]!, t[1]! / t[3]!, t[2]! / t[3]!] as [number, number, number]) : null)),
     weightDirs: Array.from({ length: k }, (_, c) => (cd ? unitDir([Number(cd[3 * c]), Number(cd[3 * c + 1]), Number(cd[3 * c + 2])]) : null)),
     drawn: m,
     skipped,
@@ -449,6 +458,12 @@ function drawRaw(ctx: Ctx, p: PreparedSphere, cam: SphereCamera, x0: number, y0:
     ctx.arc(sx[i]!, sy[i]!, o.radius, 0, 2 * Math.PI);
     ctx.fill();
   }
+  // the class digit at each class's mean feature, as in the 2-D raw figures
+  p.rawMeans.forEach((m, c) => {
+    if (!m) return;
+    const [a, b] = project(cam, m[0], m[1], m[2]);
+    digit(ctx, o.classNames?.[c] ?? String(c), cx + a * s, cy - b * s, o.digitSize, family, 1);
+  });
   ctx.restore();
   // tick: the length of the axes in feature units
   ctx.save();
@@ -456,7 +471,8 @@ function drawRaw(ctx: Ctx, p: PreparedSphere, cam: SphereCamera, x0: number, y0:
   ctx.fillStyle = '#000000';
   ctx.textAlign = 'left';
   ctx.textBaseline = 'bottom';
-  ctx.fillText(`axes: ±${formatNumber(extent)}`, x0 + 4, y0 + h - 2);
+  ctx.textBaseline = 'top';
+  ctx.fillText(`axes: ±${formatNumber(extent)}`, x0 + 4, y0 + 2);
   ctx.restore();
 }
 
@@ -501,14 +517,14 @@ function drawNormPanel(ctx: Ctx, p: PreparedSphere, x0: number, y0: number, w: n
     ctx.fillText(String(c), left - 4, y);
     if (!s) return;
     ctx.strokeStyle = classColor(c, k);
-    ctx.lineWidth = Math.max(2, rowH * 0.25);
+    ctx.lineWidth = Math.max(2, Math.min(rowH * 0.25, small * 0.35));
     ctx.beginPath();
     ctx.moveTo(X(s.lo), y);
     ctx.lineTo(X(s.hi), y);
     ctx.stroke();
     ctx.fillStyle = classColor(c, k);
     ctx.beginPath();
-    ctx.arc(X(s.med), y, Math.max(2.5, rowH * 0.28), 0, 2 * Math.PI);
+    ctx.arc(X(s.med), y, Math.max(2.5, Math.min(rowH * 0.28, small * 0.4)), 0, 2 * Math.PI);
     ctx.fill();
     ctx.strokeStyle = '#000000';
     ctx.lineWidth = 1;
@@ -530,10 +546,15 @@ function drawTitle(ctx: Ctx, title: string, width: number, size: number, pad: nu
   const lines = title.split('\n');
   ctx.save();
   ctx.fillStyle = '#000000';
-  ctx.font = `${size}px ${family}`;
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
-  lines.forEach((l, i) => ctx.fillText(l, width / 2, pad + i * size * 1.2));
+  lines.forEach((l, i) => {
+    // a line wider than the figure is set smaller, not cut
+    ctx.font = `${size}px ${family}`;
+    const w = ctx.measureText(l).width;
+    if (w > width - 2 * pad) ctx.font = `${Math.max(7, Math.floor((size * (width - 2 * pad)) / w))}px ${family}`;
+    ctx.fillText(l, width / 2, pad + i * size * 1.2);
+  });
   ctx.restore();
   return pad * 2 + lines.length * size * 1.2;
 }
