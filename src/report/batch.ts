@@ -123,7 +123,9 @@ async function contactSheetOf(gallery: GalleryRun[], pics: string, profile: Prof
   const tiles = [];
   for (const g of gallery) {
     const last = g.config.snapshots[g.config.snapshots.length - 1]!;
-    const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === g.views[0]);
+    // 3-D runs: the sphere from its fixed viewpoint
+    const view = g.naming.dim === 3 && g.views.includes('unit') ? 'unit' : g.views[0];
+    const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === view);
     if (!f || (await checkPng(f.file))) continue; // reported by the output check
     const acc = g.metrics.at(-1)?.validAccuracy;
     const shared = gallery.filter((x) => x.naming.displayName === g.naming.displayName).length > 1;

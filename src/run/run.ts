@@ -50,6 +50,8 @@ export function readRunInfo(dir: string): RunInfo {
   try {
     const info = JSON.parse(readFileSync(file, 'utf8')) as RunInfo;
     if (info.format !== 'facelosses-run/1') throw new Error(`unknown format ${JSON.stringify(info.format)}`);
+    // A run recorded before configs had a model section has 2-D features.
+    if (info.config && typeof info.config === 'object' && !info.config.model) info.config.model = { embeddingDim: 2 };
     return info;
   } catch (e) {
     throw new UserError(`${file}: unreadable run file (${(e as Error).message}); the run cannot be continued or redrawn: start it over with --force (it removes only the files a run wrote)`);
