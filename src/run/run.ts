@@ -23,6 +23,17 @@ export interface RunInfo {
   pics?: string;
   /** When the run was continued from a checkpoint, each time. */
   resumedAt?: string[];
+  /**
+   * The feature dimension D (config.model.embeddingDim): every snapshot holds count×D features.
+   * What a drawing of the run (figures, animation frames, a page) reads first: 2 draws the
+   * circle (src/plot/scatter.ts), 3 the sphere (src/plot/sphere.ts: drawSphere, drawHammer).
+   */
+  embeddingDim?: number;
+}
+
+/** The feature dimension of a run (2 for a run recorded before the dimension was written). */
+export function runEmbeddingDim(info: Pick<RunInfo, 'embeddingDim' | 'config'>): number {
+  return info.embeddingDim ?? info.config?.model?.embeddingDim ?? 2;
 }
 
 export interface EpochMetrics {
