@@ -5,12 +5,11 @@
  * A run that is not the full reference schedule says its profile in every title.
  */
 import { join } from 'node:path';
-import { type ResolvedConfig, scheduleNote } from '../config/config.js';
+import { type ResolvedConfig, type ViewChoice, scheduleNote } from '../config/config.js';
 import { getLossDefinition } from '../losses/registry.js';
 import { lossDisplayName } from '../losses/types.js';
 import { renderScatterPng } from '../plot/scatter.js';
 import { renderSpherePng } from '../plot/sphere.js';
-import type { ViewChoice } from '../config/config.js';
 import { formatTitleParams } from '../plot/title.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
 import type { Snapshot, SplitName } from '../run/snapshot.js';
