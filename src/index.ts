@@ -34,5 +34,8 @@ export { parseIdx, readIdxFile, encodeIdx } from './data/idx.js';
 export { loadDataset, defaultMnistDir, type Dataset, type Split } from './data/mnist.js';
 export { computeSeparability } from './metrics/separability.js';
 export { renderScatterPng, writeScatterPng } from './plot/scatter.js';
+export { drawHammer, drawSphere, hammer, oppositeCamera, prepareSphere, project, renderSphere, renderSpherePng, sphereCamera, sphereSizes } from './plot/sphere.js';
+export type { PreparedSphere, SphereCamera, SphereDrawOptions, SphereInput, SphereView } from './plot/sphere.js';
+export { maxMinAngle } from './losses/bounds.js';
 export { formatTitleParams } from './plot/title.js';
 export { Rng } from './rng.js';

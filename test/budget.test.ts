@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { listConfigs } from '../src/batch/plan.js';
 import { DEV_MACHINE_COST, QUICK_BUDGET, estimateRun } from '../src/config/budget.js';
 import { loadConfigFile, resolveConfig } from '../src/config/config.js';
 
-const configs = readdirSync('configs').filter((f) => f.endsWith('.yaml')).sort();
-const quick = configs.map((f) => ({ file: f, c: loadConfigFile(join('configs', f), 'quick') }));
+// Every config reproduce plans: configs/*.yaml and the subfolders (configs/3d/*.yaml as '3d/arcface.yaml').
+const quick = listConfigs('configs').map(({ stem, file }) => ({ file: `${stem}.yaml`, c: loadConfigFile(file, 'quick') }));
 
 test('estimateRun counts the steps a schedule asks for (last partial batch dropped) and prices them', () => {
   const c = resolveConfig({ loss: { name: 'softmax' } }, 'x.yaml', 'full', { epochs: 2, trainLimit: 1000, validLimit: 500 });
@@ -53,5 +52,12 @@ test('the quick profile trains on all the data with enough steps for the normali
     assert.ok(estimateRun(c).steps >= 16 * 468, `${stem}: the normalised heads need at least 16 full-data epochs`);
     assert.equal(c.train.lr, 0.001, `${stem}: a normalised head keeps the reference learning rate (x3 collapses classes in 2-D)`);
     assert.equal(c.train.warmupEpochs, 0, stem);
+  }
+  // The 3-D configs are in the plan, each a 3-D run with the sphere figures.
+  const sphere = quick.filter((q) => q.file.startsWith('3d/'));
+  assert.deepEqual(sphere.map((q) => q.file.slice(3, -5)).sort(), ['arcface', 'center', 'cosface', 'normface', 'softmax', 'sphereface']);
+  for (const { file, c } of sphere) {
+    assert.equal(c.model.embeddingDim, 3, file);
+    assert.match(c.name, /-3d$/, `${file}: a run folder of its own`);
   }
 });

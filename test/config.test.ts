@@ -111,7 +111,7 @@ test('--lr: the learning rate after the profile; checked as train.lr; passed on 
 });
 
 test('config errors name the file and the key and say what is right', () => {
-  expectError({ ...base, trian: {} }, /unknown key 'trian'; known keys: name, description, loss, data, train/);
+  expectError({ ...base, trian: {} }, /unknown key 'trian'; known keys: name, description, loss, model, data, train/);
   expectError({ ...base, train: { epoch: 3 } }, /unknown key 'train.epoch'; known keys of train: epochs/);
   expectError({ ...base, train: { epochs: 'many' } }, /train.epochs must be a whole number, got "many"/);
   expectError({ ...base, train: { lr: -1 } }, /train.lr must be > 0, got -1/);

@@ -16,9 +16,9 @@ export async function useCpu(): Promise<void> {
   await tf.ready();
 }
 
-/** createLoss with warnings collected instead of printed. */
-export function make(name: string, params: LossParams = {}, numClasses = 3, warnings: string[] = []): Loss {
-  return createLoss(name, params, { numClasses, embeddingDim: 2 }, (m) => warnings.push(m));
+/** createLoss with warnings collected instead of printed; 2-D features unless `embeddingDim` says otherwise. */
+export function make(name: string, params: LossParams = {}, numClasses = 3, warnings: string[] = [], embeddingDim = 2): Loss {
+  return createLoss(name, params, { numClasses, embeddingDim }, (m) => warnings.push(m));
 }
 
 /** make(), then the class weights set to `W` (a fixture of the test). */

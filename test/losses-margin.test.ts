@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { additiveAngularMargin } from '../src/losses/arcface.js';
-import { cosfaceMaxMargin2d, cosfaceMinScale } from '../src/losses/cosface.js';
+import { cosfaceMaxMargin, cosfaceMaxMargin2d, cosfaceMinScale } from '../src/losses/cosface.js';
+import { maxMinAngle } from '../src/losses/bounds.js';
 import { magfaceMinLambda } from '../src/losses/magface.js';
 import { LossConfigError, getLossDefinition, resolveParams } from '../src/losses/registry.js';
 import {
@@ -120,6 +121,16 @@ describe('cosface / amsoftmax', () => {
     assertClose(cosfaceMinScale(10), 0.9 * Math.log(81), { abs: 1e-9 }, 's bound');
     expectConfigError('cosface', { m: 0.2 }, 'loss.params.m', 'loss.params.m = 0.2', '1 − cos(2π/C)', '0.1910', 'C = 10');
     expectConfigError('amsoftmax', { s: 3 }, 'loss.params.s', 'loss.params.s = 3', '(C−1)/C·ln((C−1)·p/(1−p))', '3.955');
+    // 3-D: θ* from Fejes Tóth's bound (12 classes: the icosahedron, 63.43°, exact); 10 classes allow m <= 0.651
+    assertClose((maxMinAngle(12, 3) * 180) / Math.PI, 63.4349, { abs: 1e-3 }, 'θ*(12, 3)');
+    assertClose(cosfaceMaxMargin(10, 3), 0.65077, { abs: 1e-4 }, 'm bound 3-D');
+    assertClose(cosfaceMaxMargin(4, 3), 4 / 3, { abs: 1e-12 }, 'm bound, the tetrahedron');
+    assertClose(cosfaceMaxMargin(6, 3), 1, { abs: 1e-12 }, 'm bound, the octahedron');
+    assert.throws(
+      () => resolveParams(getLossDefinition('cosface'), { m: 0.7 }, { numClasses: 10, embeddingDim: 3 }),
+      (e: unknown) => e instanceof LossConfigError && e.key === 'loss.params.m' && /m = 0\.7 is above the CosFace bound for a 3-D embedding, m <= 1 − cos\(θ\*\) = 0\.6508 for C = 10 classes, θ\* = arccos\(\(cot²ω − 1\)\/2\).*Fejes Tóth.* = 69\.\d\d°: .*fit on the sphere; use m <= 0\.651/.test(e.message),
+    );
+    assert.doesNotThrow(() => resolveParams(getLossDefinition('cosface'), { m: 0.35 }, { numClasses: 10, embeddingDim: 3 }));
     // Inside both bounds, and the looser 2-D bound of fewer classes.
     const def = getLossDefinition('cosface');
     assert.doesNotThrow(() => resolveParams(def, { m: 0.19, s: 4 }, { numClasses: 10, embeddingDim: 2 }));

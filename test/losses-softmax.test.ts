@@ -87,15 +87,35 @@ describe('l2softmax', () => {
     checkGradients(loss, X, Y);
     loss.dispose();
   });
-  test('warns (naming the key and α_low) for a fixed α below ln(p(C−2)/(1−p)), not otherwise', () => {
-    assertClose(l2softmaxAlphaLow(10), Math.log((0.9 * 8) / 0.1), { abs: 1e-12 }, 'α_low');
+  test('α_low(C, D): 10 classes evenly on the circle in 2-D, the regular simplex in 3-D and beyond', () => {
+    // 2-D: at α_low the nine other classes at 36°·k give the target exactly p = 0.9
+    const a2 = l2softmaxAlphaLow(10, 2);
+    let rest = 0;
+    for (let k = 1; k < 10; k++) rest += Math.exp(a2 * Math.cos((2 * Math.PI * k) / 10));
+    assertClose(Math.exp(a2) / (Math.exp(a2) + rest), 0.9, { abs: 1e-9 }, 'p at α_low (2-D)');
+    assertClose(a2, 15.137, { abs: 1e-3 }, 'α_low 2-D');
+    // D >= 3 (C = 10): the simplex (every other class at cos −1/9) is the best any arrangement does
+    const simplex = 0.9 * Math.log(81);
+    for (const D of [3, 4, 9, 32]) assertClose(l2softmaxAlphaLow(10, D), simplex, { abs: 1e-12 }, `α_low ${D}-D`);
+    const a = simplex;
+    assertClose(Math.exp(a) / (Math.exp(a) + 9 * Math.exp(-a / 9)), 0.9, { abs: 1e-9 }, 'p of the simplex at α_low');
+    // three classes in 2-D: the simplex is the triangle, and both formulas agree
+    assertClose(l2softmaxAlphaLow(3, 2), (2 / 3) * Math.log(18), { abs: 1e-9 }, 'α_low C = 3, 2-D');
+  });
+  test('warns (naming the key and α_low for the dimension) for a fixed α below α_low, not otherwise', () => {
     const def = getLossDefinition('l2softmax');
     const ctx = { numClasses: 10, embeddingDim: 2 };
     const warnings: string[] = [];
     resolveParams(def, { alpha: 1, trainable: false }, ctx, (m) => warnings.push(m));
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /^loss\.params\.alpha = 1 \(fixed\) is below the L2-Softmax lower bound α_low = ln\(p\(C−2\)\/\(1−p\)\) = 4\.277/);
-    assert.match(warnings[0]!, /use alpha >= 4\.28 or trainable: true/);
+    assert.match(warnings[0]!, /^loss\.params\.alpha = 1 \(fixed\) is below the L2-Softmax lower bound α_low = the α with Σ_k e\^\{α\(cos\(2πk\/C\) − 1\)\} = \(1−p\)\/p \(classes evenly on the circle\) = 15\.137 for C = 10 classes in 2-D/);
+    assert.match(warnings[0]!, /use alpha >= 15\.14 or trainable: true/);
+    const in3d: string[] = [];
+    resolveParams(def, { alpha: 3, trainable: false }, { numClasses: 10, embeddingDim: 3 }, (m) => in3d.push(m));
+    assert.equal(in3d.length, 1);
+    assert.match(in3d[0]!, /α_low = max\(\(C−1\)\/C·ln\(\(C−1\)p\/\(1−p\)\), ln\(p\/\(1−p\)\)\/\(1 − cos θ\*\)\) = 3\.955 for C = 10 classes in 3-D/);
+    resolveParams(def, { alpha: 5, trainable: false }, { numClasses: 10, embeddingDim: 3 }, (m) => in3d.push(m));
+    assert.equal(in3d.length, 1, 'α 5 is above the 3-D bound');
     const none: string[] = [];
     resolveParams(def, { alpha: 1, trainable: true }, ctx, (m) => none.push(m));
     resolveParams(def, { alpha: 16, trainable: false }, ctx, (m) => none.push(m));

@@ -78,6 +78,20 @@ test('job ids: from config, profile and code version; not from the file path', (
   assert.notEqual(jobIdOf({ ...cfg, train: { ...cfg.train, seed: 9 } }, 'ci', 'v1'), id);
 });
 
+test('--configs: the subfolders of a folder, one level down, are planned too (stem 3d/arcface)', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'arcface.yaml'), 'loss: { name: arcface }\n');
+  mkdirSync(join(dir, '3d', 'deeper'), { recursive: true });
+  writeFileSync(join(dir, '3d', 'arcface.yaml'), 'name: arcface-3d\nloss: { name: arcface }\nmodel: { embeddingDim: 3 }\n');
+  writeFileSync(join(dir, '3d', 'deeper', 'x.yaml'), 'loss: { name: softmax }\n');
+  assert.deepEqual(listConfigs(dir).map((c) => c.stem), ['3d/arcface', 'arcface']);
+  const plan = planBatch({ profile: 'ci', configsDir: dir, only: ['3d/arcface'], outRoot: join(dir, 'runs'), codeVersion: 'v1', log: () => {}, figuresPresent: () => true, canResume: () => true });
+  assert.deepEqual(
+    plan.tasks.map((t) => [t.stem, t.config.name, t.config.model.embeddingDim, t.runDir]),
+    [['3d/arcface', 'arcface-3d', 3, join(dir, 'runs', 'arcface-3d-ci')]],
+  );
+});
+
 test('--configs: a folder, a glob over file names, one file', () => {
   const dir = tempDir();
   for (const f of ['lr-1.yaml', 'lr-2.yaml', 'other.yaml', 'notes.txt']) writeFileSync(join(dir, f), 'loss:\n  name: softmax\n');

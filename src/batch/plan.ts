@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Profile, type ResolvedConfig, loadConfigFile } from '../config/config.js';
+import { type Profile, type ResolvedConfig, type ViewChoice, loadConfigFile } from '../config/config.js';
 import { configDifference, configHash, firstDifference, sameConfig } from '../config/identity.js';
 import { type BatchOverrides, overrideArgs, pickOverrides } from '../config/overrides.js';
 import { getLossDefinition, lossNames } from '../losses/registry.js';
@@ -14,7 +14,7 @@ import { isRunDir, readRunInfo, type RunInfo } from '../run/run.js';
 import { UserError } from '../util/errors.js';
 import { displayPath } from '../util/fsx.js';
 
-export type ViewChoice = 'raw' | 'unit' | 'both';
+export type { ViewChoice } from '../config/config.js';
 /** 'refuse': the folder holds a run of another config, which a batch never replaces without --force. */
 export type PlanAction = 'train' | 'resume' | 'skip' | 'redraw' | 'refuse';
 
@@ -57,15 +57,22 @@ function globRegExp(pattern: string): RegExp {
 }
 
 /**
- * The config files of a folder, or of a glob over file names (`sweep/lr-*.yaml`; wildcards only in
- * the last part), or one file, by stem and sorted by stem.
+ * The config files of a folder and of its subfolders one level down (configs/3d/arcface.yaml,
+ * stem '3d/arcface'), or of a glob over file names (`sweep/lr-*.yaml`; wildcards only in the last
+ * part), or one file, by stem and sorted by stem.
  */
 export function listConfigs(spec: string): { stem: string; file: string }[] {
   let files: string[];
   if (existsSync(spec) && statSync(spec).isDirectory()) {
-    files = readdirSync(spec)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .map((f) => join(spec, f));
+    const yaml = (dir: string, prefix: string) =>
+      readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+        .map((e) => ({ stem: prefix + e.name.replace(/\.ya?ml$/, ''), file: join(dir, e.name) }));
+    const top = yaml(spec, '');
+    const nested = readdirSync(spec, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .flatMap((e) => yaml(join(spec, e.name), `${e.name}/`));
+    return [...top, ...nested].sort((a, b) => a.stem.localeCompare(b.stem));
   } else if (GLOB_CHARS.test(spec)) {
     const dir = dirname(spec);
     if (GLOB_CHARS.test(dir)) throw new UserError(`--configs ${spec}: wildcards are allowed only in the file name, e.g. sweep/lr-*.yaml`);

@@ -6,7 +6,12 @@
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from '../backend.js';
-import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile } from '../config/config.js';
+import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile, VIEW_CHOICES } from '../config/config.js';
+
+/** What --view draws, for the help of train, plot and reproduce. */
+const VIEW_HELP =
+  'raw features; unit: on the unit circle (2-D) or the unit sphere from a fixed viewpoint (3-D); both: raw and unit; ' +
+  '3-D only: pair (two opposite views of the sphere), map (Hammer equal-area map of all directions); all: every view';
 import { OVERRIDES, parseOverride, pickOverrides } from '../config/overrides.js';
 import { lossDefinitions } from '../losses/registry.js';
 import { plotCommand } from '../commands/plot.js';
@@ -90,7 +95,7 @@ export function buildProgram(): Command {
     .option('-o, --out <dir>', 'run folder (default: runs/<config name>-<profile>)')
     .option('--pics <dir>', 'where PNGs go (default: <run folder>/pics)')
     .addOption(new Option('-b, --backend <name>', 'engine: auto = a GPU through WebGPU, else tfjs-node-gpu, else tfjs-node, else wasm').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
-    .addOption(new Option('--view <view>', `raw features, features on the unit circle, or both (default: the config's plot.view, ${DEFAULTS.plot.view} when unset)`).choices(['raw', 'unit', 'both']))
+    .addOption(new Option('--view <view>', `${VIEW_HELP} (default: the config's plot.view, ${DEFAULTS.plot.view} when unset)`).choices(VIEW_CHOICES as unknown as string[]))
     .addOption(new Option('--color-by <what>', `colour points by predicted or true class (default: the config's plot.colorBy, ${DEFAULTS.plot.colorBy} when unset)`).choices(['predicted', 'true']))
     .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)
     .option('--force', 'replace the run in the output folder, finished or not (removes only the files a run wrote; never a folder that is not a run folder)')
@@ -140,7 +145,7 @@ export function buildProgram(): Command {
     .option('-e, --epoch <n>', 'only this snapshot epoch', int('--epoch', 1))
     .addOption(new Option('-s, --split <split>', 'only train or valid').choices(['train', 'valid']))
     .option('-o, --out <dir>', 'where PNGs go (default: <run>/pics)')
-    .addOption(new Option('--view <view>', 'raw features, features on the unit circle, or both').choices(['raw', 'unit', 'both']))
+    .addOption(new Option('--view <view>', `${VIEW_HELP} (default: the run's plot.view)`).choices(VIEW_CHOICES as unknown as string[]))
     .addOption(new Option('--color-by <what>', 'colour points by predicted or true class').choices(['predicted', 'true']))
     .option('--size <WxH>', "figure size in pixels (default: the run's)", size)
     .addHelpText('after', EXIT_CODES)
@@ -196,7 +201,7 @@ export function buildProgram(): Command {
     .option('--force', 'retrain runs that are up to date')
     .option('-o, --out <dir>', 'folder for the run folders, <out>/<name>-<profile>', 'runs')
     .option('--pics <dir>', 'folder for the figures and the contact sheet', 'pics')
-    .addOption(new Option('--view <view>', 'raw features, unit circle, or both (default: both for normalized losses, else raw)').choices(['raw', 'unit', 'both']))
+    .addOption(new Option('--view <view>', `${VIEW_HELP} (default: the config's plot.view, else both for normalized losses, else raw)`).choices(VIEW_CHOICES as unknown as string[]))
     .addOption(new Option('-b, --backend <name>', 'engine of every worker').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
     .option('--no-readme', 'do not regenerate docs/gallery.md and the summary in README.md (by default both are regenerated when the figures go to ./pics)')
     .addOption(new Option('--readme <file>', 'write the gallery into this file instead of docs/gallery.md').hideHelp())

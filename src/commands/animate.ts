@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { shellPath } from '../util/command-line.js';
 import { animationPath, renderAnimation } from '../report/animation.js';
-import { figureNaming, type View } from '../report/figures.js';
+import { figureNaming } from '../report/figures.js';
 import { readRunInfo } from '../run/run.js';
 import type { SplitName } from '../run/snapshot.js';
 import { UserError } from '../util/errors.js';
@@ -15,7 +15,7 @@ export interface AnimateCommandOptions {
   /** The run folder; default: the most recent run under runs/. */
   run?: string;
   split?: SplitName;
-  view?: View;
+  view?: 'raw' | 'unit';
   /** The GIF to write (default <run pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif). */
   out?: string;
   fps?: number;

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { command, shellPath } from '../util/command-line.js';
+import type { ViewChoice } from '../config/config.js';
 import { redrawRun } from '../report/redraw.js';
 import { RUN_FILE } from '../run/run.js';
 import { listSnapshots, type SplitName } from '../run/snapshot.js';
@@ -13,7 +14,7 @@ export interface PlotCommandOptions {
   epoch?: number;
   split?: SplitName;
   out?: string;
-  view?: 'raw' | 'unit' | 'both';
+  view?: ViewChoice;
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
 import { type BatchPlan, findRunDirs, matchCollected, planBatch, type PlanEntry, planEntries, type PlannedTask, refusals, type RunOutcome, sortByRegistry, splitTasks } from '../batch/plan.js';
 import { runPool } from '../batch/pool.js';
-import { type BatchOverrides, PACKAGE_CONFIGS, type Profile } from '../config/config.js';
+import { type BatchOverrides, PACKAGE_CONFIGS, type Profile, type ViewChoice } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
 import type { QueueRunner } from '../queue/types.js';
 import { galleryRefusal, galleryTarget, runFigures, writeBatchOutputs } from '../report/batch.js';
@@ -43,7 +43,7 @@ export interface ReproduceOptions extends BatchOverrides {
   out?: string;
   /** Folder for the figures: <pics>/<Folder>/<file>.png and contact-sheet.png. Default pics/. */
   pics?: string;
-  view?: 'raw' | 'unit' | 'both';
+  view?: ViewChoice;
   backend?: BackendName;
   /**
    * Gallery file to regenerate: a path, false for none; by default docs/gallery.md and the

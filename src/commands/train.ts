@@ -2,7 +2,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { type Overrides, type Profile, type ResolvedConfig, DEFAULT_PROFILE, loadConfigFile, scheduleNote } from '../config/config.js';
+import { type Overrides, type Profile, type ResolvedConfig, type ViewChoice, DEFAULT_PROFILE, loadConfigFile, scheduleNote, viewProblem } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
 import { command, shellPath } from '../util/command-line.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
@@ -39,7 +39,7 @@ export interface TrainCommandOptions extends Overrides {
   force?: boolean;
   /** Where PNGs go (default <run>/pics). */
   pics?: string;
-  view?: 'raw' | 'unit' | 'both';
+  view?: ViewChoice;
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
@@ -149,9 +149,11 @@ export interface TrainCommandResult extends TrainResult {
  * be drawn stops nothing: a warning says how to draw it later.
  */
 async function animateFinishedRun(runDir: string, picsDir: string, config: ResolvedConfig, log: (s: string) => void): Promise<string[]> {
+  // Animations draw 2-D features; a 3-D run's history is kept for the report page's rotating sphere.
+  if (config.model.embeddingDim !== 2) return [];
   const t0 = performance.now();
   try {
-    const files = await drawRunAnimations(runDir, { picsDir, views: viewsOf(config.plot.view), colorBy: config.plot.colorBy, width: config.plot.width, height: config.plot.height });
+    const files = await drawRunAnimations(runDir, { picsDir, views: viewsOf(config.plot.view).filter((v) => v === 'raw' || v === 'unit'), colorBy: config.plot.colorBy, width: config.plot.width, height: config.plot.height });
     log(`animation drawn in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return files;
   } catch (e) {
@@ -167,7 +169,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   const given = pickOverrides(o);
   const plan = o.resume !== undefined ? planResume({ dir: o.resume, config: o.config, profile: o.profile, overrides: given, out: o.out, force: o.force }, (m) => warnings.push(m)) : undefined;
   const config = plan?.config ?? loadConfigFile(o.config!, o.profile ?? DEFAULT_PROFILE, given, (m) => warnings.push(m));
-  if (o.view) config.plot.view = o.view;
+  if (o.view) {
+    const vp = viewProblem(o.view, config.model.embeddingDim);
+    if (vp) throw new UserError(`--view ${o.view}: ${vp}`);
+    config.plot.view = o.view;
+  }
   if (o.colorBy) config.plot.colorBy = o.colorBy;
   if (o.width) config.plot.width = o.width;
   if (o.height) config.plot.height = o.height;
@@ -277,7 +283,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
           out.push(
             ...(await drawSnapshot(s, naming, scheduleNote(config), {
               picsDir,
-              views: viewsOf(config.plot.view),
+              views: viewsOf(config.plot.view, config.model.embeddingDim),
               colorBy: config.plot.colorBy,
               width: config.plot.width,
               height: config.plot.height,

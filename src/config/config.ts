@@ -15,6 +15,8 @@ import { CONFIG_SCHEMA, ConfigError, checkValue, isValueSpec, showValue, type Va
 
 export { type Config, DEFAULTS } from './defaults.js';
 export { DEFAULT_PROFILE, PROFILES, PROFILE_SETTINGS, type Profile, type ProfileSettings } from './profiles.js';
+export { SPHERE_ONLY_VIEWS, VIEW_CHOICES, type ViewChoice, viewProblem } from './defaults.js';
+import { viewProblem } from './defaults.js';
 export { ConfigError, showValue } from './schema.js';
 
 /** What a config's `name` may be: it names the run folder, so one plain file name. */
@@ -152,9 +154,11 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
     if (cfg.snapshots.length === 0) cfg.snapshots = [E];
   }
 
+  const vp = viewProblem(cfg.plot.view, cfg.model.embeddingDim);
+  if (vp) throw new ConfigError(`${where}: plot.view: ${vp}`);
   try {
     const def = getLossDefinition(cfg.loss.name);
-    cfg.loss.params = resolveParams(def, cfg.loss.params, { numClasses: 10, embeddingDim: 2 }, warn);
+    cfg.loss.params = resolveParams(def, cfg.loss.params, { numClasses: 10, embeddingDim: cfg.model.embeddingDim }, warn);
     cfg.loss.name = def.name;
   } catch (e) {
     if (e instanceof LossConfigError) throw new ConfigError(`${where}: ${e.key ? e.key + ': ' : ''}${e.message}`);

@@ -16,7 +16,10 @@ export type IdentityScope = 'training' | 'run';
 
 /** The parts of a resolved config that make its identity, as a plain object. */
 export function identityOf(c: ResolvedConfig, scope: IdentityScope = 'run'): Record<string, unknown> {
-  const training = { name: c.name, profile: c.profile, loss: c.loss, data: { trainLimit: c.data.trainLimit, validLimit: c.data.validLimit }, train: c.train, snapshots: c.snapshots };
+  // The feature dimension joins the identity only when it is not the default 2, so a 2-D run keeps
+  // the hash it always had.
+  const model = c.model.embeddingDim !== 2 ? { model: c.model } : {};
+  const training = { name: c.name, profile: c.profile, loss: c.loss, ...model, data: { trainLimit: c.data.trainLimit, validLimit: c.data.validLimit }, train: c.train, snapshots: c.snapshots };
   return scope === 'training' ? training : { ...training, plot: c.plot };
 }
 

@@ -11,6 +11,7 @@ export const CONFIG_SCHEMA: Record<string, Record<string, ValueSpec> | ValueSpec
   name: { type: 'string', nonEmpty: true },
   description: { type: 'string', nonEmpty: true },
   loss: { name: { type: 'string', nonEmpty: true }, params: { type: 'mapping' } },
+  model: { embeddingDim: { type: 'integer', min: 2, max: 512 } },
   data: { dir: { type: 'string', nullable: true }, trainLimit: { type: 'integer', nullable: true, min: 1 }, validLimit: { type: 'integer', nullable: true, min: 1 } },
   train: {
     epochs: { type: 'integer', min: 1 },
@@ -27,7 +28,7 @@ export const CONFIG_SCHEMA: Record<string, Record<string, ValueSpec> | ValueSpec
     width: { type: 'integer', min: 100, max: 8000 },
     height: { type: 'integer', min: 100, max: 8000 },
     colorBy: { type: 'string', choices: ['predicted', 'true'] },
-    view: { type: 'string', choices: ['raw', 'unit', 'both'] },
+    view: { type: 'string', choices: ['raw', 'unit', 'both', 'pair', 'map', 'all'] },
   },
   history: { epochFrames: { type: 'integer', min: 0 } },
   profiles: { type: 'mapping' },

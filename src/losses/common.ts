@@ -105,6 +105,11 @@ export abstract class BaseLoss<S extends ParamSchema = ParamSchema> implements L
     return w;
   }
 
+  classWeightRows(): tf.Tensor2D | undefined {
+    const w = this.trainable.W;
+    return w ? tf.tidy(() => tf.transpose(w) as tf.Tensor2D) : undefined;
+  }
+
   trainableVariables(): Record<string, tf.Variable> {
     return { ...this.trainable };
   }

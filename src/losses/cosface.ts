@@ -1,13 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { maxMinAngle, maxMinAngleFormula, sphereName } from './bounds.js';
 import { ScaledCosineHead } from './margin.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
 /** Target probability the lower bound on s is derived for (CosFace paper, eq. 10). */
 export const COSFACE_P = 0.9;
 
-/** Largest margin at which C classes still fit on the unit circle of a 2-D embedding. */
+/**
+ * Largest margin at which C classes still fit on the unit sphere of a D-dimensional embedding:
+ * 1 − cos θ*(C, D), θ*(C, D) the largest possible smallest angle between C directions
+ * (src/losses/bounds.ts): 1 − cos(2π/C) in 2-D (0.191 for C = 10), 0.651 in 3-D for C = 10.
+ */
+export function cosfaceMaxMargin(numClasses: number, embeddingDim = 2): number {
+  return 1 - Math.cos(maxMinAngle(numClasses, embeddingDim));
+}
+
+/** The 2-D case of cosfaceMaxMargin: 1 − cos(2π/C). */
 export function cosfaceMaxMargin2d(numClasses: number): number {
-  return 1 - Math.cos((2 * Math.PI) / numClasses);
+  return cosfaceMaxMargin(numClasses, 2);
 }
 
 /** Smallest scale that lets the target class reach probability p: (C−1)/C · ln((C−1)p/(1−p)). */
@@ -25,7 +35,10 @@ const cosfaceParams = {
   m: param.number({
     default: 0.1,
     min: 0,
-    description: 'cosine margin m; with a 2-D embedding it must be <= 1 − cos(2π/C) (≈ 0.191 for C = 10)',
+    description:
+      'cosine margin m; must be <= 1 − cos θ*(C, D), θ* the largest smallest angle of C classes in D dimensions: ' +
+      '2π/C in 2-D (m <= 0.191 for C = 10); Fejes Tóth arccos((cot²ω − 1)/2), ω = πC/(6(C−2)) in 3-D (m <= 0.651); ' +
+      'π/2 for D+1 < C <= 2D (m <= 1); arccos(−1/(C−1)) for C <= D+1 (m <= C/(C−1))',
   }),
 };
 
@@ -57,14 +70,15 @@ export const cosfaceLoss = defineLoss({
   validate(params, ctx) {
     const C = ctx.numClasses;
     const { m, s } = params;
-    if (ctx.embeddingDim === 2) {
-      const mMax = cosfaceMaxMargin2d(C);
-      if (m > mMax) {
-        return (
-          `m = ${m} is above the CosFace bound for a 2-D embedding, m <= 1 − cos(2π/C) = ${mMax.toFixed(4)} ` +
-          `for C = ${C} classes: with a larger margin the ${C} classes cannot all fit on the circle; use m <= ${mMax.toFixed(3)}`
-        );
-      }
+    const D = ctx.embeddingDim;
+    const mMax = cosfaceMaxMargin(C, D);
+    if (m > mMax) {
+      const theta = D === 2 ? '2π/C' : 'θ*';
+      return (
+        `m = ${m} is above the CosFace bound for a ${D}-D embedding, m <= 1 − cos(${theta}) = ${mMax.toFixed(4)} ` +
+        `for C = ${C} classes${D === 2 ? '' : `, θ* = ${maxMinAngleFormula(C, D)} = ${((maxMinAngle(C, D) * 180) / Math.PI).toFixed(2)}°`}: ` +
+        `with a larger margin the ${C} classes cannot all fit on ${sphereName(D)}; use m <= ${mMax.toFixed(3)}`
+      );
     }
     const sMin = cosfaceMinScale(C);
     if (s < sMin) {

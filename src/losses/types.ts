@@ -116,6 +116,9 @@ export interface Loss {
   setCounters(c: Record<string, number>): void;
 
   compute(embeddings: tf.Tensor2D, labels: tf.Tensor1D, opts?: ComputeOptions): LossOutput;
+  /** The class weight vectors W_j as rows [numClasses, embeddingDim], for losses with a
+   *  classifier (figures mark their directions); undefined for the pair and triplet losses. */
+  classWeightRows?(): tf.Tensor2D | undefined;
   /** Class scores for prediction without computing the loss (no margin applied). */
   predict?(embeddings: tf.Tensor2D): tf.Tensor2D;
   /** Called once after each optimizer step with the batch's embeddings and labels (training only). */

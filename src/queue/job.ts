@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { type BackendName, BACKEND_NAMES } from '../backend.js';
 import { type BatchOverrides, OVERRIDES, flagName } from '../config/overrides.js';
-import { PROFILES, type Profile } from '../config/config.js';
+import { PROFILES, type Profile, VIEW_CHOICES, type ViewChoice } from '../config/config.js';
 import { CONFIG_SCHEMA, checkValue, type ValueSpec } from '../config/schema.js';
 
 export const JOB_FORMAT = 'facelosses-job/2';
@@ -27,7 +27,7 @@ export const MAX_CONFIG_BYTES = 256 * 1024;
 /** No machine has more cores than this; a job asking for more is refused outright. */
 export const MAX_THREADS = 1024;
 
-export type QueueView = 'raw' | 'unit' | 'both';
+export type QueueView = ViewChoice;
 /** The engines a job may name ('auto' is resolved before enqueueing: every worker must train alike). */
 export type JobBackend = Exclude<BackendName, 'auto'>;
 
@@ -133,7 +133,7 @@ export function checkJob(id: unknown, data: unknown, codeVersion: string, cores 
   if (typeof d.configName !== 'string' || !CONFIG_NAME.test(d.configName)) throw new BadJob(`config name ${show(d.configName)} is not a plain file name ending in .yaml`);
   if (typeof d.configText !== 'string' || Buffer.byteLength(d.configText) > MAX_CONFIG_BYTES) throw new BadJob(`the config text must be a string of at most ${MAX_CONFIG_BYTES / 1024} KiB`);
   if (typeof d.profile !== 'string' || !(PROFILES as readonly string[]).includes(d.profile)) throw new BadJob(`profile ${show(d.profile)} is not one of ${PROFILES.join(', ')}`);
-  if (d.view !== 'raw' && d.view !== 'unit' && d.view !== 'both') throw new BadJob(`view ${show(d.view)} is not one of raw, unit, both`);
+  if (!(VIEW_CHOICES as readonly unknown[]).includes(d.view)) throw new BadJob(`view ${show(d.view)} is not one of ${VIEW_CHOICES.join(', ')}`);
   if (typeof d.backend !== 'string' || d.backend === 'auto' || !(BACKEND_NAMES as readonly string[]).includes(d.backend)) throw new BadJob(`engine ${show(d.backend)} is not one of ${BACKEND_NAMES.filter((b) => b !== 'auto').join(', ')}`);
   if (typeof d.threads !== 'number' || !Number.isInteger(d.threads) || d.threads < 1 || d.threads > MAX_THREADS) throw new BadJob(`threads ${show(d.threads)} is not a whole number from 1 to ${MAX_THREADS}`);
   const job: TrainJobData & { id: string } = {
@@ -147,7 +147,7 @@ export function checkJob(id: unknown, data: unknown, codeVersion: string, cores 
     configFile: typeof d.configFile === 'string' ? d.configFile.slice(0, 300) : d.configName,
     configText: d.configText,
     overrides: checkOverrides(d.overrides),
-    view: d.view,
+    view: d.view as ViewChoice,
     width: figureSide('width', d.width),
     height: figureSide('height', d.height),
     backend: d.backend as JobBackend,

@@ -23,7 +23,7 @@ import { figureNaming, type FigureNaming, figureTitle, type View } from './figur
 
 export interface AnimationOptions {
   split?: SplitName;
-  view?: View;
+  view?: 'raw' | 'unit';
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
@@ -127,7 +127,7 @@ export async function renderHistoryAnimation(history: History, config: ResolvedC
 export interface RunAnimationOptions extends Omit<AnimationOptions, 'view'> {
   /** Folder that receives <Folder>/<file>.gif (default: the run's pics folder). */
   picsDir?: string;
-  views?: View[];
+  views?: Array<'raw' | 'unit'>;
 }
 
 /**

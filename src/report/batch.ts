@@ -59,7 +59,7 @@ export function describeFullSchedule(files: string[]): string | undefined {
 /** The figures a finished run should have in `picsDir`, and whether they are all there. */
 export function runFigures(info: RunInfo, picsDir: string) {
   const naming = figureNaming(info.config);
-  const views = viewsOf(info.config.plot.view) as View[];
+  const views = viewsOf(info.config.plot.view, naming.dim);
   const figures = expectedFigures(picsDir, info.config, naming, views);
   return { naming, views, figures, present: figures.every((f) => existsSync(f.file)) };
 }
@@ -125,7 +125,9 @@ async function contactSheetOf(gallery: GalleryRun[], pics: string, profile: Prof
   const tiles = [];
   for (const g of gallery) {
     const last = g.config.snapshots[g.config.snapshots.length - 1]!;
-    const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === g.views[0]);
+    // 3-D runs: the sphere from its fixed viewpoint
+    const view = g.naming.dim === 3 && g.views.includes('unit') ? 'unit' : g.views[0];
+    const f = g.figures.find((x) => x.split === 'valid' && x.epoch === last && x.view === view);
     if (!f || (await checkPng(f.file))) continue; // reported by the output check
     const acc = g.metrics.at(-1)?.validAccuracy;
     const shared = gallery.filter((x) => x.naming.displayName === g.naming.displayName).length > 1;

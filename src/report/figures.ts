@@ -2,7 +2,9 @@
  * From saved snapshots to PNG files named like the reference figures (src/run/figure-names.ts).
  * A run that is not the full reference schedule says its profile in every title.
  */
+import { type ResolvedConfig, type ViewChoice, scheduleNote } from '../config/config.js';
 import { renderScatterPng } from '../plot/scatter.js';
+import { renderSpherePng } from '../plot/sphere.js';
 import { formatTitleParams } from '../plot/title.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
 import { type FigureNaming, figurePath, type View } from '../run/figure-names.js';
@@ -38,16 +40,47 @@ export function figureTitle(naming: FigureNaming, epoch: number, schedule: strin
     naming.displayName,
     ctx.split === 'valid' ? 'valid (test images)' : 'train',
     `coloured by ${ctx.colorBy === 'true' ? 'true' : 'predicted'} class`,
-    ...(ctx.view === 'unit' ? ['on the unit circle'] : []),
+    ...viewPhrase(naming.dim, ctx.view),
     ...(schedule ? [schedule] : []),
   ].join(', ');
   return `${head}\n${base}`;
 }
 
+/** The title's words for a view: '3-D features on the unit sphere, two opposite views', ... */
+function viewPhrase(dim: number, view: View | undefined): string[] {
+  if (dim === 2) return view === 'unit' ? ['on the unit circle'] : [];
+  const d = `${dim}-D features`;
+  if (view === 'unit') return [`${d} on the unit sphere`];
+  if (view === 'pair') return [`${d} on the unit sphere, two opposite views`];
+  if (view === 'map') return [`${d} on the unit sphere, equal-area map`];
+  return [`raw ${d}`];
+}
+
 /** The PNGs of one snapshot, in memory: nothing is written. */
 export async function renderSnapshot(snap: Snapshot, naming: FigureNaming, schedule: string, opts: FigureOptions): Promise<Array<{ file: string; png: Buffer }>> {
   const out: Array<{ file: string; png: Buffer }> = [];
+  if (snap.embeddingDim !== 2 && snap.embeddingDim !== 3) return out; // no figures beyond 3-D
   for (const view of opts.views ?? ['raw']) {
+    const title = figureTitle(naming, snap.epoch, schedule, { split: snap.split, colorBy: opts.colorBy, view });
+    const file = figurePath(opts.picsDir, naming, snap.split, snap.epoch, view);
+    if (snap.embeddingDim === 3) {
+      const png = await renderSpherePng(
+        {
+          points: snap.features,
+          colorLabels: opts.colorBy === 'true' ? snap.labels : snap.predicted,
+          labelLabels: snap.labels,
+          numClasses: snap.numClasses,
+          title,
+          width: opts.width,
+          height: opts.height,
+          classDirections: snap.classWeights,
+        },
+        view,
+      );
+      out.push({ file, png });
+      continue;
+    }
+    if (view === 'pair' || view === 'map') continue; // 3-D views
     const png = await renderScatterPng({
       points: snap.features,
       colorLabels: opts.colorBy === 'true' ? snap.labels : snap.predicted,

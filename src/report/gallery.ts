@@ -141,18 +141,25 @@ export function accuracyTable(runs: readonly GalleryRun[]): string {
   return lines.join('\n');
 }
 
+/** Column heads of the 3-D views. */
+const SPHERE_VIEW_HEADS: Record<View, string> = { raw: 'raw 3-D', unit: 'sphere', pair: 'two opposite views', map: 'equal-area map' };
+
 function figureTable(run: GalleryRun, readmeDir: string): string {
   const cols: { split: SplitName; view: View }[] = [];
-  for (const view of run.views) for (const split of ['train', 'valid'] as const) cols.push({ split, view });
+  const sphere = run.naming.dim === 3;
+  // 3-D: the test images in every view (the training images' figures lie next to them)
+  for (const view of run.views) for (const split of sphere ? (['valid'] as const) : (['train', 'valid'] as const)) cols.push({ split, view });
   const width = cols.length >= 4 ? 200 : 320;
-  const head = cols.map((c) => `${c.split}${run.views.length > 1 || c.view !== 'raw' ? (c.view === 'unit' ? ' (unit circle)' : ' (raw)') : ''}`);
+  const head = cols.map((c) =>
+    sphere ? `${c.split}, ${SPHERE_VIEW_HEADS[c.view]}` : `${c.split}${run.views.length > 1 || c.view !== 'raw' ? (c.view === 'unit' ? ' (unit circle)' : ' (raw)') : ''}`,
+  );
   const lines = [`| epoch | ${head.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`];
   for (const epoch of run.config.snapshots) {
     const cells = cols.map((c) => {
       const f = run.figures.find((x) => x.epoch === epoch && x.split === c.split && x.view === c.view);
       if (!f) return '–';
       const link = linkPath(readmeDir, f.file);
-      return `<a href="${link}"><img src="${link}" width="${width}" alt="${run.naming.displayName} ${c.split} epoch ${epoch}${c.view === 'unit' ? ' unit' : ''}"></a>`;
+      return `<a href="${link}"><img src="${link}" width="${width}" alt="${run.naming.displayName} ${c.split} epoch ${epoch}${c.view === 'raw' ? '' : ' ' + c.view}"></a>`;
     });
     lines.push(`| ${epoch} | ${cells.join(' | ')} |`);
   }
@@ -189,10 +196,29 @@ export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions):
     '',
   );
   if (o.contactSheet) out.push(`<a href="${linkPath(o.readmeDir, o.contactSheet)}"><img src="${linkPath(o.readmeDir, o.contactSheet)}" alt="every loss's valid features at the last snapshot"></a>`, '');
-  out.push('### Valid accuracy per loss', '', accuracyTable(runs), '');
+  // 2-D runs first; the runs with 3-D features (configs/3d/) in a section of their own
+  const flat = runs.filter((r) => r.naming.dim === 2);
+  const sphere = runs.filter((r) => r.naming.dim !== 2);
+  out.push('### Valid accuracy per loss', '', accuracyTable(flat), '');
   if (o.missing?.length) {
     out.push(`Not in this gallery (no finished run): ${o.missing.map((m) => `\`${m.stem}\` (${escapeCell(m.message)})`).join('; ')}.`, '');
   }
+  runSections(out, flat, o);
+  if (sphere.length) {
+    out.push('## Gallery: 3-D features on the sphere', '');
+    out.push(
+      'The same network with a 3-D last layer (`model: { embeddingDim: 3 }`, configs in `configs/3d/`): the hypersphere the margin losses are designed for. ' +
+        'Per snapshot the test images in four views: the raw features in a 3-D projection with their norms per class; the unit sphere from a fixed viewpoint (the back hemisphere faded); two opposite views; a Hammer equal-area map of all directions. ' +
+        'Diamonds mark the class weight directions. Angles are measured in 3-D. See docs/3d.md.',
+      '',
+    );
+    out.push('### Valid accuracy per loss, 3-D', '', accuracyTable(sphere), '');
+    runSections(out, sphere, o);
+  }
+  return out.join('\n').replace(/\n+$/, '\n');
+}
+
+function runSections(out: string[], runs: readonly GalleryRun[], o: GalleryOptions): void {
   for (const r of runs) {
     const m = finalMetrics(r);
     out.push(`### ${r.naming.displayName} — \`${r.configFile}\``, '');
@@ -203,7 +229,6 @@ export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions):
     out.push(figureTable(r, o.readmeDir), '');
     if (r.separability.size) out.push(separabilityTable(r), '');
   }
-  return out.join('\n').replace(/\n+$/, '\n');
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Redraws a run's figures from its saved snapshots: all of them or none. */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { scheduleNote } from '../config/config.js';
+import { scheduleNote, type ViewChoice, viewProblem } from '../config/config.js';
 import { figureNaming, viewsOf } from '../run/figure-names.js';
 import { readRunInfo } from '../run/run.js';
 import { listSnapshots, loadSnapshot, type SplitName } from '../run/snapshot.js';
@@ -18,7 +18,7 @@ export interface RedrawOptions {
   split?: SplitName;
   /** Where PNGs go (default <run>/pics); the rest default to the run's plot settings. */
   out?: string;
-  view?: 'raw' | 'unit' | 'both';
+  view?: ViewChoice;
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
@@ -39,6 +39,10 @@ export async function redrawRun(o: RedrawOptions): Promise<string[]> {
     throw new UserError(`${run} has no ${o.split ? o.split + ' ' : ''}snapshot${o.epoch !== undefined ? ` at epoch ${o.epoch}` : ''}; saved epochs: ${epochs}`);
   }
   const naming = figureNaming(info.config);
+  if (o.view) {
+    const vp = viewProblem(o.view, naming.dim);
+    if (vp) throw new UserError(`--view ${o.view}: ${vp}`);
+  }
   // Every snapshot is read and every figure drawn in memory first: a corrupt snapshot or a
   // failed write leaves no partial set of figures behind.
   const snaps = chosen.map((s) => loadSnapshot(s.file));
@@ -47,7 +51,7 @@ export async function redrawRun(o: RedrawOptions): Promise<string[]> {
     figs.push(
       ...(await renderSnapshot(snap, naming, scheduleNote(info.config), {
         picsDir: o.out ?? join(run, 'pics'),
-        views: viewsOf(o.view ?? info.config.plot.view),
+        views: viewsOf(o.view ?? info.config.plot.view, naming.dim),
         colorBy: o.colorBy ?? info.config.plot.colorBy,
         width: o.width ?? info.config.plot.width,
         height: o.height ?? info.config.plot.height,

@@ -5,13 +5,14 @@
  * Known to the run folder (which files a run wrote, and may replace) and to every drawing.
  */
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../config/config.js';
+import type { ResolvedConfig, ViewChoice } from '../config/config.js';
 import { getLossDefinition } from '../losses/registry.js';
 import { lossDisplayName } from '../losses/types.js';
 import { formatTitleParams } from '../plot/title.js';
 import type { SplitName } from './snapshot.js';
 
-export type View = 'raw' | 'unit';
+/** One figure of a snapshot: raw or unit (2-D and 3-D), pair or map (3-D). */
+export type View = 'raw' | 'unit' | 'pair' | 'map';
 
 export interface FigureNaming {
   folder: string;
@@ -19,6 +20,8 @@ export interface FigureNaming {
   titleParams: Record<string, unknown>;
   /** Parameters printed as integers (m=3, not m=3.0), from the loss's schema. */
   integerKeys: string[];
+  /** The feature dimension (model.embeddingDim): 3-D figures say 3d in their file names. */
+  dim: number;
 }
 
 /** Names a loss's figures from its config, through its definition alone (no loss, no tensors). */
@@ -28,12 +31,17 @@ export function figureNaming(config: ResolvedConfig): FigureNaming {
   const integerKeys = Object.entries(def.params)
     .filter(([, p]) => p.type === 'integer')
     .map(([k]) => k);
-  return { folder: def.figureFolder ?? def.displayName, displayName: lossDisplayName(def, params), titleParams: def.titleParams(params), integerKeys };
+  return { folder: def.figureFolder ?? def.displayName, displayName: lossDisplayName(def, params), titleParams: def.titleParams(params), integerKeys, dim: config.model.embeddingDim };
 }
 
+/**
+ * <Folder>/<stem>[_unit].png for 2-D; <stem>_3d[_unit|_pair|_map].png for 3-D features, the same
+ * stem as the 2-D figure of the same loss and parameters.
+ */
 export function figurePath(picsDir: string, naming: FigureNaming, split: SplitName, epoch: number, view: View = 'raw'): string {
   const stem = `${naming.displayName}-${split}_${formatTitleParams(naming.titleParams, epoch, { integerKeys: naming.integerKeys })}`;
-  return join(picsDir, naming.folder, `${stem}${view === 'unit' ? '_unit' : ''}.png`);
+  const dim = naming.dim === 2 ? '' : `_${naming.dim}d`;
+  return join(picsDir, naming.folder, `${stem}${dim}${view === 'raw' ? '' : '_' + view}.png`);
 }
 
 /** The animation of a run's features over training: <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif */
@@ -41,6 +49,12 @@ export function animationPath(picsDir: string, naming: FigureNaming, split: Spli
   return join(picsDir, naming.folder, `${naming.displayName}-${split}-animation${view === 'unit' ? '_unit' : ''}.gif`);
 }
 
-export function viewsOf(v: 'raw' | 'unit' | 'both'): View[] {
-  return v === 'both' ? ['raw', 'unit'] : [v];
+/**
+ * The figures a view choice draws for features of dimension `dim`: every view of 3-D features
+ * for 'all'; the 3-D-only views drop out for 2-D (train and plot refuse them first); none beyond 3-D.
+ */
+export function viewsOf(v: ViewChoice, dim = 2): View[] {
+  if (dim > 3) return [];
+  const views: View[] = v === 'both' ? ['raw', 'unit'] : v === 'all' ? ['raw', 'unit', 'pair', 'map'] : [v];
+  return dim === 3 ? views : views.filter((x) => x === 'raw' || x === 'unit');
 }

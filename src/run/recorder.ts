@@ -54,6 +54,7 @@ export class RunRecorder {
       codeVersion: codeVersion(),
       startedAt: o.runInfo?.startedAt ?? now,
       status: 'running',
+      embeddingDim: o.config.model.embeddingDim,
     };
     delete this.info.finishedAt;
     delete this.info.message;

@@ -24,6 +24,17 @@ export interface RunInfo {
   pics?: string;
   /** When the run was continued from a checkpoint, each time. */
   resumedAt?: string[];
+  /**
+   * The feature dimension D (config.model.embeddingDim): every snapshot holds count×D features.
+   * What a drawing of the run (figures, animation frames, a page) reads first: 2 draws the
+   * circle (src/plot/scatter.ts), 3 the sphere (src/plot/sphere.ts: drawSphere, drawHammer).
+   */
+  embeddingDim?: number;
+}
+
+/** The feature dimension of a run (2 for a run recorded before the dimension was written). */
+export function runEmbeddingDim(info: Pick<RunInfo, 'embeddingDim' | 'config'>): number {
+  return info.embeddingDim ?? info.config?.model?.embeddingDim ?? 2;
 }
 
 export interface EpochMetrics {
@@ -53,6 +64,8 @@ export function readRunInfo(dir: string): RunInfo {
   try {
     const info = JSON.parse(readFileSync(file, 'utf8')) as RunInfo;
     if (info.format !== 'facelosses-run/1') throw new Error(`unknown format ${JSON.stringify(info.format)}`);
+    // A run recorded before configs had a model section has 2-D features.
+    if (info.config && typeof info.config === 'object' && !info.config.model) info.config.model = { embeddingDim: 2 };
     return info;
   } catch (e) {
     throw new UserError(`${file}: unreadable run file (${(e as Error).message}); the run cannot be continued or redrawn: start it over with --force (it removes only the files a run wrote)`);

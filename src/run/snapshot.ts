@@ -1,5 +1,7 @@
 /**
- * Saved features of one split at one epoch: the 2-D embeddings with true and predicted labels.
+ * Saved features of one split at one epoch: the embeddings (embeddingDim numbers each: 2 for the
+ * circle, 3 for the sphere) with true and predicted labels, and the class weights when the loss
+ * has a classifier.
  * Stored as JSON with base64 arrays, readable from any language, written atomically.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +21,9 @@ export interface Snapshot {
   features: Float32Array;
   labels: Uint8Array;
   predicted: Uint8Array;
+  /** The loss's class weight vectors at this epoch, numClasses*embeddingDim row-major (row c is
+   *  W_c), when the loss has a classifier: the figures mark their directions. */
+  classWeights?: Float32Array;
 }
 
 interface SnapshotFile {
@@ -31,6 +36,7 @@ interface SnapshotFile {
   features: string;
   labels: string;
   predicted: string;
+  classWeights?: string;
 }
 
 export const SNAPSHOT_DIR = 'snapshots';
@@ -53,6 +59,7 @@ export function saveSnapshot(runDir: string, s: Snapshot): string {
     features: b64(s.features),
     labels: b64(s.labels),
     predicted: b64(s.predicted),
+    ...(s.classWeights ? { classWeights: b64(s.classWeights) } : {}),
   };
   writeFileAtomic(file, JSON.stringify(body));
   return file;
@@ -79,7 +86,13 @@ export function loadSnapshot(file: string): Snapshot {
   if (features.length !== body.count * body.embeddingDim || labels.length !== body.count || predicted.length !== body.count) {
     throw bad(`snapshot arrays do not match its count ${body.count} (the file is damaged)`);
   }
-  return { epoch: body.epoch, split: body.split, numClasses: body.numClasses, embeddingDim: body.embeddingDim, count: body.count, features, labels, predicted };
+  let classWeights: Float32Array | undefined;
+  if (typeof body.classWeights === 'string') {
+    const wb = Buffer.from(body.classWeights, 'base64');
+    if (wb.byteLength !== 4 * body.numClasses * body.embeddingDim) throw bad(`classWeights hold ${wb.byteLength} bytes, not numClasses x embeddingDim float32 values (the file is damaged)`);
+    classWeights = new Float32Array(wb.buffer.slice(wb.byteOffset, wb.byteOffset + wb.byteLength));
+  }
+  return { epoch: body.epoch, split: body.split, numClasses: body.numClasses, embeddingDim: body.embeddingDim, count: body.count, features, labels, predicted, ...(classWeights ? { classWeights } : {}) };
 }
 
 /** Saved snapshots of a run, sorted by epoch then split. */

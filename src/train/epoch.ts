@@ -141,6 +141,7 @@ export class EpochTrainer {
     const firstStep = pos?.step ?? 0;
     const priorSeconds = pos?.trainSeconds ?? 0;
     const n = bs.length * batchSize;
+    const dim = this.s.exp.net.embeddingDim;
     const st: Sums = {
       epoch,
       startedAt,
@@ -151,10 +152,10 @@ export class EpochTrainer {
       counted: pos?.counted ?? 0,
       applied: pos?.appliedSteps ?? 0,
       skipped: pos?.skippedSteps ?? 0,
-      ...(snapshot ? { feats: new Float32Array(n * 2), labs: new Uint8Array(n), preds: new Uint8Array(n) } : {}),
+      ...(snapshot ? { feats: new Float32Array(n * dim), labs: new Uint8Array(n), preds: new Uint8Array(n) } : {}),
     };
     if (pos?.snapshot && st.feats && st.labs && st.preds) {
-      st.feats.set(pos.snapshot.features.subarray(0, firstStep * batchSize * 2));
+      st.feats.set(pos.snapshot.features.subarray(0, firstStep * batchSize * dim));
       st.labs.set(pos.snapshot.labels.subarray(0, firstStep * batchSize));
       st.preds.set(pos.snapshot.predicted.subarray(0, firstStep * batchSize));
     }
@@ -172,7 +173,7 @@ export class EpochTrainer {
           appliedSteps: st.applied,
           skippedSteps: st.skipped,
           trainSeconds: priorSeconds + (performance.now() - startedAt) / 1000,
-          snapshot: st.feats && st.labs && st.preds ? { features: st.feats.subarray(0, 2 * done), labels: st.labs.subarray(0, done), predicted: st.preds.subarray(0, done) } : undefined,
+          snapshot: st.feats && st.labs && st.preds ? { features: st.feats.subarray(0, dim * done), labels: st.labs.subarray(0, done), predicted: st.preds.subarray(0, done) } : undefined,
         });
         throw new TrainingInterrupted(String(this.s.signal.reason ?? 'SIGINT'), epoch, i, bs.length, file);
       }
@@ -254,6 +255,7 @@ export class EpochTrainer {
   private async readBack(st: Sums): Promise<void> {
     if (!this.pending.length) return;
     const { batchSize } = this.s.train;
+    const dim = this.s.exp.net.embeddingDim;
     const batch = this.pending.splice(0);
     const joined = batch.length === 1 ? batch[0]!.readout : tf.concat(batch.map((p) => p.readout));
     let values: Float32Array;
@@ -273,8 +275,8 @@ export class EpochTrainer {
       o += n;
       const lossValue = v[0]!;
       const problem = this.s.guard.problem(lossValue, v[1]!);
-      if (st.preds && n - 3 - (st.feats ? 2 * batchSize : 0) === batchSize) for (let k = 0; k < batchSize; k++) st.preds[i * batchSize + k] = v[3 + k]!;
-      if (st.feats) st.feats.set(v.subarray(n - 2 * batchSize), i * batchSize * 2);
+      if (st.preds && n - 3 - (st.feats ? dim * batchSize : 0) === batchSize) for (let k = 0; k < batchSize; k++) st.preds[i * batchSize + k] = v[3 + k]!;
+      if (st.feats) st.feats.set(v.subarray(n - dim * batchSize), i * batchSize * dim);
       if (!problem) {
         st.lossSum += lossValue;
         st.applied++;

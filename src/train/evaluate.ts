@@ -24,7 +24,8 @@ export async function evaluate(
   const batchSize = opts.batchSize ?? EVAL_BATCH;
   const dp = opts.dp;
   const n = split.count;
-  const features = new Float32Array(n * 2);
+  const d = exp.net.embeddingDim;
+  const features = new Float32Array(n * d);
   const predicted = new Uint8Array(n);
   const labels = new Uint8Array(split.labels.subarray(0, n));
   let lossSum = 0;
@@ -32,7 +33,7 @@ export async function evaluate(
   for (let s = 0; s < n; s += batchSize) {
     const idx = new Uint32Array(Math.min(batchSize, n - s)).map((_, i) => s + i);
     const b = idx.length;
-    // [loss, features (2b), predicted class (b, or none without logits)]
+    // [loss, features (d·b), predicted class (b, or none without logits)]
     const readout = tf.tidy(() => {
       const x = tf.tensor4d(gatherImages(split, idx), [b, split.height, split.width, 1]);
       const y = tf.tensor1d(gatherLabels(split, idx), 'int32');
@@ -48,12 +49,12 @@ export async function evaluate(
     const fault = engineFault();
     if (fault) throw fault;
     lossSum += v[0]! * b;
-    features.set(v.subarray(1, 1 + 2 * b), s * 2);
-    if (v.length > 1 + 2 * b) for (let k = 0; k < b; k++) predicted[s + k] = v[1 + 2 * b + k]!;
+    features.set(v.subarray(1, 1 + d * b), s * d);
+    if (v.length > 1 + d * b) for (let k = 0; k < b; k++) predicted[s + k] = v[1 + d * b + k]!;
   }
   for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
   return {
-    snapshot: { numClasses, embeddingDim: 2, count: n, features, labels, predicted },
+    snapshot: { numClasses, embeddingDim: d, count: n, features, labels, predicted },
     loss: lossSum / n,
     accuracy: n ? correct / n : 0,
   };

@@ -24,9 +24,9 @@ export interface Experiment {
 export function buildExperiment(config: ResolvedConfig, numClasses: number): Experiment {
   const rng = new Rng(config.train.seed);
   const initRng = new Rng(config.train.seed + 0x5eed);
-  const net = createFeatureNet(initRng, 2);
+  const net = createFeatureNet(initRng, config.model.embeddingDim);
   const def = getLossDefinition(config.loss.name);
-  const loss = def.create(config.loss.params, { numClasses, embeddingDim: 2, rng: initRng });
+  const loss = def.create(config.loss.params, { numClasses, embeddingDim: config.model.embeddingDim, rng: initRng });
   const vars = trainableVariables(net, loss);
   const optimizer = new Adam(vars, { lr: config.train.lr, weightDecay: config.train.weightDecay });
   return {

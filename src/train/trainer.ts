@@ -150,9 +150,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       record.epochEnd(m);
       emit({ type: 'epoch', metrics: m, epochs });
       if (snap && r.snapshot) {
+        const w = exp.loss.classWeightRows?.();
+        const classWeights = w ? new Float32Array((await w.data()) as Float32Array) : undefined;
+        w?.dispose();
+        const cw = classWeights ? { classWeights } : {};
         const s: Snapshot[] = [
-          { epoch, split: 'train', numClasses: data.numClasses, embeddingDim: 2, count: r.snapshot.labels.length, ...r.snapshot },
-          { epoch, split: 'valid', ...ev.snapshot },
+          { epoch, split: 'train', numClasses: data.numClasses, embeddingDim: exp.net.embeddingDim, count: r.snapshot.labels.length, ...r.snapshot, ...cw },
+          { epoch, split: 'valid', ...ev.snapshot, ...cw },
         ];
         emit({ type: 'snapshot', epoch, files: await record.snapshot(epoch, s) });
       }
