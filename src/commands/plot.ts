@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { command, shellPath } from '../cli/hint.js';
 import { renderSnapshot, figureNaming, viewsOf } from '../report/figures.js';
+import { renderSubCenterFigure } from '../report/subcenters.js';
 import { scheduleNote } from '../config/config.js';
 import { RUN_FILE, readRunInfo } from '../run/run.js';
 import { listSnapshots, loadSnapshot, type SplitName } from '../run/snapshot.js';
@@ -85,6 +86,10 @@ export async function plotCommand(o: PlotCommandOptions): Promise<string[]> {
         height: o.height ?? info.config.plot.height,
       })),
     );
+  }
+  if (o.split !== 'train') {
+    const sub = await renderSubCenterFigure(run, info.config, naming, scheduleNote(info.config), o.out ?? join(run, 'pics'));
+    if (sub && snaps.some((s) => s.split === 'valid' && s.epoch === sub.summary.epoch)) figs.push(sub);
   }
   try {
     writeFilesAllOrNone(figs.map((f) => ({ file: f.file, data: f.png })));

@@ -12,6 +12,7 @@ import { type BackendName, initBackend } from '../backend.js';
 import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
+import { renderSubCenterFigure } from '../report/subcenters.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
@@ -20,6 +21,7 @@ import { TrainingInterrupted } from '../train/epoch.js';
 import type { NanPolicy } from '../train/nan-guard.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import { Interrupted, UserError } from '../util/errors.js';
+import { writeFilesAllOrNone } from '../util/fsx.js';
 import { codeVersion } from '../version.js';
 
 export interface TrainCommandOptions extends Overrides {
@@ -297,5 +299,18 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
       process.off('SIGTERM', onSignal);
       unlock();
     });
+  // A classifier with several weight columns a class (Sub-center ArcFace) gets one more figure:
+  // every sub-center over the last valid features.
+  try {
+    const sub = await renderSubCenterFigure(outDir, config, naming, scheduleNote(config), picsDir);
+    if (sub) {
+      writeFilesAllOrNone([{ file: sub.file, data: sub.png }]);
+      files.push(sub.file);
+    }
+  } catch (e) {
+    const msg = `the sub-center figure could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
+    drawErrors.push(msg);
+    process.stderr.write(`warning: ${msg}\n`);
+  }
   return { ...result, config, files, drawErrors };
 }
