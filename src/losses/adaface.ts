@@ -112,7 +112,7 @@ export const adafaceLoss = defineLoss({
   displayName: 'AdaFaceLoss',
   figureFolder: 'AdaFace',
   description:
-    'AdaFace: the feature norm, normalised by running batch statistics, sets the margin between angular (high norm) and additive (low norm).',
+    'AdaFace: the feature norm, normalised by running batch statistics, moves the margin from ArcFace\'s angular one (low norm) through CosFace\'s to cos(θ − m) − 2m (high norm).',
   params: adafaceParams,
   titleParams: (p) => ({ s: p.s, m: p.m, h: p.h }),
   create: (params, ctx) => new AdaFaceLoss(params, ctx),
