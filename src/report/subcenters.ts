@@ -70,6 +70,11 @@ export function subCenterLine(s: SubCenterSummary): string {
   return `${inUse} of ${s.classes.length * s.k} sub-centers hold >= 5 % of their class; dominant ones hold >= ${(100 * minDominant).toFixed(0)} %`;
 }
 
+/** Where the sub-center figure of a run's epoch goes. */
+export function subCenterFigurePath(picsDir: string, naming: FigureNaming, epoch: number): string {
+  return figurePath(picsDir, { ...naming, displayName: `${naming.displayName}_subcenters` }, 'valid', epoch, 'unit');
+}
+
 /** The run's sub-center classifier and the valid snapshot of the checkpoint's epoch, when it has both. */
 export function subCenterInputs(runDir: string): { w: Float32Array; k: number; snap: Snapshot } | null {
   if (!existsSync(checkpointPath(runDir))) return null;
@@ -113,7 +118,6 @@ export async function renderSubCenterFigure(
   }
   // Dominant rays last, so they are drawn on top.
   rays.sort((a, b) => Number(Boolean(b.faint)) - Number(Boolean(a.faint)));
-  const subNaming = { ...naming, displayName: `${naming.displayName}_subcenters` };
   const title = `${figureTitle(naming, snap.epoch, schedule, { split: 'valid', colorBy: 'true', view: 'unit' })}\nall ${cols} sub-centers, solid = dominant; ${subCenterLine(summary)}`;
   const png = await renderScatterPng({
     points: snap.features,
@@ -125,5 +129,5 @@ export async function renderSubCenterFigure(
     view: 'unit',
     rays,
   });
-  return { file: figurePath(picsDir, subNaming, 'valid', snap.epoch, 'unit'), png, summary };
+  return { file: subCenterFigurePath(picsDir, naming, snap.epoch), png, summary };
 }
