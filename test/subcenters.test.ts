@@ -30,3 +30,22 @@ test('rays are drawn over the scatter (the PNG changes), in the unit view', asyn
   const b = await renderScatterPng({ ...base, rays: [{ x: 0.7, y: 0.7, cls: 0, label: '90%' }, { x: -0.7, y: 0.7, cls: 1, faint: true }] });
   assert.notDeepEqual(a, b);
 });
+
+test('gallery: one section for the adaptive heads, a sentence each, and the extra figure under its run', async () => {
+  const { resolveConfig } = await import('../src/config/config.js');
+  const { galleryMarkdown } = await import('../src/report/gallery.js');
+  const { figureNaming } = await import('../src/report/figures.js');
+  const run = (name: string, extra?: { file: string; caption: string }[]) => {
+    const config = resolveConfig({ name, loss: { name } }, `configs/${name}.yaml`, 'ci');
+    return { stem: name, configFile: `configs/${name}.yaml`, config, naming: figureNaming(config), views: ['raw' as const], figures: [], metrics: [], separability: new Map(), extraFigures: extra };
+  };
+  const runs = [run('arcface'), run('subcenter_arcface', [{ file: '/r/pics/sub.png', caption: 'Every sub-center.' }]), run('adaface'), run('circle')];
+  const md = galleryMarkdown(runs, { readmeDir: '/r', command: 'c', profile: 'ci', profileDescription: 'x' });
+  assert.equal(md.match(/### Adaptive margins and scales/g)?.length, 1);
+  const section = md.indexOf('### Adaptive margins and scales');
+  assert.ok(md.indexOf('### ArcFaceLoss') < section && section < md.indexOf('### SubCenterArcFaceLoss'), 'the section opens before its first loss');
+  assert.match(md, /- \*\*SubCenterArcFaceLoss\*\*: its extra figure draws all K = 3 weight directions/);
+  assert.match(md, /- \*\*AdaFaceLoss\*\*: the margin depends on the feature norm/);
+  assert.doesNotMatch(md, /- \*\*CircleLoss\*\*/);
+  assert.match(md, /<img src="pics\/sub.png" width="480" alt="Every sub-center."><\/a>\n\nEvery sub-center\./);
+});

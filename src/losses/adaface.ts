@@ -109,6 +109,8 @@ export class AdaFaceLoss extends ScaledCosineHead<typeof adafaceParams> {
 export const adafaceLoss = defineLoss({
   name: 'adaface',
   normalized: true,
+  figureNote:
+    "the margin depends on the feature norm: in the raw view low-norm (hard) digits near the centre get ArcFace's margin and high-norm ones cos(θ − m) − 2m, so the norm ordering carries the margin.",
   displayName: 'AdaFaceLoss',
   figureFolder: 'AdaFace',
   description:

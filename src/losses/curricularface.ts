@@ -74,6 +74,8 @@ export class CurricularFaceLoss extends ScaledCosineHead<typeof curricularParams
 export const curricularfaceLoss = defineLoss({
   name: 'curricularface',
   normalized: true,
+  figureNote:
+    "ArcFace's margin plus hard negatives weighted up as the running mean t of the target cosine grows, which pulls the confusable digits in harder late in training.",
   displayName: 'CurricularFaceLoss',
   figureFolder: 'CurricularFace',
   description: 'CurricularFace: ArcFace target; hard negatives cos θ_j > cos(θ_y + m) reweighted to cos θ_j·(t + cos θ_j), t a running mean of cos θ_y.',

@@ -92,6 +92,8 @@ export class ElasticFaceLoss extends ScaledCosineHead<typeof elasticParams> {
 export const elasticfaceLoss = defineLoss({
   name: 'elasticface',
   normalized: true,
+  figureNote:
+    "every sample's margin is drawn afresh from N(0.5, 0.05) at every step, so the class edges are trained at a spread of margins instead of one.",
   displayName: 'ElasticFaceLoss',
   figureFolder: 'ElasticFace',
   description: 'ElasticFace: a margin drawn per sample and step from N(m, σ), Arc or Cos; "+" hands the sorted draws out by target cosine.',

@@ -90,6 +90,8 @@ export class SubCenterArcFaceLoss extends ScaledCosineHead<typeof subcenterParam
 export const subcenterArcfaceLoss = defineLoss({
   name: 'subcenter_arcface',
   normalized: true,
+  figureNote:
+    "its extra figure draws all K = 3 weight directions of every class, the dominant one solid with its share of the class's test images, so one sees which sub-centers hold their class and which are left idle; ArcFace has one direction a class.",
   displayName: 'SubCenterArcFaceLoss',
   figureFolder: 'SubCenterArcFace',
   description:
