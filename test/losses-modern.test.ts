@@ -230,7 +230,7 @@ describe('adacos', () => {
     const bAvg = cs.reduce((acc, row, i) => acc + row.reduce((a, c, j) => a + (j === y[i] ? 0 : Math.exp(sPrev * c)), 0), 0) / cs.length;
     const thetas = cs.map((row, i) => Math.acos(Math.min(1 - 1e-7, Math.max(-1 + 1e-7, row[y[i]!]!)))).sort((a, b) => a - b);
     const med = thetas[(thetas.length - 1) >> 1]!; // torch.median: the lower middle value
-    return Math.log(bAvg) / Math.cos(Math.min(Math.PI / 4, med));
+    return Math.min(32, Math.max(1, Math.log(bAvg) / Math.cos(Math.min(Math.PI / 4, med))));
   }
   const plain = (x: Mat, w: Mat, s: number) => meanCrossEntropy(cosines(x, w).map((r) => r.map((c) => s * c)), Y);
 
@@ -262,6 +262,16 @@ describe('adacos', () => {
     checkGradients(fixed, X, Y);
     dyn.dispose();
     fixed.dispose();
+  });
+  test('the dynamic scale stays in [1, max_scale]: a batch whose negatives lie closer than its targets', () => {
+    // Every sample 100° from its class and 10° from the next class: the unbounded scale would be
+    // ln B_avg / cos(π/4) with B_avg > e^{s·0.98}, larger than s, and grow every step.
+    const x: Mat = [polar(110, 1), polar(190, 1), polar(280, 1), polar(20, 1)];
+    const loss = makeWithW('adacos', { max_scale: 6 }, C, W) as AdaCosLoss;
+    for (let i = 0; i < 4; i++) tf.tidy(() => loss.afterStep(tf.tensor2d(x), tf.tensor1d(Y, 'int32')));
+    assert.equal(loss.s.dataSync()[0], 6);
+    assert.ok(Number.isFinite(lossValue(loss, x, Y)));
+    loss.dispose();
   });
   test('the scale moves only in afterStep and resumes exactly; the fixed variant keeps no state', () => {
     assertStateMovesOnlyInAfterStep(makeWithW('adacos', {}, C, W));
@@ -341,7 +351,7 @@ describe('curricularface', () => {
 // ---------------------------------------------------------------- AdaFace
 
 describe('adaface', () => {
-  const P = { s: 32, m: 0.4, h: 0.333, t_alpha: 0.01 };
+  const P = { s: 32, m: 0.09, h: 0.333, t_alpha: 0.01 };
   const eps = ADAFACE_EPS;
   /** ẑ of each row with the statistics moved by the batch (the authors' head.py, plain numbers). */
   function quality(x: Mat, mu0: number, sd0: number, alpha = P.t_alpha): number[] {
@@ -406,6 +416,11 @@ describe('adaface', () => {
     const z = quality(X, 1.4, 0.25);
     assertGradientsMatch(loss, (x, w) => adaface(x, w, z), X, Y, W);
     loss.dispose();
+  });
+  test('2-D bound: a high-norm sample gets the cosine margin 2m, refused above 1 − cos(2π/C); the paper\'s 0.4 is fine in 3-D', () => {
+    expectConfigError('adaface', { m: 0.4 }, 'loss.params.m', /AdaFace bound for a 2-D embedding.*2m.*0\.1910 .*use m <= 0\.095/);
+    assert.equal(resolveParams(getLossDefinition('adaface'), { m: 0.4 }, { numClasses: 10, embeddingDim: 3 }).m, 0.4);
+    assert.equal(resolveParams(getLossDefinition('adaface'), {}, { numClasses: 10, embeddingDim: 2 }).m, 0.08);
   });
   test('the statistics move only in afterStep and resume exactly; no NaN/Inf at the edges', () => {
     assertStateMovesOnlyInAfterStep(makeWithW('adaface', P, C, W));

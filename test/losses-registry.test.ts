@@ -142,7 +142,7 @@ describe('registry', () => {
       subcenter_arcface: { s: 32, m: 0.5, k: 3 },
       adacos: { variant: 'dynamic' },
       curricularface: { s: 32, m: 0.5 },
-      adaface: { s: 32, m: 0.4, h: 0.333 },
+      adaface: { s: 32, m: 0.08, h: 0.333 },
       elasticface: { variant: 'arc', s: 32, m: 0.5, sigma: 0.05, plus: false },
       circle: { m: 1, gamma: 1 },
       center: { loss_weight: 0.01 },

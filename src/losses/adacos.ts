@@ -19,7 +19,18 @@ const adacosParams = {
       "'dynamic': the scale is recomputed from every training batch, s = ln B_avg / cos(min(π/4, θ_med)); " +
       "'fixed': s = √2·ln(C − 1) throughout (≈ 3.11 for C = 10)",
   }),
+  max_scale: param.number({
+    default: 32,
+    gt: 1,
+    description:
+      'the dynamic scale is kept in [1, max_scale]. In 512-D the paper\'s scale never comes near it; in 2-D the first batches, whose ' +
+      'non-target cosines exceed cos(min(π/4, θ_med)), make ln B_avg / cos(…) grow by a factor each step until exp overflows (NaN ' +
+      'after ~10 steps without the bound). 32, the scale of the other 2-D heads',
+  }),
 };
+
+/** The dynamic scale is never below this (a scale ≤ 0 would turn the logits around). */
+export const ADACOS_MIN_SCALE = 1;
 
 /**
  * AdaCos (Zhang et al., CVPR 2019): no margin, logits s·cos θ_j, cos θ_j = x̂·Ŵ_j, with an
@@ -27,7 +38,8 @@ const adacosParams = {
  * batch the scale used is
  *   B_avg = (1/N)·Σ_i Σ_{k≠y_i} exp(s_prev·cos θ_{i,k}),   θ_med = median_i θ_{i,y_i},
  *   s = ln B_avg / cos(min(π/4, θ_med)),
- * computed without gradient. As in the widely used implementation (4uiiurz1/pytorch-adacos, which the
+ * computed without gradient, and kept in [1, max_scale] (a guard this toolkit adds for 2-D, where
+ * the unbounded scale overflows in the first steps; see max_scale). As in the widely used implementation (4uiiurz1/pytorch-adacos, which the
  * paper's formulas match) the batch's own new scale scales its logits, and the median of an even
  * count is the lower middle value (torch.median). That new scale is kept in the state variable `s`
  * by `afterStep`, which recomputes it from the step's embeddings and labels with the class weights
@@ -61,7 +73,8 @@ export class AdaCosLoss extends BaseLoss<typeof adacosParams> {
       const cosY = tf.sum(tf.mul(c, oh), 1) as tf.Tensor1D;
       const theta = tf.acos(tf.clipByValue(cosY, -1 + ADACOS_ACOS_EPS, 1 - ADACOS_ACOS_EPS)) as tf.Tensor1D;
       const thetaMed = kthSmallest(theta, (n - 1) >> 1);
-      return tf.div(tf.log(bAvg), tf.cos(tf.minimum(thetaMed, Math.PI / 4))) as tf.Scalar;
+      const sNew = tf.div(tf.log(bAvg), tf.cos(tf.minimum(thetaMed, Math.PI / 4)));
+      return tf.clipByValue(sNew, ADACOS_MIN_SCALE, this.params.max_scale) as tf.Scalar;
     }), cos);
   }
 

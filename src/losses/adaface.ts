@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { rowNorm, stopGradient, uniqueName } from './common.js';
+import { cosfaceMaxMargin2d } from './cosface.js';
 import { type MarginContext, ScaledCosineHead } from './margin.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
@@ -11,7 +12,14 @@ export const ADAFACE_INIT_STD = 100;
 
 const adafaceParams = {
   s: param.number({ default: 32, gt: 0, description: 'scale s (the paper uses 64 for 512-D faces; 32 as for the ArcFace figure)' }),
-  m: param.number({ default: 0.4, min: 0, max: Math.PI / 2, description: 'margin m, 0.4 as in the paper (fits the 10 classes of a 2-D embedding)' }),
+  m: param.number({
+    default: 0.08,
+    min: 0,
+    max: Math.PI / 2,
+    description:
+      'margin m (the paper: 0.4). A high-norm sample (ẑ = 1) gets the cosine margin 2m, so in 2-D 2m must stay below 1 − cos(2π/C) ' +
+      '(≈ 0.191 for C = 10), CosFace\'s bound: 0.08 (with 0.4 every class collapses onto one direction)',
+  }),
   h: param.number({ default: 0.333, gt: 0, description: 'concentration h: ẑ = clip(h·(‖z‖ − μ)/(σ + ε), −1, 1); 0.333 as in the paper' }),
   t_alpha: param.number({
     default: 0.01,
@@ -117,5 +125,17 @@ export const adafaceLoss = defineLoss({
     'AdaFace: the feature norm, normalised by running batch statistics, moves the margin from ArcFace\'s angular one (low norm) through CosFace\'s to cos(θ − m) − 2m (high norm).',
   params: adafaceParams,
   titleParams: (p) => ({ s: p.s, m: p.m, h: p.h }),
+  validate(p, ctx) {
+    if (ctx.embeddingDim === 2) {
+      const bound = cosfaceMaxMargin2d(ctx.numClasses);
+      if (2 * p.m > bound) {
+        return (
+          `m = ${p.m} is above the AdaFace bound for a 2-D embedding: a high-norm sample gets the cosine margin 2m, which must be <= ` +
+          `1 − cos(2π/C) = ${bound.toFixed(4)} for C = ${ctx.numClasses} classes; use m <= ${(Math.floor((bound / 2) * 1000) / 1000).toFixed(3)}, e.g. 0.08`
+        );
+      }
+    }
+    return null;
+  },
   create: (params, ctx) => new AdaFaceLoss(params, ctx),
 });
