@@ -47,7 +47,7 @@ test('the quick profile trains on all the data with enough steps for the normali
     assert.equal(c.snapshots[c.snapshots.length - 1], c.train.epochs, `${file}: a figure at the last epoch`);
     assert.ok(c.train.lrStepEpochs < c.train.epochs, `${file}: the learning rate drops before the end`);
   }
-  for (const stem of ['normface', 'cosface', 'arcface', 'l2softmax', 'l2softmax_fixed', 'magface', 'circle']) {
+  for (const stem of ['normface', 'cosface', 'arcface', 'l2softmax', 'l2softmax_fixed', 'magface', 'circle', 'subcenter_arcface', 'adacos', 'curricularface', 'adaface', 'elasticface']) {
     const c = quick.find((q) => q.file === `${stem}.yaml`)!.c;
     assert.ok(estimateRun(c).steps >= 16 * 468, `${stem}: the normalised heads need at least 16 full-data epochs`);
     assert.equal(c.train.lr, 0.001, `${stem}: a normalised head keeps the reference learning rate (x3 collapses classes in 2-D)`);

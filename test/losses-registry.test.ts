@@ -32,6 +32,11 @@ const ORDER = [
   'cosface',
   'arcface',
   'magface',
+  'subcenter_arcface',
+  'adacos',
+  'curricularface',
+  'adaface',
+  'elasticface',
   'circle',
   'center',
   'contrastive',
@@ -79,6 +84,11 @@ describe('registry', () => {
       cosface: ['CosFaceLoss', 'CosFace'],
       arcface: ['ArcFaceLoss', 'ArcFace'],
       magface: ['MagFaceLoss', 'MagFace'],
+      subcenter_arcface: ['SubCenterArcFaceLoss', 'SubCenterArcFace'],
+      adacos: ['AdaCosLoss', 'AdaCos'],
+      curricularface: ['CurricularFaceLoss', 'CurricularFace'],
+      adaface: ['AdaFaceLoss', 'AdaFace'],
+      elasticface: ['ElasticFaceLoss', 'ElasticFace'],
       circle: ['CircleLoss', 'Circle'],
       center: ['CenterLoss', 'CenterLoss'],
       contrastive: ['ContrastiveLoss', 'Contrastive'],
@@ -101,6 +111,8 @@ describe('registry', () => {
       triplet: [{ normalize: true, strategy: 'semi_hard' }],
       triplet_center: [{ normalize: true, w_ctr: 0.3 }],
       arcface: [{ s: 16, m: 0.3 }],
+      adacos: [{}, { variant: 'fixed' }],
+      elasticface: [{}, { variant: 'cos', m: 0.1 }, { plus: true }],
     };
     for (const def of lossDefinitions()) {
       for (const given of variants[def.name] ?? [{}]) {
@@ -127,6 +139,11 @@ describe('registry', () => {
       cosface: { s: 32, m: 0.1 },
       arcface: { s: 32, m: 0.5 },
       magface: { s: 32, l_m: 0.2, u_m: 0.5, lambda_g: 2 },
+      subcenter_arcface: { s: 32, m: 0.5, k: 3 },
+      adacos: { variant: 'dynamic' },
+      curricularface: { s: 32, m: 0.5 },
+      adaface: { s: 32, m: 0.08, h: 0.333 },
+      elasticface: { variant: 'arc', s: 32, m: 0.5, sigma: 0.05, plus: false },
       circle: { m: 1, gamma: 1 },
       center: { loss_weight: 0.01 },
       contrastive: { m: 0.5, loss_weight: 0.01 },
@@ -219,11 +236,13 @@ describe('every loss keeps the contract', () => {
       // Variables: readable by name, assignable, trainable flags as declared.
       for (const [k, v] of Object.entries(loss.trainableVariables())) assert.equal(v.trainable, true, `${name}.${k} trainable`);
       for (const [k, v] of Object.entries(loss.stateVariables())) assert.equal(v.trainable, false, `${name}.${k} is state`);
+      // W is [2, classes], or [2, classes·K] for Sub-center ArcFace's K = 3 sub-centers a class.
       const W = loss.trainableVariables().W!;
-      assert.deepEqual(W.shape, [2, 10]);
-      const w = tf.ones([2, 10]);
+      const cols = name === 'subcenter_arcface' ? 30 : 10;
+      assert.deepEqual(W.shape, [2, cols]);
+      const w = tf.ones([2, cols]);
       W.assign(w);
-      assert.deepEqual(Array.from(W.dataSync()), new Array(20).fill(1));
+      assert.deepEqual(Array.from(W.dataSync()), new Array(2 * cols).fill(1));
       w.dispose();
       const counters = loss.getCounters();
       loss.setCounters(counters);

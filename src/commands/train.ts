@@ -12,6 +12,7 @@ import { loadDataset } from '../data/mnist.js';
 import { drawRunAnimations } from '../report/animation.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import { REPORT_FILE, writeRunReport } from '../report/page.js';
+import { renderSubCenterFigure } from '../report/subcenters.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume } from '../run/resume.js';
@@ -23,6 +24,7 @@ import { Interrupted, UserError } from '../util/errors.js';
 import { errnoText, makeFolder } from '../util/folders.js';
 import { checkWritableFolder } from './outputs.js';
 export { checkWritableFolder };
+import { writeFilesAllOrNone } from '../util/fsx.js';
 import { codeVersion } from '../version.js';
 
 export interface TrainCommandOptions extends Overrides {
@@ -310,6 +312,19 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
       process.off('SIGTERM', onSignal);
       unlock();
     });
+  // A classifier with several weight columns a class (Sub-center ArcFace) gets one more figure:
+  // every sub-center over the last valid features.
+  try {
+    const sub = await renderSubCenterFigure(outDir, config, naming, scheduleNote(config), picsDir);
+    if (sub) {
+      writeFilesAllOrNone([{ file: sub.file, data: sub.png }]);
+      files.push(sub.file);
+    }
+  } catch (e) {
+    const msg = `the sub-center figure could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
+    drawErrors.push(msg);
+    process.stderr.write(`warning: ${msg}\n`);
+  }
   if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log)));
   // The run's report page; one that cannot be written stops nothing (`facelosses report` writes it later).
   if (o.report !== false) {

@@ -1,10 +1,14 @@
 import { checkValue } from '../util/values.js';
 import type { Loss, LossContext, LossDefinition, LossParams, ParamSchema } from './types.js';
+import { adacosLoss } from './adacos.js';
+import { adafaceLoss } from './adaface.js';
 import { arcfaceLoss } from './arcface.js';
 import { centerLoss } from './center.js';
 import { circleLoss } from './circle.js';
 import { contrastiveLoss } from './contrastive.js';
 import { cosfaceLoss } from './cosface.js';
+import { curricularfaceLoss } from './curricularface.js';
+import { elasticfaceLoss } from './elasticface.js';
 import { focalLoss } from './focal.js';
 import { l2softmaxLoss } from './l2softmax.js';
 import { lsoftmaxLoss, spherefaceLoss } from './lsoftmax.js';
@@ -12,6 +16,7 @@ import { magfaceLoss } from './magface.js';
 import { normfaceLoss } from './normface.js';
 import { ringLoss } from './ring.js';
 import { softmaxLoss } from './softmax.js';
+import { subcenterArcfaceLoss } from './subcenter_arcface.js';
 import { tripletCenterLoss, tripletLoss } from './triplet.js';
 
 /**
@@ -28,6 +33,11 @@ const DEFINITIONS: LossDefinition[] = [
   cosfaceLoss,
   arcfaceLoss,
   magfaceLoss,
+  subcenterArcfaceLoss,
+  adacosLoss,
+  curricularfaceLoss,
+  adafaceLoss,
+  elasticfaceLoss,
   circleLoss,
   centerLoss,
   contrastiveLoss,

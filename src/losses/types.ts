@@ -144,6 +144,11 @@ export interface LossDefinition<S extends ParamSchema = ParamSchema> {
   /** Folder under pics/ for the figures, e.g. 'ArcFace'. */
   figureFolder?: string;
   description: string;
+  /**
+   * One sentence for the gallery: what this loss's figure shows that ArcFace's does not (the
+   * adaptive heads; the gallery groups the losses that have one into their own section).
+   */
+  figureNote?: string;
   /** True for heads whose geometry lives on the unit circle (figures default to raw + unit views). */
   normalized?: boolean;
   params: S;

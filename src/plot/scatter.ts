@@ -62,6 +62,20 @@ export interface ScatterInput {
    * class center (its direction on the unit circle in the unit view).
    */
   classVectors?: { kind: 'weights' | 'centers'; xy: ArrayLike<number> };
+  /**
+   * Segments from the origin to (x, y) in data units, drawn over the points in their class's
+   * colour with a dark outline (e.g. class weight directions); `faint` ones thin, dashed and
+   * without outline; a `label` at the tip.
+   */
+  rays?: readonly ScatterRay[];
+}
+
+export interface ScatterRay {
+  x: number;
+  y: number;
+  cls: number;
+  faint?: boolean;
+  label?: string;
 }
 
 export interface ScatterLayout extends Bounds {
@@ -315,6 +329,38 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       const a = chart.chartArea;
       drawClassVectors(c, input, x!, y!, a, radius);
       c.save();
+      if (input.rays?.length) {
+        const x0 = x!.getPixelForValue(0);
+        const y0 = y!.getPixelForValue(0);
+        c.lineCap = 'round';
+        for (const ray of input.rays) {
+          const px = x!.getPixelForValue(ray.x);
+          const py = y!.getPixelForValue(ray.y);
+          const w = ray.faint ? 1.5 : 3.5;
+          c.setLineDash(ray.faint ? [5, 4] : []);
+          c.beginPath();
+          c.moveTo(x0, y0);
+          c.lineTo(px, py);
+          if (!ray.faint) {
+            c.strokeStyle = '#000000';
+            c.lineWidth = w + 2;
+            c.stroke();
+          }
+          c.strokeStyle = ray.cls < k ? classColor(ray.cls, k) : UNKNOWN_CLASS_COLOR;
+          c.lineWidth = w;
+          c.stroke();
+          if (ray.label) {
+            c.setLineDash([]);
+            c.font = `${ray.faint ? '' : 'bold '}${sz.tick}px ${family}`;
+            c.fillStyle = '#000000';
+            c.textAlign = 'center';
+            c.textBaseline = 'middle';
+            const len = Math.hypot(px - x0, py - y0) || 1;
+            c.fillText(ray.label, px + ((px - x0) / len) * sz.tick, py + ((py - y0) / len) * sz.tick);
+          }
+        }
+        c.setLineDash([]);
+      }
       c.font = `bold ${sz.digit}px ${family}`;
       c.textAlign = 'center';
       c.textBaseline = 'middle';

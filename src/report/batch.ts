@@ -17,9 +17,10 @@ import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js'
 import { ensureSeparability } from '../run/separability-files.js';
 import { displayPath, writeFileAtomic } from '../util/fsx.js';
 import { makeFolder } from '../util/folders.js';
-import { figureNaming, type View, viewsOf } from './figures.js';
+import { type FigureNaming, figureNaming, type View, viewsOf } from './figures.js';
 import { redrawRun } from './redraw.js';
 import { writeGalleryReport } from './page.js';
+import { subCenterFigurePath } from './subcenters.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from './gallery.js';
 
 const rel = displayPath;
@@ -85,7 +86,18 @@ export async function loadGalleryRun(runDir: string, picsDir: string, stem: stri
     metrics: readMetrics(runDir),
     separability: ensureSeparability(runDir),
     backend: info.backend,
+    extraFigures: extraFigures(picsDir, figs.naming, info.config.snapshots),
   };
+}
+
+/** Figures a run draws besides its snapshot grid that are there: the sub-center figure of its last epoch. */
+function extraFigures(picsDir: string, naming: FigureNaming, snapshots: number[]): { file: string; caption: string }[] {
+  const last = snapshots[snapshots.length - 1];
+  if (last === undefined) return [];
+  const file = subCenterFigurePath(picsDir, naming, last);
+  return existsSync(file)
+    ? [{ file, caption: `Every sub-center at epoch ${last} over the test images on the unit circle: solid = the dominant sub-center of its class, labelled with its share of the class's images; dashed = the others (labelled at 5 % or more).` }]
+    : [];
 }
 
 const readInfo = (dir: string): RunInfo | undefined => {

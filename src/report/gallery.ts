@@ -9,6 +9,7 @@ import type { Separability } from '../metrics/separability.js';
 import type { EpochMetrics } from '../run/run.js';
 import type { SeparabilityFile } from '../run/separability-files.js';
 import type { SplitName } from '../run/snapshot.js';
+import { findLoss } from '../losses/registry.js';
 import { figurePath, type FigureNaming, type View } from './figures.js';
 import { formatDuration } from '../util/duration.js';
 
@@ -52,6 +53,8 @@ export interface GalleryRun {
   metrics: EpochMetrics[];
   separability: Map<number, SeparabilityFile>;
   backend?: string;
+  /** Figures beyond the snapshot grid (e.g. Sub-center ArcFace's sub-centers), with a caption. */
+  extraFigures?: { file: string; caption: string }[];
 }
 
 export interface GalleryOptions {
@@ -219,14 +222,32 @@ export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions):
 }
 
 function runSections(out: string[], runs: readonly GalleryRun[], o: GalleryOptions): void {
+  let adaptiveIntro = false;
   for (const r of runs) {
     const m = finalMetrics(r);
+    const note = findLoss(r.config.loss.name)?.figureNote;
+    if (note && !adaptiveIntro) {
+      adaptiveIntro = true;
+      const adaptive = runs.filter((x) => findLoss(x.config.loss.name)?.figureNote);
+      out.push('### Adaptive margins and scales (2019–2022)', '');
+      out.push(
+        'Sub-center ArcFace, AdaCos, CurricularFace, AdaFace and ElasticFace change ArcFace\'s margin or scale during training. What each picture shows that ArcFace\'s does not:',
+        '',
+      );
+      for (const x of adaptive) out.push(`- **${x.naming.displayName}**: ${findLoss(x.config.loss.name)!.figureNote}`);
+      out.push('');
+    }
     out.push(`### ${r.naming.displayName} — \`${r.configFile}\``, '');
+    if (note) out.push(`*${note}*`, '');
     if (r.config.description) out.push(`${r.config.description}.`.replace(/\.\.$/, '.'), '');
     out.push(`- loss \`${r.config.loss.name}\`, hyperparameters: ${paramList(r.config.loss.params)}`);
     out.push(`- schedule: ${scheduleLine(r.config)}`);
     out.push(`- valid accuracy at the final epoch: **${pct(m?.validAccuracy)}**${m ? ` (epoch ${m.epoch}, ${formatDurationShort(typeof m.elapsedSeconds === 'number' ? m.elapsedSeconds : undefined)}${r.backend ? ` on ${r.backend}` : ''})` : ''}`, '');
     out.push(figureTable(r, o.readmeDir), '');
+    for (const f of r.extraFigures ?? []) {
+      const link = linkPath(o.readmeDir, f.file);
+      out.push(`<a href="${link}"><img src="${link}" width="480" alt="${escapeCell(f.caption)}"></a>`, '', f.caption, '');
+    }
     if (r.separability.size) out.push(separabilityTable(r), '');
   }
 }

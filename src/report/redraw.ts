@@ -9,6 +9,7 @@ import { shellPath } from '../util/command-line.js';
 import { UserError } from '../util/errors.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
 import { renderSnapshot } from './figures.js';
+import { renderSubCenterFigure } from './subcenters.js';
 
 export interface RedrawOptions {
   /** The run folder. */
@@ -57,6 +58,11 @@ export async function redrawRun(o: RedrawOptions): Promise<string[]> {
         height: o.height ?? info.config.plot.height,
       })),
     );
+  }
+  // Sub-center ArcFace's extra figure: every sub-center over the valid features of its last snapshot.
+  if (o.split !== 'train') {
+    const sub = await renderSubCenterFigure(run, info.config, naming, scheduleNote(info.config), o.out ?? join(run, 'pics'));
+    if (sub && snaps.some((s) => s.split === 'valid' && s.epoch === sub.summary.epoch)) figs.push(sub);
   }
   try {
     writeFilesAllOrNone(figs.map((f) => ({ file: f.file, data: f.png })));
