@@ -250,26 +250,35 @@ test('machine problems hand the job back (a worker without its data folder fails
     mkdirSync(join(bDir, 'pics'), { recursive: true });
     writeFileSync(join(bDir, 'pics', 'Softmax'), 'a file where the figure folder goes');
     b = await startWorker({ url, workDir: bDir, lockMs: 3000, log: (l) => linesB.push(l) });
-    for (const id of ['solo-1', 'refused-1']) await until(`${id} completed`, async () => (await stateOf(queue, id)) === 'completed' || undefined, 180_000, logs);
+    // Each job as it completes (its files expire 3 s after their last upload).
+    const completed = (id: string) =>
+      until(`${id} completed`, async () => {
+        const job = await queue.getJob(id);
+        if (!job || (await job.getState()) !== 'completed') return undefined;
+        return { job, stored: await downloadRunFiles(client, key(id)), ttl: await client.ttl(key(id)) };
+      }, 180_000, logs);
+    const [soloDone, refusedDone] = await Promise.all([completed('solo-1'), completed('refused-1')]);
 
-    const solo = (await queue.getJob('solo-1')) as Job;
+    const solo = soloDone.job;
     assert.match(String(solo.returnvalue.note), /the figures could not be drawn on .*; they are drawn where the run is downloaded/);
-    const stored = await downloadRunFiles(client, key('solo-1'));
+    const stored = soloDone.stored;
     assert.equal(stored?.final, true, 'the finished run is stored');
     assert.equal(JSON.parse(stored!.files.get('run.json')!.toString()).status, 'finished');
     assert.ok(stored!.files.has('snapshots/train-epoch-0001.json'));
 
     assert.match(linesB.join('\n'), /refused: resume refused \(.*unreadable run file.*\); the stored state is removed and the run starts over/);
-    const refused = await downloadRunFiles(client, key('refused-1'));
+    const refused = refusedDone.stored;
     assert.equal(refused?.final, true, logs());
     assert.equal(refused!.epoch, 1);
     assert.equal(JSON.parse(refused!.files.get('checkpoint/last.json')!.toString()).epoch, 1);
 
     // Expiry: the run files go FACELOSSES_QUEUE_KEEP after their last upload; finished jobs after the same time.
-    const ttl = await client.ttl(key('solo-1'));
-    assert.ok(ttl > 0 && ttl <= 3, `ttl ${ttl}`);
+    for (const d of [soloDone, refusedDone]) assert.ok(d.ttl > 0 && d.ttl <= 3, `ttl ${d.ttl}`);
     assert.deepEqual(solo.opts.removeOnComplete, { age: 3 });
     await until('the run files expired', async () => ((await client.exists(key('solo-1'), key('refused-1'))) === 0 ? true : undefined), 10_000, logs);
+    // The job that finished first is gone too: BullMQ removes finished jobs older than 3 s when another finishes.
+    const [first, last] = soloDone.job.finishedOn! < refusedDone.job.finishedOn! ? ['solo-1', 'refused-1'] : ['refused-1', 'solo-1'];
+    assert.equal(await stateOf(queue, first), 'missing', `${first} finished more than 3 s before ${last} and is removed`);
     assert.equal(linesA.filter((l) => /job .* (refused|crashed|failed)/.test(l)).length, 0, 'worker A failed no job');
     assert.ok(!logs().includes(redis.password));
   } finally {

@@ -64,8 +64,9 @@ export interface TrainJobProgress {
   worker: string;
   /** The epoch this worker started from (0: from scratch). */
   fromEpoch: number;
-  /** Set when a worker handed the job back for a problem of its own machine: what it was. */
+  /** Set when a worker handed the job back for a problem of its own machine: what it was, and how many times so far. */
   handedBack?: string;
+  handBacks?: number;
 }
 
 export interface TrainJobResult {

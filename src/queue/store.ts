@@ -15,7 +15,7 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type ConnectionOptions, RedisConnection } from 'bullmq';
 import { UserError } from '../util/errors.js';
-import { describeRedisError, isAuthError, maskUrl, parseRedisUrl } from './url.js';
+import { describeRedisError, isAuthError, maskUrl, maskUrls, parseRedisUrl } from './url.js';
 
 export const QUEUE_PREFIX = 'bull';
 
@@ -200,7 +200,7 @@ export function writeRunFiles(dir: string, files: Map<string, Buffer>): void {
  * Nothing here prints the password.
  */
 export async function probeRedis(url: string, timeoutMs = 10_000): Promise<void> {
-  const conn = new RedisConnection({ ...parseRedisUrl(url), retryStrategy: (times: number) => (times > 20 ? null : 250) } as ConnectionOptions, { skipVersionCheck: true });
+  const conn = new RedisConnection({ ...parseRedisUrl(url), retryStrategy: () => null } as ConnectionOptions, { skipVersionCheck: true });
   let firstError: unknown;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
@@ -211,18 +211,23 @@ export async function probeRedis(url: string, timeoutMs = 10_000): Promise<void>
     });
     timer = setTimeout(() => rej(firstError && isAuthError(firstError) ? new UserError(describeRedisError(firstError, url)) : new UserError(`cannot reach Redis at ${maskUrl(url)} within ${timeoutMs / 1000} s${firstError ? ` (${describeRedisError(firstError, url)})` : ''}; start one (docs/queue.md shows a safe setup) or check the address`)), timeoutMs);
   });
+  const answer = conn.client
+    .then((c) => (c as unknown as RedisClient).ping())
+    .catch((e: unknown) => {
+      const err = isAuthError(firstError) ? firstError : e;
+      throw new UserError(isAuthError(err) ? describeRedisError(err, url) : `cannot reach Redis at ${maskUrl(url)} (${maskUrls((err as Error)?.message ?? String(err))}); start one (docs/queue.md shows a safe setup) or check the address`);
+    });
+  // The one that loses the race may still fail: nobody waits for it.
+  answer.catch(() => {});
+  timeout.catch(() => {});
   try {
-    await Promise.race([
-      conn.client
-        .then((c) => (c as unknown as RedisClient).ping())
-        .catch((e: unknown) => {
-          const err = isAuthError(firstError) ? firstError : e;
-          throw new UserError(isAuthError(err) ? describeRedisError(err, url) : `cannot reach Redis at ${maskUrl(url)}: ${describeRedisError(err, url)}`);
-        }),
-      timeout,
-    ]);
+    await Promise.race([answer, timeout]);
   } finally {
     clearTimeout(timer);
+    // The connection's own start settles first (closed before, its failure would be reported after the close to no one).
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([conn.client.then(() => {}, () => {}), new Promise<void>((res) => (wait = setTimeout(res, 2000)))]);
+    clearTimeout(wait);
     await conn.close(true).catch(() => {});
   }
 }

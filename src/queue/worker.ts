@@ -234,7 +234,7 @@ async function processJob(ctx: WorkerContext, worker: Worker, job: Job<TrainJobD
 
 /** A problem of this machine: the job goes back to the queue (not a try used up) and this worker pauses. */
 async function handBack(ctx: WorkerContext, job: Job<TrainJobData, TrainJobResult>, token: string | undefined, why: string): Promise<never> {
-  const prev = (typeof job.progress === 'object' ? job.progress : {}) as Partial<TrainJobProgress> & { handBacks?: number };
+  const prev = (typeof job.progress === 'object' ? job.progress : {}) as Partial<TrainJobProgress>;
   const handBacks = (prev.handBacks ?? 0) + 1;
   if (handBacks > MAX_HANDBACKS) throw new UnrecoverableError(`handed back ${MAX_HANDBACKS} times by workers that could not run it; the last: ${why}`);
   ctx.log(`job ${job.id} handed back to the queue: ${why}`);
@@ -397,6 +397,11 @@ async function trainJob(ctx: WorkerContext, job: Job<TrainJobData, TrainJobResul
   }
   const paths = { config: p.configFile, runDir: p.runDir, pics: ctx.pics, dataDir: p.dataDir };
   let resume = stored?.files.has('checkpoint/last.json') === true;
+  if (stored && !resume) {
+    // Files without a checkpoint cannot be continued: the run starts over and stores from epoch 1.
+    await store.reset();
+    rmSync(p.runDir, { recursive: true, force: true });
+  }
   let fromEpoch = resume ? Math.floor(stored!.epoch) : 0;
   ctx.log(`${stem}: job ${spec.id} (try ${job.attemptsMade + 1}), ${resume ? `continuing after epoch ${fromEpoch}` : 'from scratch'}, ${spec.backend} x ${spec.threads} thread(s)`);
   const t0 = performance.now();
