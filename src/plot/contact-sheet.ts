@@ -24,6 +24,18 @@ export interface ContactSheetOptions {
   gap?: number;
 }
 
+/**
+ * Columns and tile width of a sheet of `n` figures `figureWidth` pixels wide, sized for reading:
+ * up to 5 columns, about 1,600 pixels across, tiles never wider than the figures (no blur) nor
+ * narrower than 320 pixels, so a sheet of two shows two figures at their own size with captions
+ * of 20 pixels, not two thumbnails.
+ */
+export function readableLayout(n: number, figureWidth: number): { columns: number; tileWidth: number } {
+  const columns = Math.max(1, Math.min(5, n));
+  const tileWidth = Math.max(320, Math.min(Math.round(figureWidth), Math.floor(1600 / columns) - 12));
+  return { columns, tileWidth };
+}
+
 /** Shorten `text` with an ellipsis until it fits in `maxWidth` pixels. */
 function fitText(ctx: SKRSContext2D, text: string, maxWidth: number): string {
   if (ctx.measureText(text).width <= maxWidth) return text;
@@ -47,7 +59,7 @@ export async function renderContactSheet(
   const tileWidth = Math.max(32, Math.round(opts.tileWidth ?? 480));
   const gap = Math.max(0, Math.round(opts.gap ?? 12));
   const family = plotFontFamily();
-  const captionSize = Math.max(10, Math.round(tileWidth / 32));
+  const captionSize = Math.max(14, Math.round(tileWidth / 32));
   const titleSize = Math.round(captionSize * 1.4);
   const anyCaption = tiles.some((t) => t.title.length > 0);
   const captionH = anyCaption ? Math.round(captionSize * 1.6) : 0;

@@ -11,7 +11,7 @@ import type { BatchPlan, RunOutcome } from '../batch/plan.js';
 import { sortByRegistry } from '../batch/plan.js';
 import { type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, warmupPhrase } from '../config/config.js';
 import { sameConfig } from '../config/identity.js';
-import { writeContactSheetPng } from '../plot/contact-sheet.js';
+import { readableLayout, writeContactSheetPng } from '../plot/contact-sheet.js';
 import { isPng, pngSize } from '../plot/png.js';
 import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
 import { ensureSeparability } from '../run/separability-files.js';
@@ -134,7 +134,7 @@ async function galleryRuns(plan: BatchPlan, outcomes: RunOutcome[], pics: string
 
 /** The contact sheet: every loss's valid figure at its last snapshot; undefined when there is none. */
 async function contactSheetOf(gallery: GalleryRun[], pics: string, profile: Profile): Promise<string | undefined> {
-  const tiles = [];
+  const tiles: Array<{ title: string; png: Uint8Array }> = [];
   for (const g of gallery) {
     const last = g.config.snapshots[g.config.snapshots.length - 1]!;
     // 3-D runs: the sphere from its fixed viewpoint
@@ -148,7 +148,8 @@ async function contactSheetOf(gallery: GalleryRun[], pics: string, profile: Prof
   if (!tiles.length) return undefined;
   const file = join(pics, 'contact-sheet.png');
   const title = `facelosses: valid features at the last snapshot (${profile} profile)`;
-  await writeContactSheetPng(file, tiles, { columns: Math.min(5, tiles.length), tileWidth: 320, title });
+  const figureWidth = Math.min(...tiles.map((t) => pngSize(Buffer.from(t.png)).width));
+  await writeContactSheetPng(file, tiles, { ...readableLayout(tiles.length, figureWidth), title });
   return file;
 }
 

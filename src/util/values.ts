@@ -35,10 +35,18 @@ export function showValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** A bound as a person reads it: π/2, π and 2π by name (1.5707963267948966 is π/2). */
+export function showBound(n: number): string {
+  for (const [v, name] of [[Math.PI / 2, 'π/2'], [Math.PI, 'π'], [2 * Math.PI, '2π'], [Math.PI / 4, 'π/4']] as const) {
+    if (n === v) return `${name} (${n.toFixed(4)})`;
+  }
+  return String(n);
+}
+
 function checkRange(key: string, spec: ValueSpec, n: number): string | null {
-  if (spec.min !== undefined && n < spec.min) return `${key} must be >= ${spec.min}, got ${n}`;
-  if (spec.max !== undefined && n > spec.max) return `${key} must be <= ${spec.max}, got ${n}`;
-  if (spec.gt !== undefined && n <= spec.gt) return `${key} must be > ${spec.gt}, got ${n}`;
+  if (spec.min !== undefined && n < spec.min) return `${key} must be >= ${showBound(spec.min)}, got ${n}`;
+  if (spec.max !== undefined && n > spec.max) return `${key} must be <= ${showBound(spec.max)}, got ${n}`;
+  if (spec.gt !== undefined && n <= spec.gt) return `${key} must be > ${showBound(spec.gt)}, got ${n}`;
   return null;
 }
 
