@@ -58,16 +58,84 @@ const profileHelp = Object.entries(PROFILE_SETTINGS)
   .map(([k, v]) => `${k}: ${v.describe}`)
   .join('; ');
 
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('facelosses')
-    .description('Face-recognition losses on a 2-D MNIST embedding: train, then draw the learned features.')
-    .version(packageVersion())
-    .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', EXIT_CODES)
-    .exitOverride();
+/** Runs `train` with the parsed flags and prints the result. */
+async function runTrain(o: Record<string, any>, cmd: Command): Promise<void> {
+  const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
+  const r = await trainCommand({
+    config: o.config,
+    resume: o.resume,
+    nanPolicy: o.nanPolicy,
+    threads: o.threads,
+    profile: explicit('profile') ? (o.profile as Profile) : undefined,
+    ...pickOverrides(o),
+    out: o.out,
+    pics: o.pics,
+    backend: explicit('backend') ? (o.backend as BackendName) : undefined,
+    view: o.view,
+    colorBy: o.colorBy,
+    width: o.size?.width,
+    height: o.size?.height,
+    force: o.force,
+    quiet: o.quiet,
+    onEvent: o.quiet ? undefined : createProgress(process.stderr),
+  });
+  const last = r.metrics[r.metrics.length - 1]!;
+  const pngs = r.files.filter((f) => f.endsWith('.png'));
+  process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
+  process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
+  process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+  if (r.drawErrors.length) {
+    throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
+  }
+}
 
+/** Runs `reproduce` with the parsed flags (or prints its plan) and prints the outcome of every run. */
+async function runReproduce(o: Record<string, any>): Promise<void> {
+  const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
+  if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
+  if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
+  // What the plan depends on (the same for --plan and a batch).
+  const planned = {
+    profile: o.profile as Profile,
+    only: o.only,
+    force: o.force,
+    out: o.out,
+    pics: o.pics,
+    view: o.view,
+    configsDir: o.configs,
+    ...pickOverrides(o, 'batch'),
+    width: o.size?.width,
+    height: o.size?.height,
+  };
+  if (o.plan) {
+    process.stdout.write(JSON.stringify(await reproducePlan(planned), null, 2) + '\n');
+    return;
+  }
+  const r = await reproduceCommand({
+    ...planned,
+    jobs: o.jobs,
+    backend: o.backend as BackendName,
+    readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
+    collect: o.collect,
+    queue: o.queue
+      ? (await import('../queue/reproduce.js')).createQueueRunner({
+          url: o.queue,
+          backend: o.backend,
+          threads: o.threads,
+          overrides: pickOverrides(o, 'batch'),
+        })
+      : undefined,
+  });
+  process.stdout.write(formatOutcomes(r) + '\n');
+  process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
+  if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
+  const failed = r.outcomes.filter((x) => x.status === 'failed');
+  const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
+  if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);
+}
+
+/** `facelosses train`: flags, examples, and the printed result of a run. */
+function addTrainCommand(program: Command): void {
   const train = program
     .command('train')
     .description(`train the reference network under a loss and draw train/valid features at the snapshot epochs (default profile: ${DEFAULT_PROFILE})`)
@@ -95,36 +163,11 @@ export function buildProgram(): Command {
     .option('--size <WxH>', `figure size in pixels (default: the config's plot size, ${DEFAULTS.plot.width}x${DEFAULTS.plot.height} when unset)`, size)
     .option('--force', 'replace the run in the output folder, finished or not (removes only the files a run wrote; never a folder that is not a run folder)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (o, cmd: Command) => {
-      const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
-      const r = await trainCommand({
-        config: o.config,
-        resume: o.resume,
-        nanPolicy: o.nanPolicy,
-        threads: o.threads,
-        profile: explicit('profile') ? (o.profile as Profile) : undefined,
-        ...pickOverrides(o),
-        out: o.out,
-        pics: o.pics,
-        backend: explicit('backend') ? (o.backend as BackendName) : undefined,
-        view: o.view,
-        colorBy: o.colorBy,
-        width: o.size?.width,
-        height: o.size?.height,
-        force: o.force,
-        quiet: o.quiet,
-        onEvent: o.quiet ? undefined : createProgress(process.stderr),
-      });
-      const last = r.metrics[r.metrics.length - 1]!;
-      const pngs = r.files.filter((f) => f.endsWith('.png'));
-      process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
-      process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
-      process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
-      if (r.drawErrors.length) {
-        throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
-      }
-    });
+    .action(runTrain);
+}
 
+/** `facelosses plot`: redraw a run's figures. */
+function addPlotCommand(program: Command): void {
   program
     .command('plot')
     .description('redraw the figures of a run from its saved features, without training (all of them or none)')
@@ -140,7 +183,10 @@ export function buildProgram(): Command {
       const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
     });
+}
 
+/** `facelosses reproduce`: every config, in parallel processes or on a queue, then the figures and the gallery. */
+function addReproduceCommand(program: Command): void {
   const reproduce = program
     .command('reproduce')
     .description('train every config in configs/ in parallel processes, draw every figure into pics/, and regenerate the README gallery')
@@ -162,50 +208,11 @@ export function buildProgram(): Command {
 ;
   addOverrideOptions(reproduce, 'batch', { hidden: true })
     .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
-    .action(async (o) => {
-      const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
-      if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
-      if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
-      // What the plan depends on (the same for --plan and a batch).
-      const planned = {
-        profile: o.profile as Profile,
-        only: o.only,
-        force: o.force,
-        out: o.out,
-        pics: o.pics,
-        view: o.view,
-        configsDir: o.configs,
-        ...pickOverrides(o, 'batch'),
-        width: o.size?.width,
-        height: o.size?.height,
-      };
-      if (o.plan) {
-        process.stdout.write(JSON.stringify(await reproducePlan(planned), null, 2) + '\n');
-        return;
-      }
-      const r = await reproduceCommand({
-        ...planned,
-        jobs: o.jobs,
-        backend: o.backend as BackendName,
-        readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
-        collect: o.collect,
-        queue: o.queue
-          ? (await import('../queue/reproduce.js')).createQueueRunner({
-              url: o.queue,
-              backend: o.backend,
-              threads: o.threads,
-              overrides: pickOverrides(o, 'batch'),
-            })
-          : undefined,
-      });
-      process.stdout.write(formatOutcomes(r) + '\n');
-      process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
-      if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
-      const failed = r.outcomes.filter((x) => x.status === 'failed');
-      const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
-      if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);
-    });
+    .action(runReproduce);
+}
 
+/** `facelosses worker`: train runs from a queue. */
+function addWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('take runs from a queue (Redis, filled by `reproduce --queue`) and train each as a plain `facelosses train`; until stopped with Ctrl-C')
@@ -219,7 +226,10 @@ export function buildProgram(): Command {
       const { workerCommand } = await import('../commands/worker.js');
       await workerCommand({ url: o.queue, concurrency: o.concurrency, threads: o.threads, workDir: o.workDir, lockMs: o.lockMs });
     });
+}
 
+/** `facelosses losses`: the losses and their parameters. */
+function addLossesCommand(program: Command): void {
   program
     .command('losses')
     .description('list every loss with its parameters, defaults and a one-line description')
@@ -242,7 +252,23 @@ export function buildProgram(): Command {
         }
       }
     });
+}
 
+/** The program: its commands, each with its flags, help and action. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('facelosses')
+    .description('Face-recognition losses on a 2-D MNIST embedding: train, then draw the learned features.')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES)
+    .exitOverride();
+  addTrainCommand(program);
+  addPlotCommand(program);
+  addReproduceCommand(program);
+  addWorkerCommand(program);
+  addLossesCommand(program);
   return program;
 }
 
