@@ -1,5 +1,5 @@
 /**
- * The queue (issue 15) with a real Redis on loopback: workers and `reproduce --queue` give the
+ * The queue with a real Redis on loopback: workers and `reproduce --queue` give the
  * same runs and figures as a local `reproduce`; a duplicate enqueue trains nothing; a failing
  * config ends failed with its message while the others finish; a worker SIGKILLed mid-run is
  * replaced by another that continues from the stored checkpoint, with the final metrics and

@@ -4,7 +4,7 @@
  * the direct kernel of simd_conv.ts) for two cheap add-only transforms. F(4x4, 3x3) (`tile: 4`):
  * 36 per 4x4 tile instead of 144 (4x fewer), with 6x6 transforms whose coefficients (up to 8, and
  * 1/24 in the filter transform) cost more additions and about 5x the rounding error of F(2x2)
- * (rms relative 8e-7 against 1.5e-7 for float32 direct; docs/speed.md, session 5).
+ * (rms relative 8e-7 against 1.5e-7 for float32 direct; docs/notes/2026-12-06-speed.md).
  *
  * Per image: (1) input transform V = Bᵀ d B of every (m+2)x(m+2) input tile (tiles overlap by 2),
  * stored as V[tile][k][ci] for the K = (m+2)² positions k (tile-major: every address in the

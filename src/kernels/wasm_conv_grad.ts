@@ -58,8 +58,8 @@ let useSimd = true;
 let useWinograd = true;
 // Output tile of the Winograd forward and input-gradient kernels. 'auto': F(4x4, 3x3) (36 products
 // per 16 outputs) where its tiles cover the output with no more padding than F(2x2, 3x3)'s (28x28,
-// 7x7), else F(2x2) (14x14: 4x4 tiles would compute 16x16); measured per layer in docs/speed.md,
-// session 5. 2 or 4 force one.
+// 7x7), else F(2x2) (14x14: 4x4 tiles would compute 16x16); measured per layer in
+// docs/notes/2026-12-06-speed.md. 2 or 4 force one.
 let winogradTile: 'auto' | 2 | 4 = 'auto';
 
 /** The Winograd output tile for an OH x OW output. */
@@ -68,8 +68,8 @@ export function winogradTileFor(oh: number, ow: number, setting: 'auto' | 2 | 4 
   const cover = (o: number, t: number) => Math.ceil(o / t) * t;
   return cover(oh, 4) === cover(oh, 2) && cover(ow, 4) === cover(ow, 2) ? 4 : 2;
 }
-// Output tile of the Winograd filter gradient: 'auto' (measured per layer, docs/speed.md, session 6),
-// or 2 / 4 to force one.
+// Output tile of the Winograd filter gradient: 'auto' (measured per layer,
+// docs/notes/2026-12-06-speed.md), or 2 / 4 to force one.
 let winogradFilterTile: 'auto' | 2 | 4 = 'auto';
 
 /** The Winograd filter-gradient output tile for an OH x OW output. */
@@ -77,10 +77,9 @@ export function winogradFilterTileFor(oh: number, ow: number, setting: 'auto' | 
   if (setting !== 'auto') return setting;
   return winogradTileFor(oh, ow, 'auto');
 }
-// On by default since session 5: each image's sum over its tiles is accumulated apart and added to
-// dU once, which makes it more accurate than the direct kernel against a float64 reference
-// (test/kernels.test.ts; docs/speed.md, session 5). configureWasmGradKernels({ winogradFilter: false })
-// turns it off.
+// On by default: each image's sum over its tiles is accumulated apart and added to dU once, which
+// makes it more accurate than the direct kernel against a float64 reference (test/kernels.test.ts;
+// docs/notes/2026-12-06-speed.md). configureWasmGradKernels({ winogradFilter: false }) turns it off.
 let useWinogradFilter = true;
 
 /**
