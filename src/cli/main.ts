@@ -15,6 +15,7 @@ import { FIGURE_SIZE, trainCommand } from '../commands/train.js';
 import { command, shellPath } from '../util/command-line.js';
 import { createProgress } from './progress.js';
 import { terminalColumns, wrapText } from './wrap.js';
+import { NAN_POLICIES } from '../train/nan-guard.js';
 import { Interrupted, UserError } from '../util/errors.js';
 import { packageVersion } from '../version.js';
 
@@ -151,7 +152,7 @@ function addTrainCommand(program: Command): void {
     .option('-c, --config <file>', 'YAML experiment config: a path, or the name of a packaged config, e.g. arcface (required unless --resume)')
     .option('--resume <run-dir>', 'continue the run in this folder from its last checkpoint, with its own config')
     .option('--threads <n>', 'CPU threads for training: data-parallel worker threads on the wasm engine (default: the number of cores; when resuming, the run\'s own)', int('--threads', 1))
-    .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
+    .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(NAN_POLICIES as unknown as string[]).default('stop'))
     .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default(DEFAULT_PROFILE))
 ;
   addOverrideOptions(train, 'all')

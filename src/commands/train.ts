@@ -43,7 +43,8 @@ export interface TrainCommandOptions extends Overrides {
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
-  /** Runs in place of each step's forward and backward pass (see TrainOptions.wrapStep). */
+  /** Runs in place of each step's forward and backward pass, to instrument a step or inject a
+   *  fault (docs/library.md, "Training in a program"; TrainOptions.wrapStep). */
   wrapStep?: TrainOptions['wrapStep'];
 }
 

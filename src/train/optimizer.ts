@@ -8,8 +8,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_KERNEL, adamKernelAvailable, registerAdamKernel } from '../kernels/adam_kernel.js';
 import { countPath } from '../kernels/fast_path.js';
 
-registerAdamKernel();
-
 /** `fused: false` forces the composed update (13 kernels per variable), for comparisons and tests. */
 let useFused = true;
 export function configureAdam(opts: { fused?: boolean }): void {
@@ -49,6 +47,8 @@ export class Adam {
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
+    // The fused update kernel (wasm, cpu) is registered by the first optimizer, not by importing this module.
+    registerAdamKernel();
     for (const [name, p] of Object.entries(params)) {
       this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
       this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
