@@ -47,8 +47,8 @@ import { Rng } from '../src/rng.js';
 import { Adam } from '../src/train/optimizer.js';
 import { trainStep, trainableVariables } from '../src/train/step.js';
 import { DataParallel } from '../src/train/parallel.js';
-import { configureWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
-import { configureWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
+import { configureWasmGradKernels } from '../src/kernels/wasm-conv-grad.js';
+import { configureWasmTrainKernels } from '../src/kernels/wasm-train-kernels.js';
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);

@@ -149,8 +149,8 @@ function defaultThreads(): number {
 
 async function useWasm(opts: BackendOptions): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const { registerWasmGradKernels } = await import('./kernels/wasm_conv_grad.js');
-  const { registerWasmTrainKernels } = await import('./kernels/wasm_train_kernels.js');
+  const { registerWasmGradKernels } = await import('./kernels/wasm-conv-grad.js');
+  const { registerWasmTrainKernels } = await import('./kernels/wasm-train-kernels.js');
   registerWasmGradKernels();
   registerWasmTrainKernels();
   const wanted = opts.threads ?? defaultThreads();

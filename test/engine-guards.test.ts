@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_KERNEL } from '../src/kernels/adam_kernel.js';
+import { ADAM_KERNEL } from '../src/kernels/adam-kernel.js';
 import { Adam } from '../src/train/optimizer.js';
 import { checkPatchedWasmVersion } from '../src/backend.js';
 

@@ -5,8 +5,8 @@
  * Its whole state (t, m, v) can be read and restored for checkpoints.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_KERNEL, adamKernelAvailable, registerAdamKernel } from '../kernels/adam_kernel.js';
-import { countPath } from '../kernels/fast_path.js';
+import { ADAM_KERNEL, adamKernelAvailable, registerAdamKernel } from '../kernels/adam-kernel.js';
+import { countPath } from '../kernels/fast-path.js';
 
 /** `fused: false` forces the composed update (13 kernels per variable), for comparisons and tests. */
 let useFused = true;

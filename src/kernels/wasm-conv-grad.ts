@@ -6,10 +6,10 @@
  * `registerWasmGradKernels` registers / replaces, for the 'wasm' backend:
  *
  * - `Conv2D`, `FusedConv2D` (bias, linear/ReLU) and `Conv2DBackpropInput`, stride 1, NHWC: the
- *   hand-written SIMD convolution of simd_conv.ts (the input gradient is the convolution of dy,
+ *   hand-written SIMD convolution of simd-conv.ts (the input gradient is the convolution of dy,
  *   padded by (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr), with the filter flipped in space and its
  *   in/out channels swapped);
- * - `Conv2DBackpropFilter`, stride 1, NHWC: the hand-written SIMD kernel of simd_kernels.ts, which
+ * - `Conv2DBackpropFilter`, stride 1, NHWC: the hand-written SIMD kernel of simd-kernels.ts, which
  *   reads x and dy in place:  dW[kh,kw,ci,co] = sum_{n,h,w} x[n, h+kh-pt, w+kw-pl, ci] * dy[n,h,w,co].
  *
  * Both run at ~2x XNNPACK's single-thread speed (FMA, no weight re-packing); output channels that
@@ -31,8 +31,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
-import { type SimdKernels, heapAddress, heapMemoryOf, simdKernelsOf } from './simd_kernels.js';
-import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd_conv.js';
+import { type SimdKernels, heapAddress, heapMemoryOf, simdKernelsOf } from './simd-kernels.js';
+import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd-conv.js';
 import {
   winogradEligible,
   winogradFilter,
@@ -42,8 +42,8 @@ import {
   winogradFilterGradKernel,
   winogradKernel,
   winogradPadding,
-} from './simd_winograd.js';
-import { countPath } from './fast_path.js';
+} from './simd-winograd.js';
+import { countPath } from './fast-path.js';
 
 const BACKEND = 'wasm';
 
@@ -154,7 +154,7 @@ export function padChunk(images: number, imageFloats: number): number {
 
 /**
  * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) or F(4x4, 3x3)
- * (simd_winograd.ts; the tile from `winogradFilterTileFor`), or undefined when it does not apply.
+ * (simd-winograd.ts; the tile from `winogradFilterTileFor`), or undefined when it does not apply.
  * The kernel is called on `chunk` images at a time: each product sums those images' tiles from zero
  * and adds the sum to dU, so a layer with few tiles per image (7x7) still runs long product loops.
  */
@@ -208,7 +208,7 @@ function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
 }
 
 /**
- * Stride-1 NHWC convolution (+ bias, + ReLU) with the SIMD kernel of simd_conv.ts, or undefined
+ * Stride-1 NHWC convolution (+ bias, + ReLU) with the SIMD kernel of simd-conv.ts, or undefined
  * when it does not apply (SIMD off, output channels not a multiple of 4, no heap found).
  */
 function simdConv(
