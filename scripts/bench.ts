@@ -13,10 +13,10 @@ import { spawnSync } from 'node:child_process';
  * --no-simd: the XNNPACK routes instead of the hand-written wasm SIMD kernels (for comparison).
  * --no-winograd: the direct SIMD convolution instead of Winograd F(2x2, 3x3) for 3x3 layers.
  * --winograd-tile auto|2|4: output tile of the Winograd forward and input gradient: auto (default)
- *              F(4x4, 3x3) for 28x28 and 7x7 outputs, F(2x2, 3x3) for 14x14; 2 = F(2x2) everywhere
- *              (the default before session 5); 4 = F(4x4) everywhere.
+ *              F(4x4, 3x3) for 28x28 and 7x7 outputs, F(2x2, 3x3) for 14x14; 2 = F(2x2) everywhere;
+ *              4 = F(4x4) everywhere.
  * --no-winograd-filter: Winograd for the forward pass and the input gradient only; the direct SIMD
- *              filter gradient (the default before session 5, for comparison).
+ *              filter gradient (for comparison).
  * --conv-op auto|fused|biasAct: createFeatureNet's convOp in the single-process step (default auto:
  *              conv2dBiasAct on wasm; 'fused' is tf.fused.conv2d, which unfuses under a tape).
  * --fused-net: the same as --conv-op biasAct (kept for older command lines).
@@ -47,8 +47,8 @@ import { Rng } from '../src/rng.js';
 import { Adam } from '../src/train/optimizer.js';
 import { trainStep, trainableVariables } from '../src/train/step.js';
 import { DataParallel } from '../src/train/parallel.js';
-import { configureWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
-import { configureWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
+import { configureWasmGradKernels } from '../src/kernels/wasm-conv-grad.js';
+import { configureWasmTrainKernels } from '../src/kernels/wasm-train-kernels.js';
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);

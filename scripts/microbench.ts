@@ -13,8 +13,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
-import { configureWasmGradKernels } from '../src/kernels/wasm_conv_grad.js';
-import { countPaths } from '../src/kernels/fast_path.js';
+import { configureWasmGradKernels } from '../src/kernels/wasm-conv-grad.js';
+import { countPaths } from '../src/kernels/fast-path.js';
 import { Rng } from '../src/rng.js';
 import { convLayerShapes } from '../src/model/net.js';
 

@@ -39,8 +39,8 @@ export interface GpuAdapterSummary {
 
 export interface BackendOptions {
   /**
-   * wasm: threads for XNNPACK (default: the FACELOSSES_THREADS environment variable, else all
-   * cores). 1 loads the single-threaded SIMD build; more loads the threaded SIMD build.
+   * wasm: threads for XNNPACK (default: the FACELOSSES_THREADS environment variable, else 1).
+   * 1 loads the single-threaded SIMD build; more loads the threaded SIMD build.
    */
   threads?: number;
 }
@@ -77,8 +77,26 @@ interface PThreadLike {
   unusedWorkers?: Array<{ unref(): void }>;
 }
 
+/** The tfjs-backend-wasm release whose start-up the patches of startThreadedWasm were written for. */
+export const PATCHED_WASM_VERSION = /^4\.22\./;
+
+/**
+ * Throws unless `version` (of @tensorflow/tfjs-backend-wasm) is one the threaded start-up patches
+ * were written for: they replace internals (the pthread worker's messages, the core count read at
+ * start-up) that another release may change without notice.
+ */
+export function checkPatchedWasmVersion(version: string): void {
+  if (!PATCHED_WASM_VERSION.test(version)) {
+    throw new Error(
+      `the threaded wasm engine is patched for @tensorflow/tfjs-backend-wasm 4.22.x, and ${version} is installed; ` +
+        'use one thread (FACELOSSES_THREADS=1, or train --threads, which uses one-thread workers) or install @tensorflow/tfjs-backend-wasm@4.22',
+    );
+  }
+}
+
 async function startThreadedWasm(threads: number): Promise<void> {
   const wasmPkg = require.resolve('@tensorflow/tfjs-backend-wasm/package.json').replace(/package\.json$/, '');
+  checkPatchedWasmVersion((require(`${wasmPkg}package.json`) as { version: string }).version);
   const mainScript = `${wasmPkg}wasm-out/tfjs-backend-wasm-threaded-simd.js`;
   const { wasmWorkerContents } = require(`${wasmPkg}wasm-out/tfjs-backend-wasm-threaded-simd.worker.js`) as {
     wasmWorkerContents: string;
@@ -139,8 +157,8 @@ function missingEngine(engine: string, pkg: string): UserError {
 async function useWasm(opts: BackendOptions): Promise<BackendInfo> {
   if (!installed('@tensorflow/tfjs-backend-wasm')) throw missingEngine('wasm', '@tensorflow/tfjs-backend-wasm');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const { registerWasmGradKernels } = await import('./kernels/wasm_conv_grad.js');
-  const { registerWasmTrainKernels } = await import('./kernels/wasm_train_kernels.js');
+  const { registerWasmGradKernels } = await import('./kernels/wasm-conv-grad.js');
+  const { registerWasmTrainKernels } = await import('./kernels/wasm-train-kernels.js');
   registerWasmGradKernels();
   registerWasmTrainKernels();
   const wanted = opts.threads ?? defaultThreads();

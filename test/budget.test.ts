@@ -1,3 +1,10 @@
+/**
+ * The quick profile's budgets. These tests count the training steps and evaluated images each
+ * config's schedule asks for and price them at one constant cost per image (DEV_MACHINE_COST in
+ * src/config/budget.ts, measured once on the 2-core development machine). So they check the
+ * configs' step counts against the budgets, not the speed of the code: a slower kernel passes
+ * here; measure speed with `npm run bench`.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { listConfigs } from '../src/batch/plan.js';
@@ -18,7 +25,7 @@ test('estimateRun counts the steps a schedule asks for (last partial batch dropp
   assert.equal(full.steps, 500 * 468, 'the reference schedule: 468 steps per epoch on all 60,000 images');
 });
 
-test('quick profile budgets on the development machine: the first command, every config, all of them', () => {
+test('quick profile budgets, by step count at the constant cost per image: the first command, every config, all of them', () => {
   const lines: string[] = [];
   let total = 0;
   for (const { file, c } of quick) {

@@ -158,7 +158,7 @@ test('--resume: no such folder, not a run, unreadable run.json, no checkpoint, u
   await refuses(['train', '--resume', cut], /checkpoint\/last\.json: unreadable checkpoint \(.*\); the run cannot continue from it: start it over with: (npx )?facelosses train --config \S+ --profile full --out \S*cut --force$/, cut);
 });
 
-// ---- What a new user meets (issue 11): nothing lost, their own commands, errors that lead on ----
+// ---- What a new user meets: nothing lost, their own commands, errors that lead on ----
 
 /** A tiny run of `cfg` (full profile, one thread, no progress). */
 function tinyArgs(cfg: string, out: string, extra: string[] = []): string[] {

@@ -1,16 +1,16 @@
 /**
- * The wasm convolution-gradient kernels (src/kernels/wasm_conv_grad.ts) against the cpu backend.
+ * The wasm convolution-gradient kernels (src/kernels/wasm-conv-grad.ts) against the cpu backend.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
-import { configureWasmGradKernels, registerWasmGradKernels, winogradFilterChunk, winogradTileFor } from '../src/kernels/wasm_conv_grad.js';
-import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm_train_kernels.js';
+import { configureWasmGradKernels, registerWasmGradKernels, winogradFilterChunk, winogradTileFor } from '../src/kernels/wasm-conv-grad.js';
+import { configureWasmTrainKernels, registerWasmTrainKernels } from '../src/kernels/wasm-train-kernels.js';
 import { Rng } from '../src/rng.js';
-import { conv2dBiasAct } from '../src/kernels/fused_conv.js';
-import { countPaths } from '../src/kernels/fast_path.js';
+import { conv2dBiasAct } from '../src/kernels/fused-conv.js';
+import { countPaths } from '../src/kernels/fast-path.js';
 import { convLayerShapes } from '../src/model/net.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];

@@ -1,5 +1,5 @@
 /**
- * What a new user sees on a terminal (issue 11): the progress line fits the terminal, `losses`
+ * What a new user sees on a terminal: the progress line fits the terminal, `losses`
  * wraps to it, hints print a command that can be pasted, figure titles say what they show.
  */
 import assert from 'node:assert/strict';

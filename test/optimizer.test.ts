@@ -1,5 +1,5 @@
 /**
- * The fused Adam kernel (src/kernels/adam_kernel.ts) gives bit-for-bit the composed update, on
+ * The fused Adam kernel (src/kernels/adam-kernel.ts) gives bit-for-bit the composed update, on
  * wasm and cpu, and is the path that actually runs there.
  */
 import { test, before } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
 import { Adam, configureAdam } from '../src/train/optimizer.js';
-import { countPaths } from '../src/kernels/fast_path.js';
+import { countPaths } from '../src/kernels/fast-path.js';
 import { Rng } from '../src/rng.js';
 
 before(async () => {

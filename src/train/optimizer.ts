@@ -5,10 +5,8 @@
  * Its whole state (t, m, v) can be read and restored for checkpoints.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_KERNEL, adamKernelAvailable, registerAdamKernel } from '../kernels/adam_kernel.js';
-import { countPath } from '../kernels/fast_path.js';
-
-registerAdamKernel();
+import { ADAM_KERNEL, adamKernelAvailable, registerAdamKernel } from '../kernels/adam-kernel.js';
+import { countPath } from '../kernels/fast-path.js';
 
 /** `fused: false` forces the composed update (13 kernels per variable), for comparisons and tests. */
 let useFused = true;
@@ -49,6 +47,8 @@ export class Adam {
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
+    // The fused update kernel (wasm, cpu) is registered by the first optimizer, not by importing this module.
+    registerAdamKernel();
     for (const [name, p] of Object.entries(params)) {
       this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
       this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));

@@ -97,7 +97,7 @@ export class DataParallelError extends Error {
 
 function workerEntry(): { url: string; tsx?: string } {
   const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './parallel_worker.ts' : './parallel_worker.js', import.meta.url).href;
+  const url = new URL(ts ? './parallel-worker.ts' : './parallel-worker.js', import.meta.url).href;
   return ts ? { url, tsx: import.meta.resolve('tsx/esm/api') } : { url };
 }
 

@@ -2,7 +2,7 @@
  * Which kernel path ran: a counter per path, incremented by the wasm kernels of this directory
  * (and the fused optimizer) each time they take it. A kernel that declines a shape falls back to
  * the stock (correct, slow) kernel, so a test that only compares values cannot tell whether the
- * fast path ran; tests reset the counters, run the op and assert the path they meant to test.
+ * fast path ran; tests run the op inside countPaths and assert the path they meant to test.
  *
  * Paths (the counted name, then when it is taken):
  *   conv.winograd / conv.dot / conv.direct / conv.stock      Conv2D, FusedConv2D forward
@@ -22,15 +22,6 @@ const counts = new Map<string, number>();
 
 export function countPath(name: string): void {
   counts.set(name, (counts.get(name) ?? 0) + 1);
-}
-
-/** The counters (a copy), by path name. */
-export function fastPathCounts(): Record<string, number> {
-  return Object.fromEntries(counts);
-}
-
-export function resetFastPathCounts(): void {
-  counts.clear();
 }
 
 /** Runs fn and returns how many times each path ran during it (and fn's result). */

@@ -1,6 +1,6 @@
 /**
  * A very small WebAssembly assembler: just enough to emit a module that imports the tfjs wasm
- * backend's memory and exports a few SIMD kernels (see simd_kernels.ts). Functions take i32
+ * backend's memory and exports a few SIMD kernels (see simd-kernels.ts). Functions take i32
  * parameters and return nothing; the body is written with the `Fn` builder below, and
  * `compiledKernel` compiles a one-function module once per heap.
  */

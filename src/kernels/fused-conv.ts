@@ -4,12 +4,12 @@
  * tf.fused.conv2d falls back to three separate ops (Conv2D, Add, Relu) whenever a gradient is being
  * recorded, so training pays for a bias pass, a ReLU pass and, backwards, Step + Cast + Multiply
  * for the ReLU and a broadcast Add gradient. This op runs the FusedConv2D kernel (one pass; on
- * wasm the SIMD kernel of simd_conv.ts) and has its own gradient: the ReLU mask applied once to
+ * wasm the SIMD kernel of simd-conv.ts) and has its own gradient: the ReLU mask applied once to
  * dy, then the two convolution gradients and the bias sum. Works on every backend (it only uses
  * registered kernels); stride 1 and NHWC, like the reference network.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { POOL_RELU_BIAS_GRAD, RELU_BIAS_GRAD, poolReluBiasGradAvailable, reluBiasGradAvailable } from './wasm_train_kernels.js';
+import { POOL_RELU_BIAS_GRAD, RELU_BIAS_GRAD, poolReluBiasGradAvailable, reluBiasGradAvailable } from './wasm-train-kernels.js';
 
 export interface Conv2dBiasActOptions {
   /** 'relu' or 'linear' (default 'linear'). */

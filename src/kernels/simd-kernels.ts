@@ -9,10 +9,10 @@
  *   transposes cost more than the arithmetic. Register-blocked: 4 input channels x 8 output
  *   channels (8 f32x4 accumulators) per inner loop over a row of positions.
  *
- * The module is assembled at start-up by wasm_asm.ts (no build step, no binary in the repo).
+ * The module is assembled at start-up by wasm-asm.ts (no build step, no binary in the repo).
  */
 import v8 from 'node:v8';
-import { Fn, SIMD, V128, I32, assemble, isSharedMemory, mem } from './wasm_asm.js';
+import { Fn, SIMD, V128, I32, assemble, isSharedMemory, mem } from './wasm-asm.js';
 
 /** Register-blocking variants: input channels per block x f32x4 vectors of output channels. */
 const VARIANTS: ReadonlyArray<{ ciB: number; coV: number }> = [
@@ -126,7 +126,7 @@ export interface TapWindow {
 
 /**
  * The output positions of image n for filter tap (kh, kw) of a direct filter gradient (this file's
- * and simd_conv.ts's dot-product one): rows [h0, h1) and columns [w0, w1) (from `tapRange`,
+ * and simd-conv.ts's dot-product one): rows [h0, h1) and columns [w0, w1) (from `tapRange`,
  * non-empty), body() at each with xp at x[n, h + kh - pt, w + kw - pl] + cib*4 and dp at
  * dy[n, h, w] (+ step.dyOffset) in bytes. The step pushers give dy's bytes per position
  * (step.dy) and per row of x and of dy (step.xRow, step.dyRow); step.dyOffset adds a channel

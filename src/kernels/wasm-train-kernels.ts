@@ -10,14 +10,14 @@
  *
  * - `Identity` and same-dtype `Cast`: share the data instead of copying it (below).
  *
- * The first two run on the wasm heap in place: as wasm SIMD kernels (simd_kernels.ts) when the channel count
+ * The first two run on the wasm heap in place: as wasm SIMD kernels (simd-kernels.ts) when the channel count
  * is a multiple of 4, else as JavaScript loops over typed-array views. Anything else (other
  * dtypes, dilations, non-leading reductions) goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { heapAddress, simdKernelsOf } from './simd_kernels.js';
-import { countPath } from './fast_path.js';
+import { heapAddress, simdKernelsOf } from './simd-kernels.js';
+import { countPath } from './fast-path.js';
 
 const BACKEND = 'wasm';
 
@@ -191,7 +191,7 @@ function reluBiasGrad(args: KernelArgs): TensorInfo[] {
  * 'FaceLossesPoolReluBiasGrad' (dy, y) -> [g, db], attrs as MaxPool's (filterSize, strides, pad,
  * dimRoundingMode): the gradient through maxPool(y) with y = relu(conv + b) (conv2dBiasAct with
  * `pool`), with respect to conv + b, and db = sum of g over all but the channel axis: MaxPoolGrad
- * and FaceLossesReluBiasGrad in one pass (simd_kernels.ts, `maxPoolGradFn(true)`). wasm only,
+ * and FaceLossesReluBiasGrad in one pass (simd-kernels.ts, `maxPoolGradFn(true)`). wasm only,
  * float32, channels % 4 == 0, no dilation (`poolReluBiasGradAvailable`).
  */
 export const POOL_RELU_BIAS_GRAD = 'FaceLossesPoolReluBiasGrad';

@@ -6,10 +6,10 @@
  * `registerWasmGradKernels` registers / replaces, for the 'wasm' backend:
  *
  * - `Conv2D`, `FusedConv2D` (bias, linear/ReLU) and `Conv2DBackpropInput`, stride 1, NHWC: the
- *   hand-written SIMD convolution of simd_conv.ts (the input gradient is the convolution of dy,
+ *   hand-written SIMD convolution of simd-conv.ts (the input gradient is the convolution of dy,
  *   padded by (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr), with the filter flipped in space and its
  *   in/out channels swapped);
- * - `Conv2DBackpropFilter`, stride 1, NHWC: the hand-written SIMD kernel of simd_kernels.ts, which
+ * - `Conv2DBackpropFilter`, stride 1, NHWC: the hand-written SIMD kernel of simd-kernels.ts, which
  *   reads x and dy in place:  dW[kh,kw,ci,co] = sum_{n,h,w} x[n, h+kh-pt, w+kw-pl, ci] * dy[n,h,w,co].
  *
  * Both run at ~2x XNNPACK's single-thread speed (FMA, no weight re-packing); output channels that
@@ -31,8 +31,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
-import { type SimdKernels, heapAddress, heapMemoryOf, simdKernelsOf } from './simd_kernels.js';
-import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd_conv.js';
+import { type SimdKernels, heapAddress, heapMemoryOf, simdKernelsOf } from './simd-kernels.js';
+import { convKernel, dotConvKernel, dotEligible, dotFilterGradKernel, padInto, transposeFilterForDot } from './simd-conv.js';
 import {
   winogradEligible,
   winogradFilter,
@@ -42,8 +42,8 @@ import {
   winogradFilterGradKernel,
   winogradKernel,
   winogradPadding,
-} from './simd_winograd.js';
-import { countPath } from './fast_path.js';
+} from './simd-winograd.js';
+import { countPath } from './fast-path.js';
 
 const BACKEND = 'wasm';
 
@@ -58,8 +58,8 @@ let useSimd = true;
 let useWinograd = true;
 // Output tile of the Winograd forward and input-gradient kernels. 'auto': F(4x4, 3x3) (36 products
 // per 16 outputs) where its tiles cover the output with no more padding than F(2x2, 3x3)'s (28x28,
-// 7x7), else F(2x2) (14x14: 4x4 tiles would compute 16x16); measured per layer in docs/speed.md,
-// session 5. 2 or 4 force one.
+// 7x7), else F(2x2) (14x14: 4x4 tiles would compute 16x16); measured per layer in
+// docs/notes/2026-12-06-speed.md. 2 or 4 force one.
 let winogradTile: 'auto' | 2 | 4 = 'auto';
 
 /** The Winograd output tile for an OH x OW output. */
@@ -68,8 +68,8 @@ export function winogradTileFor(oh: number, ow: number, setting: 'auto' | 2 | 4 
   const cover = (o: number, t: number) => Math.ceil(o / t) * t;
   return cover(oh, 4) === cover(oh, 2) && cover(ow, 4) === cover(ow, 2) ? 4 : 2;
 }
-// Output tile of the Winograd filter gradient: 'auto' (measured per layer, docs/speed.md, session 6),
-// or 2 / 4 to force one.
+// Output tile of the Winograd filter gradient: 'auto' (measured per layer,
+// docs/notes/2026-12-06-speed.md), or 2 / 4 to force one.
 let winogradFilterTile: 'auto' | 2 | 4 = 'auto';
 
 /** The Winograd filter-gradient output tile for an OH x OW output. */
@@ -77,10 +77,9 @@ export function winogradFilterTileFor(oh: number, ow: number, setting: 'auto' | 
   if (setting !== 'auto') return setting;
   return winogradTileFor(oh, ow, 'auto');
 }
-// On by default since session 5: each image's sum over its tiles is accumulated apart and added to
-// dU once, which makes it more accurate than the direct kernel against a float64 reference
-// (test/kernels.test.ts; docs/speed.md, session 5). configureWasmGradKernels({ winogradFilter: false })
-// turns it off.
+// On by default: each image's sum over its tiles is accumulated apart and added to dU once, which
+// makes it more accurate than the direct kernel against a float64 reference (test/kernels.test.ts;
+// docs/notes/2026-12-06-speed.md). configureWasmGradKernels({ winogradFilter: false }) turns it off.
 let useWinogradFilter = true;
 
 /**
@@ -155,7 +154,7 @@ export function padChunk(images: number, imageFloats: number): number {
 
 /**
  * Filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) or F(4x4, 3x3)
- * (simd_winograd.ts; the tile from `winogradFilterTileFor`), or undefined when it does not apply.
+ * (simd-winograd.ts; the tile from `winogradFilterTileFor`), or undefined when it does not apply.
  * The kernel is called on `chunk` images at a time: each product sums those images' tiles from zero
  * and adds the sum to dU, so a layer with few tiles per image (7x7) still runs long product loops.
  */
@@ -209,7 +208,7 @@ function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
 }
 
 /**
- * Stride-1 NHWC convolution (+ bias, + ReLU) with the SIMD kernel of simd_conv.ts, or undefined
+ * Stride-1 NHWC convolution (+ bias, + ReLU) with the SIMD kernel of simd-conv.ts, or undefined
  * when it does not apply (SIMD off, output channels not a multiple of 4, no heap found).
  */
 function simdConv(

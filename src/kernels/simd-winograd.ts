@@ -1,10 +1,10 @@
 /**
  * Winograd convolution (stride 1, 3x3 filter, NHWC) as wasm SIMD kernels on the tfjs heap.
  * F(2x2, 3x3): 16 multiplications per 2x2 output tile instead of 36 (2.25x fewer multiply-adds than
- * the direct kernel of simd_conv.ts) for two cheap add-only transforms. F(4x4, 3x3) (`tile: 4`):
+ * the direct kernel of simd-conv.ts) for two cheap add-only transforms. F(4x4, 3x3) (`tile: 4`):
  * 36 per 4x4 tile instead of 144 (4x fewer), with 6x6 transforms whose coefficients (up to 8, and
  * 1/24 in the filter transform) cost more additions and about 5x the rounding error of F(2x2)
- * (rms relative 8e-7 against 1.5e-7 for float32 direct; docs/speed.md, session 5).
+ * (rms relative 8e-7 against 1.5e-7 for float32 direct; docs/notes/2026-12-06-speed.md).
  *
  * Per image: (1) input transform V = Bᵀ d B of every (m+2)x(m+2) input tile (tiles overlap by 2),
  * stored as V[tile][k][ci] for the K = (m+2)² positions k (tile-major: every address in the
@@ -24,8 +24,8 @@
  *
  * The filter gradient (`winogradFilterGradFn`) has both tiles too.
  */
-import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm_asm.js';
-import { fmaAvailable, maddInto } from './simd_kernels.js';
+import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm-asm.js';
+import { fmaAvailable, maddInto } from './simd-kernels.js';
 
 const F32X4_SUB = 0xe5;
 

@@ -9,8 +9,8 @@
  * accumulators); the inner loop walks the filter's (kw, ci) rows, which are contiguous both in the
  * padded input row and in the [KH, KW, CI, CO] filter.
  */
-import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm_asm.js';
-import { type TapWindow, fmaAvailable, forTapWindow, maddInto, tapRange } from './simd_kernels.js';
+import { Fn, I32, SIMD, V128, compiledKernel, mem } from './wasm-asm.js';
+import { type TapWindow, fmaAvailable, forTapWindow, maddInto, tapRange } from './simd-kernels.js';
 
 export interface ConvSpec {
   ci: number;
