@@ -146,7 +146,8 @@ export function buildProgram(): Command {
   program
     .command('animate')
     .description("draw an animated GIF of a run's features forming over training, from its history/ (or, for a run trained before runs recorded one, its snapshots)")
-    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
+    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/); give it several times to draw the runs side by side on one clock (with --out)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--columns <n>', 'columns of the side-by-side grid (default: 2 for four runs, else up to 3)', int('--columns', 1))
     .addOption(new Option('-s, --split <split>', 'the test images (valid) or the fixed subsample of training images (train)').choices(['train', 'valid']).default('valid'))
     .addOption(new Option('--view <view>', 'raw features, or features on the unit circle').choices(['raw', 'unit']).default('raw'))
     .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif)')
@@ -161,11 +162,14 @@ export function buildProgram(): Command {
       return n;
     })
     .addOption(new Option('--color-by <what>', 'colour points by predicted or true class (default: the run\'s)').choices(['predicted', 'true']))
-    .option('--size <WxH>', "frame size in pixels (default: the run's figure size, 640x480)", size)
-    .addHelpText('after', `\nExample:\n  ${command('animate', '--run', `runs/softmax-${DEFAULT_PROFILE}`)}\n${EXIT_CODES}`)
+    .option('--size <WxH>', "frame size in pixels (default: the run's figure size, 640x480; each tile 480x360 side by side)", size)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ${command('animate', '--run', `runs/softmax-${DEFAULT_PROFILE}`)}\n  ${command('animate', ...['softmax', 'center', 'arcface', 'ring'].flatMap((n) => ['--run', `runs/${n}-${DEFAULT_PROFILE}`]), '--out', 'pics/forming.gif')}\n${EXIT_CODES}`,
+    )
     .action(async (o) => {
       const { animateCommand } = await import('../commands/animate.js');
-      const r = await animateCommand({ run: o.run, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
+      const r = await animateCommand({ run: o.run, columns: o.columns, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${displayPath(r.file)}\n`);
     });
 
