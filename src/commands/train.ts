@@ -11,7 +11,7 @@ import { folderState, removeRunFiles } from '../run/replace.js';
 import { type BackendName, initBackend } from '../backend.js';
 import { createProgress } from '../cli/progress.js';
 import { loadDataset } from '../data/mnist.js';
-import { drawRunAnimations } from '../report/animation.js';
+import { drawRunAnimations, NotTwoDimensional } from '../report/animation.js';
 import { drawSnapshot, figureNaming, viewsOf } from '../report/figures.js';
 import type { RunInfo } from '../run/run.js';
 import { acquireRunLock } from '../run/lock.js';
@@ -163,8 +163,8 @@ export interface TrainCommandResult extends TrainResult {
 }
 
 /**
- * The animation of a finished run's valid features (one per view); like a figure, one that cannot
- * be drawn stops nothing: a warning says how to draw it later.
+ * The animation of a finished run's valid features (one per view; none for features that are not
+ * 2-D); like a figure, one that cannot be drawn stops nothing: a warning says how to draw it later.
  */
 async function animateFinishedRun(runDir: string, picsDir: string, config: ResolvedConfig, log: (s: string) => void): Promise<string[]> {
   const t0 = performance.now();
@@ -173,6 +173,7 @@ async function animateFinishedRun(runDir: string, picsDir: string, config: Resol
     log(`animation drawn in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return files;
   } catch (e) {
+    if (e instanceof NotTwoDimensional) return [];
     const msg = `the animation could not be drawn (${errnoText(e)}); draw it with ${command('animate', '--run', shellPath(runDir))}`;
     process.stderr.write(`warning: ${msg}\n`);
     return [];

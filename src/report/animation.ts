@@ -20,6 +20,9 @@ import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { figureNaming, type FigureNaming, figureTitle, type View } from './figures.js';
 
+/** The run's features are not 2-D: there is no animation to draw (yet). */
+export class NotTwoDimensional extends UserError {}
+
 export interface AnimationOptions {
   split?: SplitName;
   view?: View;
@@ -89,7 +92,7 @@ function frameRenderer(history: History, config: ResolvedConfig, opts: Animation
   if (frames.length === 0) {
     throw new UserError(`${where} has no saved ${split} features to animate yet (no history/ frames or snapshots); train it first, or wait for its first snapshot epoch`);
   }
-  if (history.dim !== 2) throw new UserError(`${where} has ${history.dim}-D features; animations draw 2-D features only`);
+  if (history.dim !== 2) throw new NotTwoDimensional(`${where} has ${history.dim}-D features; animations draw 2-D features only`);
   const naming = figureNaming(config);
   const schedule = scheduleNote(config);
   // Fixed axes: the last frame's own (what its static figure uses); earlier points beyond them are clipped.
