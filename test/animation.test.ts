@@ -129,6 +129,26 @@ test('a run without history/ animates its snapshot epochs; --no-animation draws 
   assert.equal(decodeGif(readFileSync(r.file)).frames.length, 2);
 });
 
+test('several runs side by side: tiles on one clock, as many frames as the longest run', async () => {
+  const old = join(dir, 'old'); // the run without history of the test above: 2 frames
+  const out = join(dir, 'grid.gif');
+  const r = await animateCommand({ run: [run, old, run], out, width: 200, height: 150, log: () => {} });
+  assert.equal(r.frames, 4);
+  const gif = decodeGif(readFileSync(out));
+  assert.equal(gif.width, 600, 'three runs: three columns');
+  assert.equal(gif.height, 150);
+  // The first and third tiles show the same run: the same pixels in every frame.
+  for (const f of gif.frames) {
+    for (let y = 0; y < 150; y += 7) {
+      const row = (x0: number) => f.rgba.subarray((y * 600 + x0) * 4, (y * 600 + x0 + 200) * 4);
+      assert.deepEqual(row(400), row(0));
+    }
+  }
+  const noOut = await runCli(['animate', '--run', run, '--run', old]);
+  assert.equal(noOut.code, 2);
+  assert.match(noOut.stderr, /give its file with --out/);
+});
+
 test('replacing a run (--force) removes its history and animations, and nothing else', () => {
   const copy = join(dir, 'copy');
   cpSync(run, copy, { recursive: true });

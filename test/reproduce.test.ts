@@ -113,7 +113,14 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   assert.match(r.stderr, /ETA/);
   assert.match(r.stdout, /softmax_bias\s+trained/);
   const pngs = readdirSync(join(dir, 'pics', 'Softmax')).sort();
-  assert.deepEqual(pngs, ['SoftmaxLoss-train_epoch=1.png', 'SoftmaxLoss-valid_epoch=1.png', 'SoftmaxLoss_bias-train_epoch=1.png', 'SoftmaxLoss_bias-valid_epoch=1.png']);
+  assert.deepEqual(pngs, [
+    'SoftmaxLoss-train_epoch=1.png',
+    'SoftmaxLoss-valid-animation.gif',
+    'SoftmaxLoss-valid_epoch=1.png',
+    'SoftmaxLoss_bias-train_epoch=1.png',
+    'SoftmaxLoss_bias-valid-animation.gif',
+    'SoftmaxLoss_bias-valid_epoch=1.png',
+  ]);
   assert.ok(existsSync(join(dir, 'pics', 'contact-sheet.png')));
   assert.ok(existsSync(join(dir, 'runs', 'softmax-ci', 'snapshots', 'separability-epoch-0001.json')));
   const md = readFileSync(readme, 'utf8');

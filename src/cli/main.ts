@@ -273,24 +273,26 @@ function addAnimateCommand(program: Command): void {
   program
     .command('animate')
     .description("draw an animated GIF of a run's features forming over training, from its history/ (or, for a run trained before runs recorded one, its snapshots)")
-    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
+    .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/); give it several times to draw the runs side by side on one clock (with --out)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--columns <n>', 'columns of the side-by-side grid (default: 2 for four runs, else up to 3)', int('--columns', 1))
     .addOption(new Option('-s, --split <split>', 'the test images (valid) or the fixed subsample of training images (train)').choices(['train', 'valid']).default('valid'))
     .addOption(new Option('--view <view>', 'raw features, or features on the unit circle').choices(['raw', 'unit']).default('raw'))
     .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif)')
     .option('--fps <n>', 'frames a second (default: about 5 s of motion, 3 to 12 frames a second)', seconds('--fps', 0.5, 50))
     .option('--pause <seconds>', 'how long the last frame shows (default 2.5)', seconds('--pause', 0, 60))
     .addOption(new Option('--color-by <what>', "colour points by predicted or true class (default: the run's)").choices(['predicted', 'true']))
-    .option('--size <WxH>', "frame size in pixels (default: the run's figure size, 640x480)", size)
+    .option('--size <WxH>', "frame size in pixels (default: the run's figure size, 640x480; each tile 480x360 side by side)", size)
     .addHelpText('after', () =>
       examples([
         [['animate'], 'the valid features of the most recent run under runs/'],
         [['animate', '--run', `runs/arcface-${DEFAULT_PROFILE}`, '--view', 'unit'], 'on the unit circle'],
         [['animate', '--run', `runs/center-${DEFAULT_PROFILE}`, '--split', 'train', '--out', 'center.gif'], 'the training subsample, into center.gif'],
+        [['animate', ...['softmax', 'center', 'arcface', 'ringloss'].flatMap((n) => ['--run', `runs/${n}-${DEFAULT_PROFILE}`]), '--out', 'pics/forming.gif'], 'four runs side by side on one clock'],
       ]) + COMMAND_EXIT_CODES.animate,
     )
     .action(async (o) => {
       const { animateCommand } = await import('../commands/animate.js');
-      const r = await animateCommand({ run: o.run, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
+      const r = await animateCommand({ run: o.run, columns: o.columns, split: o.split, view: o.view, out: o.out, fps: o.fps, pauseSeconds: o.pause, colorBy: o.colorBy, width: o.size?.width, height: o.size?.height });
       process.stdout.write(`animation (${r.frames} frames, ${(r.bytes / 1024 / 1024).toFixed(2)} MB): ${displayPath(r.file)}\n`);
     });
 }

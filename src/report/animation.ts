@@ -21,6 +21,9 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { animationPath } from '../run/figure-names.js';
 import { figureNaming, type FigureNaming, figureTitle, type View } from './figures.js';
 
+/** The run's features are not 2-D: there is no animation to draw (yet). */
+export class NotTwoDimensional extends UserError {}
+
 export interface AnimationOptions {
   split?: SplitName;
   view?: 'raw' | 'unit';
@@ -76,21 +79,21 @@ export async function renderAnimation(runDir: string, opts: AnimationOptions = {
   return renderHistoryAnimation(history, info.config, opts, runDir);
 }
 
-/** An animation of `history` (of a run with `config`). */
-export async function renderHistoryAnimation(history: History, config: ResolvedConfig, opts: AnimationOptions = {}, where = 'the run'): Promise<RenderedAnimation> {
+/** Draws the frames of one run's animation: how many there are, and each one's pixels. */
+function frameRenderer(history: History, config: ResolvedConfig, opts: AnimationOptions, where: string) {
   const split = opts.split ?? 'valid';
   const view = opts.view ?? 'raw';
   const colorBy = opts.colorBy ?? config.plot.colorBy;
   const width = opts.width ?? config.plot.width;
   const height = opts.height ?? config.plot.height;
-  const frames = history.frames.filter((f) => (split === 'valid' ? f.valid : f.train).labels.length > 0);
+  const pointsOf = (f: HistoryFrame) => (split === 'valid' ? f.valid : f.train);
+  const frames = history.frames.filter((f) => pointsOf(f).labels.length > 0);
   if (frames.length === 0) {
     throw new UserError(`${where} has no saved ${split} features to animate yet (no history/ frames or snapshots); train it first, or wait for its first snapshot epoch`);
   }
-  if (history.dim !== 2) throw new UserError(`${where} has ${history.dim}-D features; animations draw 2-D features only`);
+  if (history.dim !== 2) throw new NotTwoDimensional(`${where} has ${history.dim}-D features; animations draw 2-D features only`);
   const naming = figureNaming(config);
   const schedule = scheduleNote(config);
-  const pointsOf = (f: HistoryFrame) => (split === 'valid' ? f.valid : f.train);
   // Fixed axes: the last frame's own (what its static figure uses); earlier points beyond them are clipped.
   const last = pointsOf(frames[frames.length - 1]!);
   const bounds = paddedBounds(
@@ -102,9 +105,7 @@ export async function renderHistoryAnimation(history: History, config: ResolvedC
       }
     })(),
   );
-  const delays = frameDelays(frames.length, { fps: opts.fps, pauseMs: 1000 * (opts.pauseSeconds ?? 2.5) });
-  const out: GifFrame[] = [];
-  for (let i = 0; i < frames.length; i++) {
+  const render = async (i: number) => {
     const f = frames[i]!;
     const p = pointsOf(f);
     const img = await renderScatterRgba({
@@ -118,10 +119,65 @@ export async function renderHistoryAnimation(history: History, config: ResolvedC
       bounds: view === 'raw' ? bounds : undefined,
       classVectors: f.weights && history.weightsKind ? { kind: history.weightsKind === 'centers' ? 'centers' : 'weights', xy: f.weights } : undefined,
     });
-    out.push({ rgba: img.rgba, delayMs: delays[i]! });
-    opts.onFrame?.(i + 1, frames.length);
+    return img.rgba;
+  };
+  return { count: frames.length, width, height, render };
+}
+
+/** An animation of `history` (of a run with `config`). */
+export async function renderHistoryAnimation(history: History, config: ResolvedConfig, opts: AnimationOptions = {}, where = 'the run'): Promise<RenderedAnimation> {
+  const r = frameRenderer(history, config, opts, where);
+  const delays = frameDelays(r.count, { fps: opts.fps, pauseMs: 1000 * (opts.pauseSeconds ?? 2.5) });
+  const out: GifFrame[] = [];
+  for (let i = 0; i < r.count; i++) {
+    out.push({ rgba: await r.render(i), delayMs: delays[i]! });
+    opts.onFrame?.(i + 1, r.count);
   }
-  return { gif: encodeGif(out, width, height), frames: frames.length, width, height, source: history.source };
+  return { gif: encodeGif(out, r.width, r.height), frames: r.count, width: r.width, height: r.height, source: history.source };
+}
+
+/**
+ * Several runs side by side on one clock (e.g. Softmax, Center, ArcFace and Ring loss forming):
+ * tiles of `width` x `height` (default 480x360) in `columns` columns (default: 2 for 4 runs, else
+ * up to 3), as many frames as the run with the most; each run's frames are spread evenly over
+ * them (first with first, last with last), so runs of different lengths start and end together.
+ */
+export async function renderGridAnimation(runDirs: string[], opts: AnimationOptions & { columns?: number } = {}): Promise<RenderedAnimation> {
+  if (runDirs.length === 0) throw new UserError('no runs to animate');
+  const tiles = runDirs.map((dir) => {
+    const info = readRunInfo(dir);
+    const history = readHistory(dir);
+    return { r: frameRenderer(history, info.config, { ...opts, width: opts.width ?? 480, height: opts.height ?? 360 }, dir), source: history.source };
+  });
+  const cols = opts.columns ?? (tiles.length === 4 ? 2 : Math.min(3, tiles.length));
+  const rows = Math.ceil(tiles.length / cols);
+  const tw = tiles[0]!.r.width;
+  const th = tiles[0]!.r.height;
+  const W = cols * tw;
+  const H = rows * th;
+  const n = Math.max(...tiles.map((t) => t.r.count));
+  const delays = frameDelays(n, { fps: opts.fps, pauseMs: 1000 * (opts.pauseSeconds ?? 2.5) });
+  const out: GifFrame[] = [];
+  const cache = tiles.map(() => new Map<number, Uint8ClampedArray>());
+  for (let k = 0; k < n; k++) {
+    const rgba = new Uint8ClampedArray(W * H * 4).fill(255);
+    for (let t = 0; t < tiles.length; t++) {
+      const { r } = tiles[t]!;
+      const idx = n === 1 ? 0 : Math.round((k * (r.count - 1)) / (n - 1));
+      let px = cache[t]!.get(idx);
+      if (!px) {
+        cache[t]!.clear(); // frames only move forward
+        px = await r.render(idx);
+        cache[t]!.set(idx, px);
+      }
+      const x0 = (t % cols) * tw;
+      const y0 = Math.floor(t / cols) * th;
+      for (let y = 0; y < th; y++) rgba.set(px.subarray(y * tw * 4, (y + 1) * tw * 4), ((y0 + y) * W + x0) * 4);
+    }
+    out.push({ rgba, delayMs: delays[k]! });
+    opts.onFrame?.(k + 1, n);
+  }
+  return { gif: encodeGif(out, W, H), frames: n, width: W, height: H, source: tiles.every((t) => t.source === 'history') ? 'history' : 'snapshots' };
 }
 
 export interface RunAnimationOptions extends Omit<AnimationOptions, 'view'> {
