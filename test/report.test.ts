@@ -146,7 +146,7 @@ test('run report in chromium: slider, toggles, hover shows the digit, highlight,
   assert.equal(await tip.getAttribute('data-point'), String(LONE_POINT));
   assert.equal(await tip.getAttribute('data-true'), String(mnist.valid.labels[LONE_POINT]));
   const text = (await tip.textContent()) ?? '';
-  assert.match(text, new RegExp(`test image.*true ${mnist.valid.labels[LONE_POINT]}, predicted \\d`, 's'));
+  assert.match(text, new RegExp(`test image #${LONE_POINT}.*true ${mnist.valid.labels[LONE_POINT]}, predicted \\d`, 's'));
   // (27, 27): norm 27·√2, angle 45°.
   assert.match(text, /norm 38\.18, angle 45\.0°/);
   const shown = await page.evaluate(() => Array.from((document.querySelector('#fl-tip canvas') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data.filter((_, k) => k % 4 === 0)));

@@ -481,8 +481,9 @@ function showTip(panel, i, cx, cy) {
     ictx.putImageData(id, 0, 0);
   }
   tipImg.style.display = hasImg ? 'block' : 'none';
+  var index = d.set.indexArr[i];
   var lines = [
-    (split === 'valid' ? 'test' : 'train') + ' image' + (hasImg ? '' : ' (not recorded)'),
+    (split === 'valid' ? 'test' : 'train') + ' image' + (index >= 0 ? ' #' + index : '') + (hasImg ? '' : ' (not recorded)'),
     'true ' + t + ', predicted ' + pr + (t === pr ? '' : '  \u2717'),
     'norm ' + norm.toPrecision(4) + (dir ? ', ' + dir : '')
   ];
@@ -708,7 +709,7 @@ api.benchDraw = function (p, reps) {
 };
 
 unpack().then(function (buf) {
-  header.pointSets.forEach(function (s) { s.labelsArr = view(buf, s.labels); s.slotsArr = view(buf, s.slots); });
+  header.pointSets.forEach(function (s) { s.labelsArr = view(buf, s.labels); s.slotsArr = view(buf, s.slots); s.indexArr = view(buf, s.indices); });
   header.runs.forEach(function (r) {
     r.frames.forEach(function (f) {
       ['valid', 'train'].forEach(function (k) { var sp = f[k]; if (sp) { sp.xyArr = view(buf, sp.xy); sp.predArr = view(buf, sp.pred); } });

@@ -82,6 +82,8 @@ export interface PagePointSet {
   labels: Segment;
   /** Slot of each point's image in PageData.images[split], -1 when the page has none. */
   slots: Segment;
+  /** Index of each point in its split (the test or train image number), -1 when not recorded. */
+  indices: Segment;
 }
 
 export interface PageData {
@@ -212,7 +214,7 @@ export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: 
         }
         if (indices.some((k) => k >= 0) && !dataOf[split]) dataOf[split] = { dir, history, cfg };
         set = pointSets.length;
-        pointSets.push({ split, n, labels: blob.add(labels), slots: blob.add(slots) });
+        pointSets.push({ split, n, labels: blob.add(labels), slots: blob.add(slots), indices: blob.add(indices) });
         lastSet[split] = { set, labels, indices };
       }
       return { n, total, stride, xy: blob.add(xy), scale, pred: blob.add(pred), set };
