@@ -249,6 +249,14 @@ test('gallery report in chromium: losses side by side on one slider, any subset 
   await page.mouse.move(p!.x, p!.y);
   await page.locator('#fl-tip').waitFor({ state: 'visible' });
   assert.match((await page.locator('#fl-tip').textContent()) ?? '', /azimuth -?\d+\.\d°, elevation -?\d+\.\d°/);
+  // Class weight directions, where a run's history has them: one line per class from the origin.
+  const noArrows = await canvasData(page, 0);
+  await page.evaluate(() => {
+    const api = (window as unknown as { faceLossesReport: { panels: Array<{ run: { frames: Array<{ weightsArr: Float32Array | null }> } }>; redraw(): void } }).faceLossesReport;
+    for (const f of api.panels[0]!.run.frames) f.weightsArr = Float32Array.from({ length: 20 }, (_, k) => (k % 2 ? Math.sin : Math.cos)((2 * Math.PI * Math.floor(k / 2)) / 10));
+    api.redraw();
+  });
+  assert.notEqual(await canvasData(page, 0), noArrows, 'weight directions are drawn');
   assert.deepEqual(errors, []);
   await page.close();
 });
