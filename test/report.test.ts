@@ -6,7 +6,7 @@
  * time to draw a frame of 10,000 points, the gallery's synced slider and a 3-D run's rotation.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -59,6 +59,17 @@ test('page data: every frame, 16-bit features within one step of the saved ones,
   const mnist = loadDataset({ trainLimit: 1, validLimit: 10_000 });
   assert.deepEqual([...img], [...mnist.valid.images.subarray(LONE_POINT * 784, (LONE_POINT + 1) * 784)]);
   assert.equal(data.imageNote, '');
+});
+
+test('page data: a run whose data folder is not on this machine still makes a page, without digits, and says why', () => {
+  const moved = writeFakeRun(join(dir, 'moved'), { validCount: 500, trainCount: 200, epochs: 1 });
+  const info = JSON.parse(readFileSync(join(moved, 'run.json'), 'utf8'));
+  info.config.data.dir = join(dir, 'gone');
+  writeFileSync(join(moved, 'run.json'), JSON.stringify(info));
+  const { data } = buildPageData([moved], 'run');
+  assert.equal(data.runs[0]!.frames.length, 1);
+  assert.equal(data.images.valid.px, null);
+  assert.match(data.imageNote, /digit images not embedded: data folder not found: .*gone/);
 });
 
 test('report command: writes <run>/report.html; a bad --out or a folder that is not a run is a usage error that writes nothing', () => {

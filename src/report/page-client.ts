@@ -487,7 +487,7 @@ function showTip(panel, i, cx, cy) {
   tipImg.style.display = hasImg ? 'block' : 'none';
   var index = d.set.indexArr[i];
   var lines = [
-    (split === 'valid' ? 'test' : 'train') + ' image' + (index >= 0 ? ' #' + index : '') + (hasImg ? '' : ' (not recorded)'),
+    (split === 'valid' ? 'test' : 'train') + ' image' + (index >= 0 ? ' #' + index : '') + (hasImg ? '' : ' (no image in this page)'),
     'true ' + t + ', predicted ' + pr + (t === pr ? '' : '  \u2717'),
     'norm ' + norm.toPrecision(4) + (dir ? ', ' + dir : '')
   ];
