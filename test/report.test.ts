@@ -6,7 +6,7 @@
  * time to draw a frame of 10,000 points, the gallery's synced slider and a 3-D run's rotation.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -59,6 +59,17 @@ test('page data: every frame, 16-bit features within one step of the saved ones,
   const mnist = loadDataset({ trainLimit: 1, validLimit: 10_000 });
   assert.deepEqual([...img], [...mnist.valid.images.subarray(LONE_POINT * 784, (LONE_POINT + 1) * 784)]);
   assert.equal(data.imageNote, '');
+});
+
+test('page data: a run whose data folder is not on this machine still makes a page, without digits, and says why', () => {
+  const moved = writeFakeRun(join(dir, 'moved'), { validCount: 500, trainCount: 200, epochs: 1 });
+  const info = JSON.parse(readFileSync(join(moved, 'run.json'), 'utf8'));
+  info.config.data.dir = join(dir, 'gone');
+  writeFileSync(join(moved, 'run.json'), JSON.stringify(info));
+  const { data } = buildPageData([moved], 'run');
+  assert.equal(data.runs[0]!.frames.length, 1);
+  assert.equal(data.images.valid.px, null);
+  assert.match(data.imageNote, /digit images not embedded: data folder not found: .*gone/);
 });
 
 test('report command: writes <run>/report.html; a bad --out or a folder that is not a run is a usage error that writes nothing', async () => {
@@ -146,7 +157,7 @@ test('run report in chromium: slider, toggles, hover shows the digit, highlight,
   assert.equal(await tip.getAttribute('data-point'), String(LONE_POINT));
   assert.equal(await tip.getAttribute('data-true'), String(mnist.valid.labels[LONE_POINT]));
   const text = (await tip.textContent()) ?? '';
-  assert.match(text, new RegExp(`test image.*true ${mnist.valid.labels[LONE_POINT]}, predicted \\d`, 's'));
+  assert.match(text, new RegExp(`test image #${LONE_POINT}.*true ${mnist.valid.labels[LONE_POINT]}, predicted \\d`, 's'));
   // (27, 27): norm 27·√2, angle 45°.
   assert.match(text, /norm 38\.18, angle 45\.0°/);
   const shown = await page.evaluate(() => Array.from((document.querySelector('#fl-tip canvas') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data.filter((_, k) => k % 4 === 0)));
@@ -249,6 +260,14 @@ test('gallery report in chromium: losses side by side on one slider, any subset 
   await page.mouse.move(p!.x, p!.y);
   await page.locator('#fl-tip').waitFor({ state: 'visible' });
   assert.match((await page.locator('#fl-tip').textContent()) ?? '', /azimuth -?\d+\.\d°, elevation -?\d+\.\d°/);
+  // Class weight directions, where a run's history has them: one line per class from the origin.
+  const noArrows = await canvasData(page, 0);
+  await page.evaluate(() => {
+    const api = (window as unknown as { faceLossesReport: { panels: Array<{ run: { frames: Array<{ weightsArr: Float32Array | null }> } }>; redraw(): void } }).faceLossesReport;
+    for (const f of api.panels[0]!.run.frames) f.weightsArr = Float32Array.from({ length: 20 }, (_, k) => (k % 2 ? Math.sin : Math.cos)((2 * Math.PI * Math.floor(k / 2)) / 10));
+    api.redraw();
+  });
+  assert.notEqual(await canvasData(page, 0), noArrows, 'weight directions are drawn');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -135,6 +135,13 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   assert.match(md, /`broken`/);
   const summary = JSON.parse(readFileSync(join(dir, 'runs', 'reproduce-ci.json'), 'utf8'));
   assert.equal(summary.runs.length, 3);
+  // Each run's report page, and the gallery's: both good runs on one slider.
+  assert.ok(existsSync(join(dir, 'runs', 'softmax-ci', 'report.html')));
+  assert.match(r.stdout, /gallery report: .*gallery-ci\.html/);
+  assert.match(summary.galleryReport, /gallery-ci\.html$/);
+  const page = readFileSync(join(dir, 'runs', 'gallery-ci.html'), 'utf8');
+  assert.match(page, /"mode":"gallery"/);
+  assert.equal(page.match(/"displayName":/g)?.length, 2);
 
   // Same command for the two good ones: nothing to train; --no-readme leaves the README alone.
   writeFileSync(readme, text);

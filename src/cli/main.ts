@@ -304,6 +304,7 @@ function addReportCommand(program: Command): void {
     .description('write one self-contained HTML page of a run: its features over training on a slider, digits on hover, loss and accuracy curves (opens from disk, offline)')
     .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/)')
     .option('-o, --out <file>', 'the HTML file (default: <run>/report.html)')
+    .option('--max-frames <n>', 'frames on the page, evenly spread over the run, the first and last kept (default 40; each adds about 150 kB)', int('--max-frames', 2))
     .addHelpText('after', () =>
       examples([
         [['report'], 'the page of the most recent run under runs/, <run>/report.html'],
@@ -312,7 +313,7 @@ function addReportCommand(program: Command): void {
     )
     .action(async (o) => {
       const { reportCommand } = await import('../commands/report.js');
-      const r = reportCommand({ run: o.run, out: o.out });
+      const r = reportCommand({ run: o.run, out: o.out, maxFrames: o.maxFrames });
       process.stdout.write(`report: ${rel(r.file)} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.frames} frame${r.frames === 1 ? '' : 's'})\n`);
     });
 }

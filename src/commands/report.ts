@@ -10,6 +10,8 @@ export interface ReportCommandOptions {
   run?: string;
   /** The HTML file; default <run>/report.html. */
   out?: string;
+  /** Frames on the page, evenly spread over the run's history (default RUN_MAX_FRAMES). */
+  maxFrames?: number;
   /** Where to say which run was chosen when `run` is not given (default: stderr). */
   log?: (line: string) => void;
 }
@@ -22,6 +24,6 @@ export function reportCommand(o: ReportCommandOptions): WrittenPage & { run: str
   }
   if (!isRunDir(run)) throw new UserError(`${run} is not a facelosses run folder (no run.json); give a folder written by facelosses train, e.g. runs/softmax-quick`);
   if (o.out !== undefined && !/\.html?$/i.test(o.out)) throw new UserError(`--out ${o.out}: the report is one HTML file; give a name ending in .html`);
-  const page = writeRunReport(run, o.out ?? join(run, REPORT_FILE));
+  const page = writeRunReport(run, o.out ?? join(run, REPORT_FILE), o.maxFrames ? { maxFrames: o.maxFrames } : {});
   return { ...page, run };
 }

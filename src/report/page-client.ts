@@ -178,7 +178,7 @@ Panel.prototype.points = function () {
 /** 2-D coordinates of every point in data space (the unit view normalises; 3-D rotates and projects). */
 Panel.prototype.project = function (p) {
   var dim = this.run.dim, n = p.sp.n, xy = p.sp.xyArr, s = p.sp.scale, unit = state.view === 'unit';
-  var out = new Float32Array(2 * n), R = this.rot;
+  var out = new Float32Array(2 * n), R = this.rot, maxNorm = 0;
   for (var i = 0; i < n; i++) {
     var bad = false, v = [0, 0, 0], norm = 0;
     for (var d = 0; d < dim && d < 3; d++) {
@@ -189,12 +189,15 @@ Panel.prototype.project = function (p) {
     }
     norm = Math.sqrt(norm);
     if (bad || (unit && !(norm > 0))) { out[2 * i] = NaN; out[2 * i + 1] = NaN; continue; }
+    if (norm > maxNorm) maxNorm = norm;
     if (unit) { v[0] /= norm; v[1] /= norm; v[2] /= norm; }
     if (R) {
       out[2 * i] = R[0] * v[0] + R[1] * v[1] + R[2] * v[2];
       out[2 * i + 1] = R[3] * v[0] + R[4] * v[1] + R[5] * v[2];
     } else { out[2 * i] = v[0]; out[2 * i + 1] = v[1]; }
   }
+  // A rotated 3-D cloud keeps one scale: its bounds are the ball of its largest norm.
+  this.ball = R ? maxNorm : 0;
   return out;
 };
 Panel.prototype.projectVec = function (v) {
@@ -211,6 +214,7 @@ Panel.prototype.area = function () {
 Panel.prototype.limits = function (pts, a) {
   var b;
   if (state.view === 'unit') b = { x0: -UNIT_EXTENT, x1: UNIT_EXTENT, y0: -UNIT_EXTENT, y1: UNIT_EXTENT };
+  else if (this.ball > 0) b = { x0: -this.ball * 1.05, x1: this.ball * 1.05, y0: -this.ball * 1.05, y1: this.ball * 1.05 };
   else {
     var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (var i = 0; i < pts.length; i += 2) {
@@ -481,8 +485,9 @@ function showTip(panel, i, cx, cy) {
     ictx.putImageData(id, 0, 0);
   }
   tipImg.style.display = hasImg ? 'block' : 'none';
+  var index = d.set.indexArr[i];
   var lines = [
-    (split === 'valid' ? 'test' : 'train') + ' image' + (hasImg ? '' : ' (not recorded)'),
+    (split === 'valid' ? 'test' : 'train') + ' image' + (index >= 0 ? ' #' + index : '') + (hasImg ? '' : ' (no image in this page)'),
     'true ' + t + ', predicted ' + pr + (t === pr ? '' : '  \u2717'),
     'norm ' + norm.toPrecision(4) + (dir ? ', ' + dir : '')
   ];
@@ -658,7 +663,7 @@ function build() {
       cb.checked = true;
       cb.addEventListener('change', function () { panels[i].box.style.display = cb.checked ? '' : 'none'; redraw(); });
       lab.appendChild(cb);
-      lab.appendChild(document.createTextNode(' ' + r.displayName + ' (' + pct(r.finalValidAccuracy) + ')'));
+      lab.appendChild(document.createTextNode(' ' + r.displayName + ' (' + r.name + ', ' + pct(r.finalValidAccuracy) + ')'));
       pick.appendChild(lab);
     });
     root.appendChild(pick);
@@ -686,6 +691,8 @@ function build() {
   api.panels = panels;
 }
 
+/** Draws every panel again (after a test changes the data). */
+api.redraw = function () { redraw(); };
 /** For tests and benchmarks: where point i of panel p is on screen, in client coordinates. */
 api.pointOnScreen = function (p, i) {
   var panel = panels[p];
@@ -708,7 +715,7 @@ api.benchDraw = function (p, reps) {
 };
 
 unpack().then(function (buf) {
-  header.pointSets.forEach(function (s) { s.labelsArr = view(buf, s.labels); s.slotsArr = view(buf, s.slots); });
+  header.pointSets.forEach(function (s) { s.labelsArr = view(buf, s.labels); s.slotsArr = view(buf, s.slots); s.indexArr = view(buf, s.indices); });
   header.runs.forEach(function (r) {
     r.frames.forEach(function (f) {
       ['valid', 'train'].forEach(function (k) { var sp = f[k]; if (sp) { sp.xyArr = view(buf, sp.xy); sp.predArr = view(buf, sp.pred); } });

@@ -13,7 +13,7 @@ import { TAB10 } from '../plot/palette.js';
 import { formatTitleParams } from '../plot/title.js';
 import { readMetrics, readRunInfo } from '../run/run.js';
 import { figureNaming } from './figures.js';
-import { readHistory, type History, type HistoryPoints } from './history-source.js';
+import { readHistory, type HistoryPoints } from './history-source.js';
 
 /** Where one typed array lies in the decompressed blob: byte offset, element count, element type. */
 export interface Segment {
@@ -82,6 +82,8 @@ export interface PagePointSet {
   labels: Segment;
   /** Slot of each point's image in PageData.images[split], -1 when the page has none. */
   slots: Segment;
+  /** Index of each point in its split (the test or train image number), -1 when not recorded. */
+  indices: Segment;
 }
 
 export interface PageData {
@@ -144,11 +146,6 @@ export function evenPicks(n: number, count: number): number[] {
   return [...new Set(Array.from({ length: count }, (_, i) => Math.round((i * (n - 1)) / (count - 1))))];
 }
 
-interface RunSource {
-  dir: string;
-  history: History;
-}
-
 /** Builds the data of a page from run folders (one for a run's report, several for a gallery). */
 export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: PageOptions = {}): { data: PageData; blob: Uint8Array } {
   const maxPoints = opts.maxPoints ?? 10_000;
@@ -156,8 +153,8 @@ export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: 
   const pointSets: PagePointSet[] = [];
   // Images wanted per split: split index -> slot.
   const wanted = { valid: new Map<number, number>(), train: new Map<number, number>() };
-  // The data folder each split's images come from (the first run's that needs it).
-  const dataOf: { valid?: RunSource & { cfg: ReturnType<typeof readRunInfo>['config'] }; train?: RunSource & { cfg: ReturnType<typeof readRunInfo>['config'] } } = {};
+  // The data folder the images come from: that of the first run whose points have image numbers.
+  let dataDir: string | null | undefined;
   const runs: PageRun[] = [];
 
   for (const dir of runDirs) {
@@ -210,9 +207,9 @@ export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: 
             slots[j] = s;
           }
         }
-        if (indices.some((k) => k >= 0) && !dataOf[split]) dataOf[split] = { dir, history, cfg };
+        if (dataDir === undefined && indices.some((k) => k >= 0)) dataDir = cfg.data.dir;
         set = pointSets.length;
-        pointSets.push({ split, n, labels: blob.add(labels), slots: blob.add(slots) });
+        pointSets.push({ split, n, labels: blob.add(labels), slots: blob.add(slots), indices: blob.add(indices) });
         lastSet[split] = { set, labels, indices };
       }
       return { n, total, stride, xy: blob.add(xy), scale, pred: blob.add(pred), set };
@@ -253,9 +250,9 @@ export function buildPageData(runDirs: string[], mode: 'run' | 'gallery', opts: 
   const images: PageData['images'] = { valid: { count: 0, px: null }, train: { count: 0, px: null } };
   const need = (['valid', 'train'] as const).filter((s) => wanted[s].size > 0);
   if (need.length) {
-    const src = (dataOf.valid ?? dataOf.train)!;
     try {
-      const ds = loadDataset({ dir: src.cfg.data.dir, trainLimit: src.cfg.data.trainLimit, validLimit: src.cfg.data.validLimit });
+      // All of the images (no limits): the image numbers index the whole files.
+      const ds = loadDataset({ dir: dataDir ?? null });
       for (const split of need) {
         const from = ds[split];
         const px = from.height * from.width;

@@ -88,9 +88,12 @@ function writePage(runDirs: string[], mode: 'run' | 'gallery', outFile: string, 
   return { file, bytes: Buffer.byteLength(html), runs: data.runs.length, frames: data.runs.reduce((s, r) => s + r.frames.length, 0) };
 }
 
-/** A run's report: every frame of its history, up to 10,000 points per split and frame. */
+/** Default frames of a run's page: a long run's history is thinned evenly to this many (about 150 kB each). */
+export const RUN_MAX_FRAMES = 40;
+
+/** A run's report: up to RUN_MAX_FRAMES frames of its history, up to 10,000 points per split and frame. */
 export function writeRunReport(runDir: string, outFile: string, opts: PageOptions = {}): WrittenPage {
-  return writePage([runDir], 'run', outFile, opts);
+  return writePage([runDir], 'run', outFile, { maxFrames: RUN_MAX_FRAMES, ...opts });
 }
 
 /** Default frames per run in a gallery page (keeps a page of many losses to a few MB). */
