@@ -84,7 +84,7 @@ test('config files: missing, malformed, empty, unknown key, wrong type, out of r
   await refuses(train(yaml('range.yaml', 'loss: { name: softmax }\ntrain: { batchSize: 1 }\n')), /range\.yaml: train\.batchSize must be >= 2, got 1/);
   await refuses(train(yaml('noloss.yaml', 'train: { epochs: 3 }\n')), /noloss\.yaml: loss\.name is required/);
   await refuses(train(yaml('loss.yaml', 'loss: { name: nosuchloss }\n')), /loss\.yaml: .*unknown loss 'nosuchloss'; known losses: .*softmax/);
-  await refuses(train(yaml('param.yaml', 'loss: { name: arcface, params: { m: 3 } }\n')), /param\.yaml: .*m must be <= 1\.57/);
+  await refuses(train(yaml('param.yaml', 'loss: { name: arcface, params: { m: 3 } }\n')), /param\.yaml: loss\.params\.m must be <= π\/2 \(1\.5708\), got 3$/m);
   await refuses(['train', '--data-dir', data], /required option '-c, --config <file>' not specified \(or continue a run with --resume RUN_DIR\)/);
 });
 
