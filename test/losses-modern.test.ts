@@ -183,7 +183,7 @@ describe('subcenter_arcface', () => {
       [32, 0.5, X, 1e-4],
       [32, 0.5, edges[3]![1], 1e-4],
     ] as Array<[number, number, Mat, number]>) {
-      const loss = makeWithW('subcenter_arcface', { s, m, k: K }, C, WS);
+      const loss = makeWithW('subcenter_arcface', { s, m, k: K, boundary: 'always' }, C, WS);
       const ref = (xx: Mat, ww: Mat) => pmlSubCenter(xx, Y, ww, s, m, K);
       assertClose(lossValue(loss, x, Y), ref(x, WS), { abs: 1e-6, rel }, `value s ${s} m ${m}`);
       assertGradientsMatch(loss, ref, x, Y, WS, { abs: 2e-6, rel }, `s ${s} m ${m}`);
@@ -204,14 +204,25 @@ describe('subcenter_arcface', () => {
     }
     loss.dispose();
   });
-  test('K = 1 is ArcFace with no rule past π − m; finite differences; defaults', () => {
+  test('K = 1 is ArcFace (every boundary rule); the default rule differs from pytorch-metric-learning only past π − m; defaults', () => {
+    const far = edges[3]![1];
+    for (const rule of ['fallback', 'easy', 'none'] as const) {
+      const one = makeWithW('subcenter_arcface', { k: 1, boundary: rule }, C, W);
+      const arc = makeWithW('arcface', { boundary: rule }, C, W);
+      for (const x of [X, far]) assertClose(lossValue(one, x, Y), lossValue(arc, x, Y), { abs: 1e-6 }, `K = 1, ${rule}`);
+      one.dispose();
+      arc.dispose();
+    }
+    const def = makeWithW('subcenter_arcface', {}, C, WS);
+    assertClose(lossValue(def, X, Y), pmlSubCenter(X, Y, WS, 32, 0.5, K), { abs: 1e-6, rel: 1e-4 }, 'inside π − m: the same as pytorch-metric-learning');
+    def.dispose();
+    const k1 = makeWithW('subcenter_arcface', { k: 1 }, C, W);
+    assert.ok(Math.abs(lossValue(k1, far, Y) - pmlSubCenter(far, Y, W, 32, 0.5, 1)) > 1e-2, 'past π − m the fallback differs');
+    k1.dispose();
     const one = makeWithW('subcenter_arcface', { k: 1 }, C, W);
-    const arc = makeWithW('arcface', { boundary: 'none' }, C, W);
-    assertClose(lossValue(one, X, Y), lossValue(arc, X, Y), { abs: 1e-6 }, 'K = 1');
     checkGradients(one, X, Y);
     one.dispose();
-    arc.dispose();
-    assert.deepEqual(resolveParams(getLossDefinition('subcenter_arcface'), {}, { numClasses: 10, embeddingDim: 2 }), { s: 32, m: 0.5, k: 3 });
+    assert.deepEqual(resolveParams(getLossDefinition('subcenter_arcface'), {}, { numClasses: 10, embeddingDim: 2 }), { s: 32, m: 0.5, boundary: 'fallback', k: 3 });
     expectConfigError('subcenter_arcface', { k: 0 }, 'loss.params.k', /k must be >= 1/);
     expectConfigError('subcenter_arcface', { k: 2.5 }, 'loss.params.k', /integer/);
   });

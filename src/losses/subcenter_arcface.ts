@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cosPlusMargin } from './angular.js';
+import { ARC_RULES, type ArcRule, angularMargin } from './angular.js';
 import { classWeights, l2Normalize } from './common.js';
 import { ScaledCosineHead } from './margin.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
@@ -16,6 +16,13 @@ const subcenterParams = {
     max: Math.PI / 2,
     description: 'additive angular margin m on the target class (radians; pytorch-metric-learning takes degrees, 28.6° = 0.5 rad)',
   }),
+  boundary: param.choice({
+    default: 'fallback' as ArcRule,
+    choices: ARC_RULES,
+    description:
+      "rule past θ_y > π − m: 'always' = cos(θ + m) everywhere, exactly pytorch-metric-learning's SubCenterArcFaceLoss; 'fallback' " +
+      "(default, this toolkit's ArcFace: cos θ − m·sin m) because in 2-D 'always' pushes far samples away from their class; 'easy', 'none' as for arcface",
+  }),
   k: param.integer({
     default: 3,
     min: 1,
@@ -29,10 +36,12 @@ const subcenterParams = {
  * is sub-center j of class c (pytorch-metric-learning's SubCenterArcFaceLoss layout: its
  * `cosine.view(-1, num_classes, sub_centers)`). The class cosine is the largest sub-center cosine,
  * cos θ_c = max_j x̂·Ŵ_{cK+j}; the target logit is s·cos(θ_y + m), the others s·cos θ_c; mean
- * softmax cross-entropy. Like pytorch-metric-learning's ArcFaceLoss (and unlike this toolkit's
- * `arcface`), cos(θ + m) is applied for every θ, with no rule past π − m, so the two agree in value
- * and gradients (cos(θ + m) is taken through the sine, which keeps the gradient finite at cos θ = ±1
- * where torch.acos's is not). The paper's later step (dropping non-dominant sub-centers and
+ * softmax cross-entropy. With `boundary: always` this is exactly pytorch-metric-learning's
+ * formula, cos(θ + m) for every θ, and the two agree in value and gradients (cos(θ + m) is taken
+ * through the sine, which keeps the gradient finite at cos θ = ±1 where torch.acos's is not). The
+ * default departs from that code on purpose: past θ_y > π − m it uses this toolkit's ArcFace
+ * fallback cos θ − m·sin m (insightface's), because in 2-D the code's rule pushes such samples away
+ * from their class (see `ArcRule`); the two agree wherever θ_y <= π − m. The paper's later step (dropping non-dominant sub-centers and
  * training on again) is a data-cleaning step outside the loss and is not part of it.
  */
 export class SubCenterArcFaceLoss extends ScaledCosineHead<typeof subcenterParams> {
@@ -83,7 +92,7 @@ export class SubCenterArcFaceLoss extends ScaledCosineHead<typeof subcenterParam
   }
 
   protected modifyTargetCosine(cosTarget: tf.Tensor2D): tf.Tensor2D {
-    return cosPlusMargin(cosTarget, this.params.m);
+    return angularMargin(cosTarget, this.params.m, this.params.boundary);
   }
 }
 
