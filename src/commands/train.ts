@@ -40,6 +40,11 @@ export interface TrainCommandOptions extends Overrides {
   quiet?: boolean;
   /** Receives every training event (the CLI draws its progress bar from them). */
   onEvent?: TrainOptions['onEvent'];
+  /** Where the start-up lines go (default: stderr, none when `quiet`). */
+  log?: (line: string) => void;
+  /** Where warnings go (default: stderr as `warning: ...`); `during` is true once training has
+   *  started (a figure that could not be drawn), when a progress line may be on the screen. */
+  warn?: (message: string, during: boolean) => void;
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
@@ -150,10 +155,9 @@ export function startLines(p: TrainRunPlan, backend: BackendInfo, workers: numbe
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommandResult> {
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
-  const printWarnings = () => warnings.splice(0).forEach((w) => process.stderr.write(`warning: ${w}\n`));
-  const log = (s: string) => {
-    if (!o.quiet) process.stderr.write(s + '\n');
-  };
+  const say = o.warn ?? ((m: string, during: boolean) => process.stderr.write(`${during && !o.quiet ? '\n' : ''}warning: ${m}\n`));
+  const printWarnings = () => warnings.splice(0).forEach((w) => say(w, false));
+  const log = o.log ?? ((s: string) => (o.quiet ? undefined : process.stderr.write(s + '\n')));
   const plan = planTrainRun(o, warn);
   printWarnings();
   const dataset = loadTrainingData(plan);
@@ -165,7 +169,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   printWarnings();
   const unlock = claimRunFolder(plan, Boolean(o.force));
   startLines(plan, backend, workers, o.profile === undefined).forEach(log);
-  const figures = snapshotFigures(config, picsDir, (msg) => process.stderr.write(`${o.quiet ? '' : '\n'}warning: ${msg}\n`));
+  const figures = snapshotFigures(config, picsDir, (msg) => say(msg, true));
   const stop = stopOnSignals('saving a checkpoint at the end of this step', 'the last checkpoint is kept');
   const result = await train({
     config,
