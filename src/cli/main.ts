@@ -143,6 +143,11 @@ async function runTrain(o: Record<string, any>, cmd: Command): Promise<void> {
     animation: o.animation,
     quiet: o.quiet,
     onEvent: o.quiet ? undefined : createProgress(process.stderr),
+    log: (line) => {
+      if (!o.quiet) process.stderr.write(line + '\n');
+    },
+    // A warning during training starts on a new line: the progress line may be on the screen.
+    warn: (m, during) => process.stderr.write(`${during && !o.quiet ? '\n' : ''}warning: ${m}\n`),
   });
   const last = r.metrics[r.metrics.length - 1]!;
   const pngs = r.files.filter((f) => f.endsWith('.png'));

@@ -49,6 +49,11 @@ export interface TrainCommandOptions extends Overrides {
   report?: boolean;
   /** Receives every training event (the CLI draws its progress bar from them). */
   onEvent?: TrainOptions['onEvent'] & { interrupt?: () => void };
+  /** Where the start-up lines go (default: stderr, none when `quiet`). */
+  log?: (line: string) => void;
+  /** Where warnings go (default: stderr as `warning: ...`); `during` is true once training has
+   *  started (a figure that could not be drawn), when a progress line may be on the screen. */
+  warn?: (message: string, during: boolean) => void;
   /** CPU threads for training: data-parallel worker threads on wasm (default: the run's own
    *  count when resuming, else the number of cores). */
   threads?: number;
@@ -163,10 +168,9 @@ export function startLines(p: TrainRunPlan, backend: BackendInfo, workers: numbe
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommandResult> {
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
-  const printWarnings = () => warnings.splice(0).forEach((w) => process.stderr.write(`warning: ${w}\n`));
-  const log = (s: string) => {
-    if (!o.quiet) process.stderr.write(s + '\n');
-  };
+  const say = o.warn ?? ((m: string, during: boolean) => process.stderr.write(`${during && !o.quiet ? '\n' : ''}warning: ${m}\n`));
+  const printWarnings = () => warnings.splice(0).forEach((w) => say(w, false));
+  const log = o.log ?? ((s: string) => (o.quiet ? undefined : process.stderr.write(s + '\n')));
   const plan = planTrainRun(o, warn);
   printWarnings();
   const dataset = loadTrainingData(plan);
@@ -178,7 +182,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
   printWarnings();
   const unlock = claimRunFolder(plan, Boolean(o.force));
   startLines(plan, backend, workers, o.profile === undefined).forEach(log);
-  const figures = snapshotFigures(config, picsDir, (msg) => process.stderr.write(`${o.quiet ? '' : '\n'}warning: ${msg}\n`));
+  const figures = snapshotFigures(config, picsDir, (msg) => say(msg, true));
   const stop = stopOnSignals('saving a checkpoint at the end of this step', 'the last checkpoint is kept', o.onEvent?.interrupt && (() => o.onEvent!.interrupt!()));
   const result = await train({
     config,
@@ -210,14 +214,14 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
     });
   const files = figures.files;
   const drawErrors = figures.drawErrors;
-  files.push(...(await finishingFigures(config, outDir, picsDir, drawErrors)));
-  if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log)));
+  files.push(...(await finishingFigures(config, outDir, picsDir, drawErrors, say)));
+  if (o.animation !== false) files.push(...(await animateFinishedRun(outDir, picsDir, config, log, say)));
   // The run's report page; one that cannot be written stops nothing (`facelosses report` writes it later).
   if (o.report !== false) {
     try {
       files.push(writeRunReport(outDir, join(outDir, REPORT_FILE)).file);
     } catch (e) {
-      process.stderr.write(`warning: the report page could not be written (${errnoText(e)}); write it with ${command('report', '--run', shellPath(outDir))}\n`);
+      say(`the report page could not be written (${errnoText(e)}); write it with ${command('report', '--run', shellPath(outDir))}`, false);
     }
   }
   return { ...result, config, files, drawErrors };
@@ -227,7 +231,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
  * The figures drawn once a run has finished: a classifier with several weight columns a class
  * (Sub-center ArcFace) gets one more, every sub-center over the last valid features.
  */
-async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir: string, drawErrors: string[]): Promise<string[]> {
+async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir: string, drawErrors: string[], say: (m: string, during: boolean) => void): Promise<string[]> {
   try {
     const sub = await renderSubCenterFigure(outDir, config, figureNaming(config), scheduleNote(config), picsDir);
     if (!sub) return [];
@@ -236,7 +240,7 @@ async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir:
   } catch (e) {
     const msg = `the sub-center figure could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
     drawErrors.push(msg);
-    process.stderr.write(`warning: ${msg}\n`);
+    say(msg, false);
     return [];
   }
 }
@@ -245,7 +249,7 @@ async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir:
  * The animation of a finished run's valid features (one per view); like a figure, one that cannot
  * be drawn stops nothing: a warning says how to draw it later.
  */
-async function animateFinishedRun(runDir: string, picsDir: string, config: ResolvedConfig, log: (s: string) => void): Promise<string[]> {
+async function animateFinishedRun(runDir: string, picsDir: string, config: ResolvedConfig, log: (s: string) => void, say: (m: string, during: boolean) => void): Promise<string[]> {
   // Animations draw 2-D features; a 3-D run's history is kept for the report page's rotating sphere.
   if (config.model.embeddingDim !== 2) return [];
   const t0 = performance.now();
@@ -255,7 +259,7 @@ async function animateFinishedRun(runDir: string, picsDir: string, config: Resol
     return files;
   } catch (e) {
     const msg = `the animation could not be drawn (${errnoText(e)}); draw it with ${command('animate', '--run', shellPath(runDir))}`;
-    process.stderr.write(`warning: ${msg}\n`);
+    say(msg, false);
     return [];
   }
 }
