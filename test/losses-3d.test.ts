@@ -55,8 +55,12 @@ function make3(name: string, params: LossParams = {}): Loss {
   const loss = make(name, params, C, [], D);
   assert.equal(loss.embeddingDim, 3);
   if (loss.trainableVariables().W) {
-    assert.deepEqual(loss.trainableVariables().W!.shape, [3, C], `${name}: W is [D, C]`);
-    setVar(loss, 'W', W);
+    const [rows, cols] = loss.trainableVariables().W!.shape;
+    // [D, C], or [D, C·K] for K sub-centers a class (column c·K + j): each sub-center is its class
+    // vector turned a little, by an amount that differs with j.
+    assert.ok(rows === 3 && cols! % C === 0, `${name}: W is [D, C] or [D, C·K], got [${rows}, ${cols}]`);
+    const k = cols! / C;
+    setVar(loss, 'W', k === 1 ? W : W.map((row, d) => Array.from({ length: C * k }, (_, col) => row[Math.floor(col / k)]! + 0.15 * (col % k) * (d === (col % 3) ? 1 : -0.5))));
   }
   return loss;
 }
@@ -163,7 +167,7 @@ test('every loss: gradients in 3-D (features and every trainable variable) match
     [-0.2, 0.8, -0.3], // along W_1
   ];
   const names = lossNames();
-  assert.equal(names.length, 15);
+  assert.equal(names.length, 20);
   for (const name of names) {
     const params = REFERENCE[name]?.params ?? {};
     const loss = make3(name, params);
