@@ -150,7 +150,7 @@ test('addresses: from FACELOSSES_REDIS_URL or REDIS_URL, masked wherever shown; 
   assert.equal(redisUrlFrom(undefined, { REDIS_URL: 'redis://b:6379', FACELOSSES_REDIS_URL: 'redis://a:6379' }), 'redis://a:6379');
   assert.equal(redisUrlFrom(undefined, { REDIS_URL: 'redis://b:6379' }), 'redis://b:6379');
   assert.equal(redisUrlFrom('redis://c:1', { REDIS_URL: 'redis://b:6379' }), 'redis://c:1');
-  assert.throws(() => redisUrlFrom(undefined, {}), /no Redis address: give --queue .* or set FACELOSSES_REDIS_URL/);
+  assert.throws(() => redisUrlFrom(undefined, {}), /no Redis address: set FACELOSSES_REDIS_URL \(or REDIS_URL\), e\.g\. redis:\/\/:PASSWORD@host:6379\/0, or give --queue/);
   assert.equal(maskUrl('redis://:s3cret@host:6379/0'), 'redis://:***@host:6379/0');
   assert.equal(maskUrl('rediss://alice:s3cret@host:6380'), 'rediss://alice:***@host:6380');
   assert.equal(maskUrl('redis://[::1]:6379'), 'redis://[::1]:6379');
