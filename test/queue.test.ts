@@ -15,10 +15,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Job, Queue } from 'bullmq';
-import { jobIdOf } from '../src/batch/plan.js';
-import { loadConfigFile } from '../src/config/config.js';
-import { JOB_FORMAT, type TrainJobData } from '../src/queue/job.js';
-import { createQueueRunner, jobOptions } from '../src/queue/reproduce.js';
+import { jobIdOf, planBatch } from '../src/batch/plan.js';
+import { loadConfigFile, PACKAGE_CONFIGS } from '../src/config/config.js';
+import { checkJob, freshTrainArgs, JOB_FORMAT, type TrainJobData } from '../src/queue/job.js';
+import { createQueueRunner, jobData, jobEngine, jobOptions } from '../src/queue/reproduce.js';
 import { clientOf, downloadRunFiles, QUEUE_PREFIX, queueNameFor, runKey, uploadRunFiles } from '../src/queue/store.js';
 import { maskUrl, parseRedisUrl, redisUrlFrom } from '../src/queue/url.js';
 import { startWorker } from '../src/queue/worker.js';
@@ -150,7 +150,7 @@ test('addresses: from FACELOSSES_REDIS_URL or REDIS_URL, masked wherever shown; 
   assert.equal(redisUrlFrom(undefined, { REDIS_URL: 'redis://b:6379', FACELOSSES_REDIS_URL: 'redis://a:6379' }), 'redis://a:6379');
   assert.equal(redisUrlFrom(undefined, { REDIS_URL: 'redis://b:6379' }), 'redis://b:6379');
   assert.equal(redisUrlFrom('redis://c:1', { REDIS_URL: 'redis://b:6379' }), 'redis://c:1');
-  assert.throws(() => redisUrlFrom(undefined, {}), /no Redis address: give --queue .* or set FACELOSSES_REDIS_URL/);
+  assert.throws(() => redisUrlFrom(undefined, {}), /no Redis address: set FACELOSSES_REDIS_URL \(or REDIS_URL\), e\.g\. redis:\/\/:PASSWORD@host:6379\/0, or give --queue/);
   assert.equal(maskUrl('redis://:s3cret@host:6379/0'), 'redis://:***@host:6379/0');
   assert.equal(maskUrl('rediss://alice:s3cret@host:6380'), 'rediss://alice:***@host:6380');
   assert.equal(maskUrl('redis://[::1]:6379'), 'redis://[::1]:6379');
@@ -173,6 +173,26 @@ test('addresses: from FACELOSSES_REDIS_URL or REDIS_URL, masked wherever shown; 
     (e: Error) => /^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0 refused the credentials/.test(e.message) && !e.message.includes(redis.password),
   );
   noPassword(lines.join('\n'), 'reproduce');
+});
+
+test('every packaged config, planned as reproduce --queue plans it, passes the worker\'s check; the train it becomes has only the job\'s checked fields', () => {
+  const version = codeVersion();
+  const plan = planBatch({ profile: 'quick', configsDir: PACKAGE_CONFIGS, outRoot: join(tempDir(), 'runs'), epochs: 3, snapshots: [1, 3], codeVersion: version, log: () => {}, figuresPresent: () => false });
+  assert.ok(plan.tasks.length >= 15, 'the packaged configs');
+  const engine = jobEngine(plan.tasks.length, {}, 2);
+  assert.deepEqual(engine, { backend: 'wasm', threads: 1 }, 'a local reproduce of these runs on 2 cores: wasm, 1 thread each');
+  assert.deepEqual(jobEngine(1, { backend: 'auto' }, 8), { backend: 'wasm', threads: 8 });
+  assert.deepEqual(jobEngine(3, { threads: 2 }, 8), { backend: 'wasm', threads: 2 });
+  for (const t of plan.tasks) {
+    const data = jobData(t, 'quick', { overrides: { epochs: 3, snapshots: [1, 3] } }, engine);
+    const job = checkJob(t.jobId, JSON.parse(JSON.stringify(data)), version, 2);
+    assert.deepEqual(job.overrides, { epochs: 3, snapshots: [1, 3] });
+    const args = freshTrainArgs(job, { config: '/w/c.yaml', runDir: '/w/run', pics: '/w/pics' });
+    assert.deepEqual(args.slice(0, 3), ['train', '--config', '/w/c.yaml']);
+    assert.deepEqual(args.filter((a) => a.startsWith('--')).sort(), ['--backend', '--config', '--epochs', '--force', '--out', '--pics', '--profile', '--quiet', '--size', '--snapshots', '--threads', '--view']);
+  }
+  assert.throws(() => createQueueRunner({ url: 'redis://127.0.0.1:1', overrides: { dataDir: '/data' } }), /--data-dir does not go with --queue: each worker reads its own MNIST folder/);
+  assert.throws(() => checkJob('ok', { ...tinyJob('s', 'loss: { name: softmax }\n'), threads: 4 }, version, 2), /the job trains on 4 threads and this machine has 2 cores/);
 });
 
 test('hostile jobs put straight into Redis are refused at once, for good, and write nothing outside the worker folder', async () => {

@@ -175,7 +175,7 @@ class Follower {
     if (state === 'failed') return void this.failed(t, job);
     if (state === 'active') {
       this.active++;
-      await this.checkHeld(t);
+      await this.checkHeld(t, job);
     } else this.waiting++;
     const line =
       state === 'active' && p?.epoch
@@ -190,8 +190,9 @@ class Follower {
   }
 
   /** An active job whose lock has expired: its worker is gone, and no live worker holds it. */
-  private async checkHeld(t: PlannedTask): Promise<void> {
-    const held = (await this.client.exists(lockKey(this.queue.name, t.jobId))) === 1;
+  private async checkHeld(t: PlannedTask, job: Job<TrainJobData, TrainJobResult>): Promise<void> {
+    // A job that finished between the two looks has released its lock too: only a job still active counts.
+    const held = (await this.client.exists(lockKey(this.queue.name, t.jobId))) === 1 || (await job.getState()) !== 'active';
     if (held) {
       this.stalledSaid.delete(t.jobId);
       return;

@@ -20,7 +20,7 @@ const EXAMPLE = 'e.g. redis://127.0.0.1:6379, or redis://:PASSWORD@host:6379 (be
 export function redisUrlFrom(given: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (given) return given;
   for (const k of URL_ENV) if (env[k]) return env[k]!;
-  throw new UserError(`no Redis address: give --queue redis://host:port or set FACELOSSES_REDIS_URL (or REDIS_URL) (${EXAMPLE})`);
+  throw new UserError('no Redis address: set FACELOSSES_REDIS_URL (or REDIS_URL), e.g. redis://:PASSWORD@host:6379/0, or give --queue redis://host:port');
 }
 
 /** The address with its password (and nothing else) replaced by ***; text that is not an address is shown without what looks like one. */
