@@ -543,16 +543,30 @@ function formatNumber(v: number): string {
 /** Title lines centred at the top; returns the height they take. */
 function drawTitle(ctx: Ctx, title: string, width: number, size: number, pad: number, family: string): number {
   if (!title) return pad;
-  const lines = title.split('\n');
   ctx.save();
   ctx.fillStyle = '#000000';
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
+  ctx.font = `${size}px ${family}`;
+  const room = width - 2 * pad;
+  // a line wider than the figure breaks after a comma; a part still too wide is set smaller
+  const lines: string[] = [];
+  for (const line of title.split('\n')) {
+    let rest = line;
+    while (ctx.measureText(rest).width > room) {
+      const parts = rest.split(', ');
+      let k = parts.length - 1;
+      while (k > 1 && ctx.measureText(parts.slice(0, k).join(', ') + ',').width > room) k--;
+      if (k < 1 || parts.length < 2) break;
+      lines.push(parts.slice(0, k).join(', ') + ',');
+      rest = parts.slice(k).join(', ');
+    }
+    lines.push(rest);
+  }
   lines.forEach((l, i) => {
-    // a line wider than the figure is set smaller, not cut
     ctx.font = `${size}px ${family}`;
     const w = ctx.measureText(l).width;
-    if (w > width - 2 * pad) ctx.font = `${Math.max(7, Math.floor((size * (width - 2 * pad)) / w))}px ${family}`;
+    if (w > room) ctx.font = `${Math.max(7, Math.floor((size * room) / w))}px ${family}`;
     ctx.fillText(l, width / 2, pad + i * size * 1.2);
   });
   ctx.restore();
