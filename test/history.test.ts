@@ -60,7 +60,8 @@ test('schedule: log-spaced steps inside the first epoch, then epoch ends; long r
   assert.deepEqual([...evenSubsample(3, 4)], [0, 1, 2]);
   const p = planHistory({ dim: 2, numClasses: 10, stepsPerEpoch: 468, epochs: 5, epochFrames: 100, trainCount: 60000, validCount: 10000, weightsKind: 'class weights' });
   assert.deepEqual(p.steps, [0, 10, 20, 50, 100, 200, 468, 936, 1404, 1872, 2340]);
-  assert.equal(p.trainIndices.length, 2000);
+  assert.equal(p.trainIndices.length, 1000);
+  assert.equal(p.earlyValidIndices.length, 2000);
   assert.equal(planHistory({ dim: 2, numClasses: 10, stepsPerEpoch: 468, epochs: 5, epochFrames: 0, trainCount: 60000, validCount: 10000, weightsKind: null }).steps.length, 0);
 });
 

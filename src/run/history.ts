@@ -70,7 +70,7 @@ const FRAME_FORMAT = 'facelosses-history-frame/1';
 const MAGIC = 'FLHF';
 
 /** Training images followed in every frame (a fixed, evenly spaced subsample). */
-export const HISTORY_TRAIN_POINTS = 2000;
+export const HISTORY_TRAIN_POINTS = 1000;
 /** Test images in the early frames (inside the first epoch); the epoch frames hold all of them. */
 export const HISTORY_EARLY_VALID_POINTS = 2000;
 
