@@ -42,7 +42,7 @@ function config(name: string, loss: string, extra = ''): string {
 
 test('every loss trains with 3-D features on wasm with 2 data-parallel threads: 3-D snapshots, angles, four sphere figures per split', async () => {
   const names = lossNames();
-  assert.equal(names.length, 15);
+  assert.equal(names.length, 20);
   for (const loss of names) {
     const out = join(dir, `run-${loss}`);
     const r = await trainCommand({ config: config(`t-${loss}`, loss), profile: 'full', dataDir: data, out, backend: 'wasm', threads: 2, quiet: true });
@@ -155,7 +155,7 @@ test('model.embeddingDim: default 2, any D >= 2; part of the run identity only w
   assert.throws(() => resolveConfig({ ...base, model: { dim: 3 } }, 'x.yaml'), /unknown key 'model\.dim'; known keys of model: embeddingDim/);
   assert.throws(() => resolveConfig({ ...base, plot: { view: 'map' } }, 'x.yaml'), /plot\.view: the map view draws 3-D features on the sphere; this run's features are 2-D/);
   // CosFace's margin bound follows the dimension: m 0.35 is refused in 2-D and fits on the sphere
-  assert.throws(() => resolveConfig({ loss: { name: 'cosface', params: { m: 0.35 } } }, 'c.yaml'), /c\.yaml: loss\.params\.m: loss\.params\.m = 0\.35 is above the CosFace bound for a 2-D embedding/);
+  assert.throws(() => resolveConfig({ loss: { name: 'cosface', params: { m: 0.35 } } }, 'c.yaml'), /c\.yaml: loss\.params\.m = 0\.35 is above the CosFace bound for a 2-D embedding/);
   assert.equal(resolveConfig({ loss: { name: 'cosface', params: { m: 0.35 } }, model: { embeddingDim: 3 } }, 'c.yaml').loss.params.m, 0.35);
 });
 

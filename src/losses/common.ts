@@ -105,9 +105,11 @@ export abstract class BaseLoss<S extends ParamSchema = ParamSchema> implements L
     return w;
   }
 
+  /** W as rows [numClasses, embeddingDim]; undefined when W has more than one column a class
+   *  (Sub-center ArcFace: its own figure draws every sub-center). */
   classWeightRows(): tf.Tensor2D | undefined {
     const w = this.trainable.W;
-    return w ? tf.tidy(() => tf.transpose(w) as tf.Tensor2D) : undefined;
+    return w && w.shape[1] === this.numClasses ? tf.tidy(() => tf.transpose(w) as tf.Tensor2D) : undefined;
   }
 
   trainableVariables(): Record<string, tf.Variable> {
