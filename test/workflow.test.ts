@@ -108,7 +108,8 @@ test('reproduce --plan gives the fields the matrix reads, one entry per config',
   const r = await runCli(['reproduce', '--plan', '--profile', 'quick']);
   assert.equal(r.code, 0, r.stderr);
   const plan = JSON.parse(r.stdout) as Record<string, unknown>[];
-  const configs = readdirSync(join(ROOT, 'configs')).filter((f) => f.endsWith('.yaml'));
+  // Every config, those of configs/3d/ included.
+  const configs = readdirSync(join(ROOT, 'configs'), { recursive: true }).filter((f) => String(f).endsWith('.yaml'));
   assert.equal(plan.length, configs.length);
   for (const e of plan) {
     for (const k of ['name', 'stem', 'file', 'profile', 'jobId', 'dir', 'view', 'size', 'train', 'config']) assert.ok(e[k] !== undefined && e[k] !== '', `${String(e.stem)}: no ${k}`);
