@@ -342,7 +342,7 @@ function addReproduceCommand(program: Command): void {
     .option('--plan', 'print the runs as JSON (name, config, profile, job id, the train command of each) and stop')
     .option('--collect <dir>', 'draw the figures, contact sheet and gallery from finished run folders under this folder (gathered from elsewhere, e.g. CI artifacts); nothing is trained')
     .option('--queue [redis-url]', 'train on `facelosses worker` processes sharing this Redis (redis://host:port[/db]; without an address: FACELOSSES_REDIS_URL, else REDIS_URL, which keeps a password out of ps and shell history) instead of local processes; results are downloaded and drawn here')
-    .addOption(new Option('--threads <n>', 'with --queue: training threads of every run (default: each worker\'s share of its cores)').argParser(int('--threads', 1)))
+    .addOption(new Option('--threads <n>', 'with --queue: training threads of every run, the same on every worker (default: those of a local reproduce of the same runs on this machine)').argParser(int('--threads', 1)))
 ;
   addOverrideOptions(reproduce, 'batch', { hidden: true })
     .addOption(new Option('--size <WxH>').argParser(size).hideHelp())
