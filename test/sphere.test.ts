@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend.js';
 import { trainCommand } from '../src/commands/train.js';
@@ -23,6 +23,8 @@ import { Rng } from '../src/rng.js';
 import { loadSnapshot } from '../src/run/snapshot.js';
 import { DataParallel } from '../src/train/parallel.js';
 import { computeGradients, trainableVariables } from '../src/train/step.js';
+import { loadGalleryRun } from '../src/report/batch.js';
+import { galleryMarkdown } from '../src/report/gallery.js';
 import { BIN, runCli } from './helpers/cli.js';
 import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
 
@@ -143,6 +145,19 @@ test('plot --view redraws one view of a 3-D run; the 3-D views are refused for a
   assert.equal(existsSync(join(dir, 'flat')), false, 'nothing written');
 });
 
+test('the gallery gives 3-D runs a section of their own: accuracy table, the valid figures in the four views', async () => {
+  const run = join(dir, 'run-arcface');
+  const g = await loadGalleryRun(run, join(run, 'pics'), '3d/arcface', 'configs/3d/arcface.yaml');
+  assert.equal(g.naming.dim, 3);
+  assert.deepEqual(g.views, ['raw', 'unit', 'pair', 'map']);
+  const md = galleryMarkdown([g], { readmeDir: dir, command: 'npx facelosses reproduce', profile: 'full', profileDescription: '2 epochs' });
+  const at = md.indexOf('## Gallery: 3-D features on the sphere');
+  assert.ok(at > 0, md);
+  assert.ok(md.indexOf('### Valid accuracy per loss, 3-D') > at);
+  assert.match(md, /\| epoch \| valid, raw 3-D \| valid, sphere \| valid, two opposite views \| valid, equal-area map \|/);
+  assert.match(md, /<img src="run-arcface\/pics\/ArcFace\/ArcFaceLoss-valid_s=32\.0,%20m=0\.5,%20epoch=2_3d_map\.png"/);
+});
+
 test('model.embeddingDim: default 2, any D >= 2; part of the run identity only when not 2', () => {
   const base = { loss: { name: 'arcface' } };
   const two = resolveConfig(base, 'x.yaml');
@@ -179,4 +194,3 @@ test('the sphere figures: unit directions, class means, weight directions; each 
   assert.throws(() => prepareSphere({ points: [1, 2], colorLabels: [0], numClasses: 1, title: '' }), /expected points\.length = 3 \* 1/);
 });
 
-after(() => {});

@@ -206,6 +206,12 @@ export function findConfigFile(file: string): { file: string; packaged: boolean 
     }
     return { file, packaged: false };
   }
+  // configs/3d/arcface.yaml outside a clone: the packaged configs' subfolder of that name
+  const sub = /(?:^|[\\/])configs[\\/]([^\\/]+[\\/][^\\/]+\.ya?ml)$/.exec(file);
+  if (sub) {
+    const f = join(PACKAGE_CONFIGS, sub[1]!);
+    if (existsSync(f) && statSync(f).isFile()) return { file: f, packaged: true };
+  }
   const stem = basename(file).replace(/\.ya?ml$/, '');
   // Only a bare name, or a path into a configs/ folder (the README's configs/arcface.yaml run
   // outside a clone), falls back to the packaged configs: a mistyped path of one's own does not.
