@@ -77,11 +77,14 @@ export function subCenterFigurePath(picsDir: string, naming: FigureNaming, epoch
 
 /** The run's sub-center classifier and the valid snapshot of the checkpoint's epoch, when it has both. */
 export function subCenterInputs(runDir: string): { w: Float32Array; k: number; snap: Snapshot } | null {
-  if (!existsSync(checkpointPath(runDir))) return null;
+  const valid = listSnapshots(runDir).filter((s) => s.split === 'valid');
+  if (valid.length === 0 || !existsSync(checkpointPath(runDir))) return null;
   const ck = loadCheckpoint(runDir);
+  // A checkpoint taken inside an epoch holds weights of no snapshot.
+  if (ck.position) return null;
   const blob = ck.weights['loss.W'];
   if (!blob || blob.shape.length !== 2 || blob.shape[0] !== 2) return null;
-  const entry = listSnapshots(runDir).find((s) => s.split === 'valid' && s.epoch === ck.epoch);
+  const entry = valid.find((s) => s.epoch === ck.epoch);
   if (!entry) return null;
   const snap = loadSnapshot(entry.file);
   const cols = blob.shape[1]!;
