@@ -109,7 +109,7 @@ export const adacosLoss = defineLoss({
   name: 'adacos',
   normalized: true,
   figureNote:
-    "no margin and no hand-set scale: the scale comes from the batch, so the classes fill wide wedges with gaps between them, like NormFace's, not ArcFace's thin spokes.",
+    "no margin and no hand-set scale: the scale is recomputed from every batch (ln B_avg / cos(min(π/4, θ_med))), so what separates the classes is the scale the batches chose, not a margin.",
   displayName: 'AdaCosLoss',
   figureFolder: 'AdaCos',
   description: 'AdaCos: no margin, scale from the batch (ln B_avg / cos(min(π/4, θ_med)), no gradient), or fixed √2·ln(C − 1).',

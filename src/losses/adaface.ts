@@ -118,7 +118,7 @@ export const adafaceLoss = defineLoss({
   name: 'adaface',
   normalized: true,
   figureNote:
-    "the margin depends on the feature norm: in the raw view low-norm (hard) digits near the centre get ArcFace's margin and high-norm ones cos(θ − m) − 2m, so the norm ordering carries the margin.",
+    "the margin depends on the feature norm: in the raw view, digits with a low norm (the hard ones) were trained with ArcFace's angular margin and those with a high norm with cos(θ − m) − 2m.",
   displayName: 'AdaFaceLoss',
   figureFolder: 'AdaFace',
   description:

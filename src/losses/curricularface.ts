@@ -75,7 +75,7 @@ export const curricularfaceLoss = defineLoss({
   name: 'curricularface',
   normalized: true,
   figureNote:
-    "ArcFace's margin plus hard negatives weighted up as the running mean t of the target cosine grows, which pulls the confusable digits in harder late in training.",
+    "ArcFace's margin under a curriculum: the negatives closer than cos(θ_y + m) are weighted up by t + cos θ_j as the running mean t of the target cosine grows, so the confusable digits are pushed apart harder late in training.",
   displayName: 'CurricularFaceLoss',
   figureFolder: 'CurricularFace',
   description: 'CurricularFace: ArcFace target; hard negatives cos θ_j > cos(θ_y + m) reweighted to cos θ_j·(t + cos θ_j), t a running mean of cos θ_y.',
