@@ -4,7 +4,8 @@
  * write to the queue's Redis can put any data there, so a job that does not pass `checkJob` fails
  * at once (BullMQ's UnrecoverableError, with the reason) and nothing of it is written anywhere.
  *
- * - the job id and the config's stem and name match SAFE_NAME (one plain folder name each);
+ * - the job id and the run name match SAFE_NAME (one plain folder name each), the config's stem
+ *   SAFE_STEM (a plain name, at most one folder deep, as configs/3d/ gives);
  * - the config file's name is a plain base name ending in .yaml or .yml;
  * - the overrides are structured data (never command-line arguments), each checked by the row of
  *   the table the CLI uses (src/config/overrides.ts) and the config schema's entry for its key;
@@ -21,6 +22,8 @@ export const JOB_FORMAT = 'facelosses-job/2';
 
 /** A job id, config stem or run name: letters, digits, '.', '_', '-', starting with a letter or digit, at most 128. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A config stem: a plain name, or one plain folder name and a plain name (configs/3d/arcface.yaml is 3d/arcface). Used in messages only, never in a path. */
+export const SAFE_STEM = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CONFIG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,122}\.ya?ml$/;
 /** The largest config text a job may carry. */
 export const MAX_CONFIG_BYTES = 256 * 1024;
@@ -115,6 +118,11 @@ function name(what: string, v: unknown): string {
   return v;
 }
 
+function stemName(v: unknown): string {
+  if (typeof v !== 'string' || !SAFE_STEM.test(v)) throw new BadJob(`config stem ${show(v)} is not a plain name, or a folder and a plain name (letters, digits, '.', '_', '-', each starting with a letter or digit)`);
+  return v;
+}
+
 function figureSide(what: 'width' | 'height', v: unknown): number {
   const p = checkValue(what, specAt(`plot.${what}`), v);
   if (p) throw new BadJob(p);
@@ -140,7 +148,7 @@ export function checkJob(id: unknown, data: unknown, codeVersion: string, cores 
   const job: TrainJobData & { id: string } = {
     id: jobId,
     format: JOB_FORMAT,
-    stem: name('config stem', d.stem),
+    stem: stemName(d.stem),
     name: name('run name', d.name),
     profile: d.profile as Profile,
     codeVersion,
