@@ -273,8 +273,10 @@ test('machine problems hand the job back (a worker without its data folder fails
     // Each job as it completes (its files expire 3 s after their last upload).
     const completed = (id: string) =>
       until(`${id} completed`, async () => {
-        const job = await queue.getJob(id);
-        if (!job || (await job.getState()) !== 'completed') return undefined;
+        const seen = await queue.getJob(id);
+        if (!seen || (await seen.getState()) !== 'completed') return undefined;
+        // Read again: a job fetched just before it completed has no return value yet.
+        const job = (await queue.getJob(id))!;
         return { job, stored: await downloadRunFiles(client, key(id)), ttl: await client.ttl(key(id)) };
       }, 180_000, logs);
     const [soloDone, refusedDone] = await Promise.all([completed('solo-1'), completed('refused-1')]);
