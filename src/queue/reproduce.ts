@@ -171,7 +171,8 @@ class Follower {
     const state = await job.getState();
     const p = (typeof job.progress === 'object' ? job.progress : undefined) as unknown as TrainJobProgress | undefined;
     if (p?.epoch) this.progress.set(t.jobId, { epoch: p.epoch, epochs: p.epochs });
-    if (state === 'completed') return void (await this.completed(t, job));
+    // A job read just before it completed has no return value yet: read it again.
+    if (state === 'completed') return void (await this.completed(t, ((await this.queue.getJob(t.jobId)) as typeof job | undefined) ?? job));
     if (state === 'failed') return void this.failed(t, job);
     if (state === 'active') {
       this.active++;
