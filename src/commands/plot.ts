@@ -2,22 +2,15 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { command, shellPath } from '../util/command-line.js';
-import type { ViewChoice } from '../config/config.js';
-import { redrawRun } from '../report/redraw.js';
+import { type RedrawOptions, redrawRun } from '../report/redraw.js';
 import { RUN_FILE } from '../run/run.js';
-import { listSnapshots, type SplitName } from '../run/snapshot.js';
+import { listSnapshots } from '../run/snapshot.js';
 import { UserError } from '../util/errors.js';
 
-export interface PlotCommandOptions {
+/** The options of `redrawRun`, with the run folder optional. */
+export interface PlotCommandOptions extends Omit<RedrawOptions, 'run'> {
   /** The run folder; default: the most recent run under runs/ (see `latestRun`). */
   run?: string;
-  epoch?: number;
-  split?: SplitName;
-  out?: string;
-  view?: ViewChoice;
-  colorBy?: 'predicted' | 'true';
-  width?: number;
-  height?: number;
   /** Where to say which run was chosen when `run` is not given (default: stderr). */
   log?: (line: string) => void;
 }

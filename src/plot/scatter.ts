@@ -172,19 +172,21 @@ function prepare(input: ScatterInput): Prepared {
     const r = Math.hypot(mx, my);
     return r > 1e-9 ? { x: (mx / r) * UNIT_LABEL_RADIUS, y: (my / r) * UNIT_LABEL_RADIUS } : { x: mx, y: my };
   });
-  let bounds: Bounds;
-  if (unit) {
-    bounds = { xMin: -UNIT_VIEW_EXTENT, xMax: UNIT_VIEW_EXTENT, yMin: -UNIT_VIEW_EXTENT, yMax: UNIT_VIEW_EXTENT };
-  } else if (input.bounds) {
-    bounds = { ...input.bounds };
-  } else {
-    bounds = paddedBounds(
-      (function* () {
-        for (const g of groups) for (const p of g) yield [p.x, p.y] as [number, number];
-      })(),
-    );
-  }
-  return { groups, labelPos, bounds, drawn, skipped };
+  return { groups, labelPos, bounds: viewBounds(input, groups), drawn, skipped };
+}
+
+/**
+ * Axis bounds before the equal-aspect widening: fixed in the unit view, else the given bounds or
+ * the drawn points' own bounds with a margin.
+ */
+function viewBounds(input: ScatterInput, groups: Prepared['groups']): Bounds {
+  if (input.view === 'unit') return { xMin: -UNIT_VIEW_EXTENT, xMax: UNIT_VIEW_EXTENT, yMin: -UNIT_VIEW_EXTENT, yMax: UNIT_VIEW_EXTENT };
+  if (input.bounds) return { ...input.bounds };
+  return paddedBounds(
+    (function* () {
+      for (const g of groups) for (const p of g) yield [p.x, p.y] as [number, number];
+    })(),
+  );
 }
 
 /** Font sizes and dot radius scaled from the 640x480 reference. */
@@ -201,8 +203,96 @@ function sizes(width: number, height: number) {
   };
 }
 
+/** Sizes and fonts shared by everything drawn on one figure. */
+interface Style {
+  sz: ReturnType<typeof sizes>;
+  family: string;
+  /** Dot radius in pixels. */
+  radius: number;
+}
+
+type Ctx2D = SKRSContext2D | CanvasRenderingContext2D;
+type Area = { left: number; top: number; right: number; bottom: number };
+type Point = { x: number; y: number };
+
+/** The canvas size of `input` in whole pixels; throws below 64x64. */
+function canvasSize(input: ScatterInput): { width: number; height: number } {
+  const width = Math.round(input.width ?? 640);
+  const height = Math.round(input.height ?? 480);
+  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
+  return { width, height };
+}
+
+/** Clips `c` to the plotting area; the caller saves and restores the context around it. */
+function clipToArea(c: Ctx2D, area: Area): void {
+  c.beginPath();
+  c.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+  c.clip();
+}
+
+/**
+ * Scale of the weight arrows in the raw view: as long as fits, so that the arrow that comes
+ * nearest to the axes box along its own direction reaches 85 % of the way there; 0 when no
+ * vector has a finite, positive length.
+ */
+function weightArrowScale(vec: Point[], norms: number[], x: Scale, y: Scale): number {
+  const toEdge = (ux: number, uy: number) =>
+    Math.min(ux > 0 ? x.max / ux : ux < 0 ? x.min / ux : Infinity, uy > 0 ? y.max / uy : uy < 0 ? y.min / uy : Infinity);
+  let scale = Infinity;
+  vec.forEach((v, j) => {
+    const n = norms[j]!;
+    if (n > 0 && Number.isFinite(n)) scale = Math.min(scale, (0.85 * Math.max(0, toEdge(v.x / n, v.y / n))) / n);
+  });
+  return Number.isFinite(scale) ? scale : 0;
+}
+
+/** Arrows from the origin along each class weight (unit length in the unit view). */
+function drawWeightArrows(c: Ctx2D, vec: Point[], k: number, unit: boolean, x: Scale, y: Scale, radius: number): void {
+  const px = (p: Point) => ({ x: x.getPixelForValue(p.x), y: y.getPixelForValue(p.y) });
+  const norms = vec.map((v) => Math.hypot(v.x, v.y));
+  const scale = weightArrowScale(vec, norms, x, y);
+  const o = px({ x: 0, y: 0 });
+  const head = Math.max(6, 4 * radius);
+  vec.forEach((v, j) => {
+    const n = norms[j]!;
+    if (!(n > 0) || !Number.isFinite(n)) return;
+    const tip = px(unit ? { x: v.x / n, y: v.y / n } : { x: v.x * scale, y: v.y * scale });
+    const ang = Math.atan2(tip.y - o.y, tip.x - o.x);
+    c.lineWidth = Math.max(1, radius * 0.75);
+    c.beginPath();
+    c.moveTo(o.x, o.y);
+    c.lineTo(tip.x - Math.cos(ang) * head * 0.8, tip.y - Math.sin(ang) * head * 0.8);
+    c.stroke();
+    c.beginPath();
+    c.moveTo(tip.x, tip.y);
+    c.lineTo(tip.x - head * Math.cos(ang - 0.4), tip.y - head * Math.sin(ang - 0.4));
+    c.lineTo(tip.x - head * Math.cos(ang + 0.4), tip.y - head * Math.sin(ang + 0.4));
+    c.closePath();
+    c.fillStyle = classColor(j, k);
+    c.fill();
+    c.lineWidth = 1;
+    c.stroke();
+  });
+}
+
+/** A ringed dot at each class center (its direction on the unit circle in the unit view). */
+function drawCenterDots(c: Ctx2D, vec: Point[], k: number, unit: boolean, x: Scale, y: Scale, radius: number): void {
+  const r = Math.max(3.5, 2.5 * radius);
+  vec.forEach((v, j) => {
+    const n = Math.hypot(v.x, v.y);
+    if (!Number.isFinite(n)) return;
+    const p = unit ? (n > 0 ? { x: v.x / n, y: v.y / n } : v) : v;
+    c.beginPath();
+    c.arc(x.getPixelForValue(p.x), y.getPixelForValue(p.y), r, 0, 2 * Math.PI);
+    c.fillStyle = classColor(j, k);
+    c.fill();
+    c.lineWidth = Math.max(1, radius * 0.75);
+    c.stroke();
+  });
+}
+
 /** Draws the class vectors of `input` (see ScatterInput.classVectors) inside the plotting area. */
-function drawClassVectors(c: SKRSContext2D | CanvasRenderingContext2D, input: ScatterInput, x: Scale, y: Scale, area: { left: number; top: number; right: number; bottom: number }, radius: number): void {
+function drawClassVectors(c: Ctx2D, input: ScatterInput, x: Scale, y: Scale, area: Area, radius: number): void {
   const cv = input.classVectors;
   if (!cv) return;
   const k = input.numClasses;
@@ -210,87 +300,67 @@ function drawClassVectors(c: SKRSContext2D | CanvasRenderingContext2D, input: Sc
   if (cv.xy.length < 2 * k) throw new RangeError(`scatter: classVectors has ${cv.xy.length} numbers, expected ${2 * k} (x, y per class)`);
   const vec = Array.from({ length: k }, (_, j) => ({ x: Number(cv.xy[2 * j]), y: Number(cv.xy[2 * j + 1]) }));
   c.save();
-  c.beginPath();
-  c.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
-  c.clip();
+  clipToArea(c, area);
   c.strokeStyle = '#000000';
   c.lineJoin = 'round';
-  const px = (p: { x: number; y: number }) => ({ x: x.getPixelForValue(p.x), y: y.getPixelForValue(p.y) });
-  if (cv.kind === 'weights') {
-    // Scale: unit length in the unit view; else as long as fits: the arrow that comes nearest to
-    // the axes box along its own direction reaches 85 % of the way there.
-    const norms = vec.map((v) => Math.hypot(v.x, v.y));
-    const toEdge = (ux: number, uy: number) =>
-      Math.min(ux > 0 ? x.max / ux : ux < 0 ? x.min / ux : Infinity, uy > 0 ? y.max / uy : uy < 0 ? y.min / uy : Infinity);
-    let scale = Infinity;
-    vec.forEach((v, j) => {
-      const n = norms[j]!;
-      if (n > 0 && Number.isFinite(n)) scale = Math.min(scale, (0.85 * Math.max(0, toEdge(v.x / n, v.y / n))) / n);
-    });
-    if (!Number.isFinite(scale)) scale = 0;
-    const o = px({ x: 0, y: 0 });
-    const head = Math.max(6, 4 * radius);
-    vec.forEach((v, j) => {
-      const n = norms[j]!;
-      if (!(n > 0) || !Number.isFinite(n)) return;
-      const tip = px(unit ? { x: v.x / n, y: v.y / n } : { x: v.x * scale, y: v.y * scale });
-      const ang = Math.atan2(tip.y - o.y, tip.x - o.x);
-      c.lineWidth = Math.max(1, radius * 0.75);
-      c.beginPath();
-      c.moveTo(o.x, o.y);
-      c.lineTo(tip.x - Math.cos(ang) * head * 0.8, tip.y - Math.sin(ang) * head * 0.8);
-      c.stroke();
-      c.beginPath();
-      c.moveTo(tip.x, tip.y);
-      c.lineTo(tip.x - head * Math.cos(ang - 0.4), tip.y - head * Math.sin(ang - 0.4));
-      c.lineTo(tip.x - head * Math.cos(ang + 0.4), tip.y - head * Math.sin(ang + 0.4));
-      c.closePath();
-      c.fillStyle = classColor(j, k);
-      c.fill();
-      c.lineWidth = 1;
-      c.stroke();
-    });
-  } else {
-    const r = Math.max(3.5, 2.5 * radius);
-    vec.forEach((v, j) => {
-      const n = Math.hypot(v.x, v.y);
-      if (!Number.isFinite(n)) return;
-      const p = px(unit ? (n > 0 ? { x: v.x / n, y: v.y / n } : v) : v);
-      c.beginPath();
-      c.arc(p.x, p.y, r, 0, 2 * Math.PI);
-      c.fillStyle = classColor(j, k);
-      c.fill();
-      c.lineWidth = Math.max(1, radius * 0.75);
-      c.stroke();
-    });
-  }
+  if (cv.kind === 'weights') drawWeightArrows(c, vec, k, unit, x, y, radius);
+  else drawCenterDots(c, vec, k, unit, x, y, radius);
   c.restore();
 }
 
 /**
- * Draws the scatter plot on a new canvas and hands it, with the layout actually used, to `use`
- * (which encodes it or reads its pixels) before the chart is released.
+ * Draws the rays of `input` (see ScatterInput.rays) from the origin, each with its label at the
+ * tip. Leaves round line caps set: the caller saves and restores the context around it.
  */
-async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout: ScatterLayout) => Promise<T> | T): Promise<T> {
-  const width = Math.round(input.width ?? 640);
-  const height = Math.round(input.height ?? 480);
-  if (!(width >= 64 && height >= 64)) throw new RangeError(`scatter: canvas must be at least 64x64, got ${width}x${height}`);
-  const prep = prepare(input);
-  const k = input.numClasses;
-  const sz = sizes(width, height);
-  const family = plotFontFamily();
-  const radius = input.pointRadius ?? sz.radius;
-  const unit = input.view === 'unit';
+function drawRays(c: Ctx2D, rays: readonly ScatterRay[], k: number, x: Scale, y: Scale, style: Style): void {
+  const x0 = x.getPixelForValue(0);
+  const y0 = y.getPixelForValue(0);
+  c.lineCap = 'round';
+  for (const ray of rays) {
+    const px = x.getPixelForValue(ray.x);
+    const py = y.getPixelForValue(ray.y);
+    const w = ray.faint ? 1.5 : 3.5;
+    c.setLineDash(ray.faint ? [5, 4] : []);
+    c.beginPath();
+    c.moveTo(x0, y0);
+    c.lineTo(px, py);
+    if (!ray.faint) {
+      c.strokeStyle = '#000000';
+      c.lineWidth = w + 2;
+      c.stroke();
+    }
+    c.strokeStyle = ray.cls < k ? classColor(ray.cls, k) : UNKNOWN_CLASS_COLOR;
+    c.lineWidth = w;
+    c.stroke();
+    if (ray.label) {
+      c.setLineDash([]);
+      c.font = `${ray.faint ? '' : 'bold '}${style.sz.tick}px ${style.family}`;
+      c.fillStyle = '#000000';
+      c.textAlign = 'center';
+      c.textBaseline = 'middle';
+      const len = Math.hypot(px - x0, py - y0) || 1;
+      c.fillText(ray.label, px + ((px - x0) / len) * style.sz.tick, py + ((py - y0) / len) * style.sz.tick);
+    }
+  }
+  c.setLineDash([]);
+}
 
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
+/** The class digit (or class name) in bold at each class's label position. */
+function drawClassLabels(c: Ctx2D, input: ScatterInput, labelPos: Prepared['labelPos'], x: Scale, y: Scale, style: Style): void {
+  c.font = `bold ${style.sz.digit}px ${style.family}`;
+  c.textAlign = 'center';
+  c.textBaseline = 'middle';
+  c.fillStyle = '#000000';
+  labelPos.forEach((p, cls) => {
+    if (!p) return;
+    const text = input.classNames?.[cls] ?? String(cls);
+    c.fillText(text, x.getPixelForValue(p.x), y.getPixelForValue(p.y));
+  });
+}
 
-  // Axis sizes are measured while the layout settles, then pinned so the final limits match the
-  // final plotting rectangle exactly.
-  const pin: { yWidth?: number; xHeight?: number } = {};
-  let lim = prep.bounds;
-
-  const whiteBackground: Plugin<'scatter'> = {
+/** Fills the whole canvas white before anything else is drawn. */
+function whiteBackgroundPlugin(): Plugin<'scatter'> {
+  return {
     id: 'faceloss-background',
     beforeDraw(chart) {
       const c = chart.ctx;
@@ -300,7 +370,11 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       c.restore();
     },
   };
-  const unitCircle: Plugin<'scatter'> = {
+}
+
+/** The unit circle, drawn faintly under the points of the unit view. */
+function unitCirclePlugin(unit: boolean): Plugin<'scatter'> {
+  return {
     id: 'faceloss-unit-circle',
     beforeDatasetsDraw(chart) {
       if (!unit) return;
@@ -321,55 +395,20 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       c.restore();
     },
   };
-  const digitsAndFrame: Plugin<'scatter'> = {
+}
+
+/** What is drawn over the points: class vectors, rays, class labels and the axes box. */
+function overlayPlugin(input: ScatterInput, prep: Prepared, style: Style): Plugin<'scatter'> {
+  return {
     id: 'faceloss-digits',
     afterDatasetsDraw(chart) {
       const { x, y } = chart.scales as Record<string, Scale>;
       const c = chart.ctx;
       const a = chart.chartArea;
-      drawClassVectors(c, input, x!, y!, a, radius);
+      drawClassVectors(c, input, x!, y!, a, style.radius);
       c.save();
-      if (input.rays?.length) {
-        const x0 = x!.getPixelForValue(0);
-        const y0 = y!.getPixelForValue(0);
-        c.lineCap = 'round';
-        for (const ray of input.rays) {
-          const px = x!.getPixelForValue(ray.x);
-          const py = y!.getPixelForValue(ray.y);
-          const w = ray.faint ? 1.5 : 3.5;
-          c.setLineDash(ray.faint ? [5, 4] : []);
-          c.beginPath();
-          c.moveTo(x0, y0);
-          c.lineTo(px, py);
-          if (!ray.faint) {
-            c.strokeStyle = '#000000';
-            c.lineWidth = w + 2;
-            c.stroke();
-          }
-          c.strokeStyle = ray.cls < k ? classColor(ray.cls, k) : UNKNOWN_CLASS_COLOR;
-          c.lineWidth = w;
-          c.stroke();
-          if (ray.label) {
-            c.setLineDash([]);
-            c.font = `${ray.faint ? '' : 'bold '}${sz.tick}px ${family}`;
-            c.fillStyle = '#000000';
-            c.textAlign = 'center';
-            c.textBaseline = 'middle';
-            const len = Math.hypot(px - x0, py - y0) || 1;
-            c.fillText(ray.label, px + ((px - x0) / len) * sz.tick, py + ((py - y0) / len) * sz.tick);
-          }
-        }
-        c.setLineDash([]);
-      }
-      c.font = `bold ${sz.digit}px ${family}`;
-      c.textAlign = 'center';
-      c.textBaseline = 'middle';
-      c.fillStyle = '#000000';
-      prep.labelPos.forEach((p, cls) => {
-        if (!p) return;
-        const text = input.classNames?.[cls] ?? String(cls);
-        c.fillText(text, x!.getPixelForValue(p.x), y!.getPixelForValue(p.y));
-      });
+      if (input.rays?.length) drawRays(c, input.rays, input.numClasses, x!, y!, style);
+      drawClassLabels(c, input, prep.labelPos, x!, y!, style);
       // The axes box (all four spines), crisp on the pixel grid.
       c.strokeStyle = '#000000';
       c.lineWidth = 1;
@@ -377,8 +416,17 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       c.restore();
     },
   };
+}
 
-  const axis = (which: 'x' | 'y', min: number, max: number) => ({
+/** Axis sizes in pixels, once measured; they then stay fixed so the limits can follow the area. */
+interface AxisPin {
+  yWidth?: number;
+  xHeight?: number;
+}
+
+/** One linear axis: black ticks outside the plotting area, no grid lines, no border. */
+function axisOptions(which: 'x' | 'y', min: number, max: number, style: Style, pin: AxisPin) {
+  return {
     type: 'linear' as const,
     position: which === 'x' ? ('bottom' as const) : ('left' as const),
     min,
@@ -386,7 +434,7 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
     ticks: {
       includeBounds: false,
       color: '#000000',
-      font: { family, size: sz.tick },
+      font: { family: style.family, size: style.sz.tick },
       maxRotation: 0,
       padding: 3,
     },
@@ -394,7 +442,7 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       display: true,
       drawOnChartArea: false,
       drawTicks: true,
-      tickLength: sz.tickLength,
+      tickLength: style.sz.tickLength,
       color: '#000000',
     },
     border: { display: false },
@@ -402,9 +450,13 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       if (which === 'y' && pin.yWidth !== undefined) scale.width = pin.yWidth;
       if (which === 'x' && pin.xHeight !== undefined) scale.height = pin.xHeight;
     },
-  });
+  };
+}
 
-  const config: ChartConfiguration<'scatter', { x: number; y: number }[]> = {
+/** The chart.js configuration: no data yet, static rendering, the title and the plugins. */
+function chartConfig(input: ScatterInput, lim: Bounds, style: Style, pin: AxisPin, plugins: Plugin<'scatter'>[]): ChartConfiguration<'scatter', Point[]> {
+  const { sz, family, radius } = style;
+  return {
     type: 'scatter',
     data: { datasets: [] },
     options: {
@@ -416,7 +468,7 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
       parsing: false,
       layout: { padding: { left: sz.pad, right: sz.pad * 2, top: 0, bottom: Math.round(sz.pad / 2) } },
       elements: { point: { radius, borderWidth: 0, hoverRadius: 0, hitRadius: 0, pointStyle: 'circle' } },
-      scales: { x: axis('x', lim.xMin, lim.xMax), y: axis('y', lim.yMin, lim.yMax) },
+      scales: { x: axisOptions('x', lim.xMin, lim.xMax, style, pin), y: axisOptions('y', lim.yMin, lim.yMax, style, pin) },
       plugins: {
         title: {
           display: input.title.length > 0,
@@ -427,61 +479,93 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
         },
       },
     },
-    plugins: [whiteBackground, unitCircle, digitsAndFrame],
+    plugins,
   };
+}
 
-  // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
-  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
-  try {
-    const setLimits = (b: Bounds) => {
-      const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
-      sc.x!.min = b.xMin;
-      sc.x!.max = b.xMax;
-      sc.y!.min = b.yMin;
-      sc.y!.max = b.yMax;
-    };
-    // Settle the layout without data (cheap): the tick labels depend on the limits, the limits on
-    // the plotting area, the area on the tick labels. Two or three rounds suffice.
-    for (let round = 0; round < 5; round++) {
-      const a = chart.chartArea;
-      lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
-      setLimits(lim);
-      chart.update('none');
-      const b = chart.chartArea;
-      if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
-    }
-    pin.yWidth = chart.scales['y']!.width;
-    pin.xHeight = chart.scales['x']!.height;
-    chart.update('none');
+type ScatterChart = Chart<'scatter', Point[]>;
+
+/** Sets the axis limits of `chart`; they take effect at its next update. */
+function setLimits(chart: ScatterChart, b: Bounds): void {
+  const sc = chart.options.scales as Record<string, { min?: number; max?: number }>;
+  sc.x!.min = b.xMin;
+  sc.x!.max = b.xMax;
+  sc.y!.min = b.yMin;
+  sc.y!.max = b.yMax;
+}
+
+/**
+ * Sets equal-aspect limits around `bounds` that match the final plotting area. The layout is
+ * settled without data (cheap): the tick labels depend on the limits, the limits on the plotting
+ * area, the area on the tick labels; two or three rounds suffice. The axis sizes are then pinned
+ * so the final limits match the final plotting rectangle exactly.
+ */
+function settleLimits(chart: ScatterChart, bounds: Bounds, pin: AxisPin): void {
+  for (let round = 0; round < 5; round++) {
     const a = chart.chartArea;
-    lim = equalAspectLimits(prep.bounds, a.right - a.left, a.bottom - a.top);
-    setLimits(lim);
-
-    chart.data.datasets = prep.groups
-      .map((data, g) => ({
-        data,
-        backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
-        pointRadius: radius,
-        showLine: false,
-      }))
-      .filter((d) => d.data.length > 0);
+    setLimits(chart, equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top));
     chart.update('none');
+    const b = chart.chartArea;
+    if (b.left === a.left && b.right === a.right && b.top === a.top && b.bottom === a.bottom) break;
+  }
+  pin.yWidth = chart.scales['y']!.width;
+  pin.xHeight = chart.scales['x']!.height;
+  chart.update('none');
+  const a = chart.chartArea;
+  setLimits(chart, equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top));
+}
 
-    const xs = chart.scales['x']!;
-    const ys = chart.scales['y']!;
-    const area = chart.chartArea;
-    const layout: ScatterLayout = {
-      xMin: xs.min,
-      xMax: xs.max,
-      yMin: ys.min,
-      yMax: ys.max,
-      chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
-      unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
-      unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
-      drawn: prep.drawn,
-      skipped: prep.skipped,
-    };
-    return await use(canvas, layout);
+/** One dataset per non-empty class group, in its class colour (grey for unknown ids). */
+function classDatasets(groups: Prepared['groups'], k: number, radius: number) {
+  return groups
+    .map((data, g) => ({
+      data,
+      backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
+      pointRadius: radius,
+      showLine: false,
+    }))
+    .filter((d) => d.data.length > 0);
+}
+
+/** The layout the rendered chart actually uses. */
+function layoutOf(chart: ScatterChart, prep: Prepared): ScatterLayout {
+  const xs = chart.scales['x']!;
+  const ys = chart.scales['y']!;
+  const area = chart.chartArea;
+  return {
+    xMin: xs.min,
+    xMax: xs.max,
+    yMin: ys.min,
+    yMax: ys.max,
+    chartArea: { left: area.left, top: area.top, right: area.right, bottom: area.bottom },
+    unitsPerPixelX: (xs.max - xs.min) / (xs.right - xs.left),
+    unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
+    drawn: prep.drawn,
+    skipped: prep.skipped,
+  };
+}
+
+/**
+ * Draws the scatter plot on a new canvas and hands it, with the layout actually used, to `use`
+ * (which encodes it or reads its pixels) before the chart is released.
+ */
+async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout: ScatterLayout) => Promise<T> | T): Promise<T> {
+  const { width, height } = canvasSize(input);
+  const prep = prepare(input);
+  const sz = sizes(width, height);
+  const style: Style = { sz, family: plotFontFamily(), radius: input.pointRadius ?? sz.radius };
+  const canvas = createCanvas(width, height);
+  const pin: AxisPin = {};
+  const plugins = [whiteBackgroundPlugin(), unitCirclePlugin(input.view === 'unit'), overlayPlugin(input, prep, style)];
+  // The chart starts at the unwidened bounds; settleLimits replaces them.
+  const config = chartConfig(input, prep.bounds, style, pin, plugins);
+  // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
+  const chart = new Chart(canvas.getContext('2d') as unknown as CanvasRenderingContext2D, config);
+  try {
+    settleLimits(chart, prep.bounds, pin);
+    chart.data.datasets = classDatasets(prep.groups, input.numClasses, style.radius);
+    chart.update('none');
+    return await use(canvas, layoutOf(chart, prep));
   } finally {
     chart.destroy();
   }

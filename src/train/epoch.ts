@@ -117,6 +117,27 @@ interface Sums {
   preds?: Uint8Array;
 }
 
+/** An epoch in progress: what it trains on and the sums read back so far. */
+interface EpochState extends Sums {
+  /** The epoch's base learning rate (before warm-up). */
+  lr: number;
+  /** The epoch's shuffled batches of image indices. */
+  batches: Uint32Array[];
+  /** The random state the shuffle started from; a checkpoint inside the epoch keeps it to shuffle again alike. */
+  rngAtEpochStart: EpochPosition['rngAtEpochStart'];
+  /** Training seconds of this epoch before a resume. */
+  priorSeconds: number;
+}
+
+/** A step's tensors after its forward and backward pass, until its update is applied. */
+interface StepTensors {
+  grads: Record<string, tf.Tensor>;
+  embeddings: tf.Tensor2D;
+  y: tf.Tensor1D;
+  /** Read back later: [loss, gradient probe, correct count, predictions?, features?] (see forwardBackward). */
+  readout: tf.Tensor1D;
+}
+
 export class EpochTrainer {
   /** Steps whose values are still on the device (see readBack). */
   private readonly pending: Array<{ step: number; readout: tf.Tensor1D; applied: boolean }> = [];
@@ -130,19 +151,32 @@ export class EpochTrainer {
 
   /** Trains one epoch (from `resumeAt` when it continues one), collecting train features when `snapshot`. */
   async run(epoch: number, snapshot: boolean, resumeAt?: EpochPosition): Promise<EpochResult> {
-    const { exp, dp, split, train, nanPolicy } = this.s;
+    const st = this.begin(epoch, snapshot, resumeAt);
+    for (let i = st.firstStep; i < st.batches.length; i++) {
+      if (this.s.signal?.aborted) await this.interrupt(st, i);
+      await this.step(st, i);
+      if (this.s.afterStep) await this.s.afterStep((epoch - 1) * st.batches.length + i + 1);
+      await yieldToEventLoop();
+    }
+    return this.finish(st);
+  }
+
+  /**
+   * Shuffles the epoch's batches and sets up its sums: from zero, or from the position reached
+   * (random state at the epoch's start, sums and snapshot values of the steps done) when resumed.
+   */
+  private begin(epoch: number, snapshot: boolean, pos: EpochPosition | undefined): EpochState {
+    const { exp, split, train } = this.s;
     const { batchSize } = train;
-    const pos = resumeAt;
     if (pos) exp.rng.setState(pos.rngAtEpochStart);
     const rngAtEpochStart = exp.rng.getState();
     const startedAt = performance.now();
     const lr = stepDecayLr(train.lr, epoch, train.lrStepEpochs, train.lrGamma);
     const bs = batches(shuffledIndices(split.count, exp.rng), batchSize, true);
     const firstStep = pos?.step ?? 0;
-    const priorSeconds = pos?.trainSeconds ?? 0;
     const n = bs.length * batchSize;
-    const dim = this.s.exp.net.embeddingDim;
-    const st: Sums = {
+    const dim = exp.net.embeddingDim;
+    const st: EpochState = {
       epoch,
       startedAt,
       firstStep,
@@ -153,91 +187,120 @@ export class EpochTrainer {
       applied: pos?.appliedSteps ?? 0,
       skipped: pos?.skippedSteps ?? 0,
       ...(snapshot ? { feats: new Float32Array(n * dim), labs: new Uint8Array(n), preds: new Uint8Array(n) } : {}),
+      lr,
+      batches: bs,
+      rngAtEpochStart,
+      priorSeconds: pos?.trainSeconds ?? 0,
     };
     if (pos?.snapshot && st.feats && st.labs && st.preds) {
       st.feats.set(pos.snapshot.features.subarray(0, firstStep * batchSize * dim));
       st.labs.set(pos.snapshot.labels.subarray(0, firstStep * batchSize));
       st.preds.set(pos.snapshot.predicted.subarray(0, firstStep * batchSize));
     }
-    for (let i = firstStep; i < bs.length; i++) {
-      if (this.s.signal?.aborted) {
-        await this.readBack(st);
-        const done = i * batchSize;
-        const file = await this.s.checkpoint(epoch - 1, {
-          epoch,
-          step: i,
-          rngAtEpochStart,
-          lossSum: st.lossSum,
-          correct: st.correct,
-          counted: st.counted,
-          appliedSteps: st.applied,
-          skippedSteps: st.skipped,
-          trainSeconds: priorSeconds + (performance.now() - startedAt) / 1000,
-          snapshot: st.feats && st.labs && st.preds ? { features: st.feats.subarray(0, dim * done), labels: st.labs.subarray(0, done), predicted: st.preds.subarray(0, done) } : undefined,
-        });
-        throw new TrainingInterrupted(String(this.s.signal.reason ?? 'SIGINT'), epoch, i, bs.length, file);
-      }
-      const idx = bs[i]!;
-      const yArr = gatherLabels(split, idx);
-      st.labs?.set(yArr, i * batchSize);
-      // Readout: [loss, gradient probe, correct count (-1 without logits), predictions (B, in a
-      // snapshot epoch with logits), features (2B, in a snapshot epoch)].
-      const g = tf.tidy(() => {
-        const x = tf.tensor4d(gatherImages(split, idx, this.xBuf), [batchSize, split.height, split.width, 1]);
-        const y = tf.tensor1d(yArr, 'int32');
-        const compute = () => (dp ? dp.computeGradients(exp.loss, exp.vars, x, y) : computeGradients(exp.net, exp.loss, exp.vars, x, y));
-        const r = this.s.wrapStep ? this.s.wrapStep(compute, { epoch, step: i + 1 }) : compute();
-        const pred = r.logits ? tf.argMax(r.logits, 1) : undefined;
-        const right = pred ? tf.sum(tf.cast(tf.equal(pred, y), 'float32')) : tf.scalar(-1);
-        const parts: tf.Tensor[] = [tf.reshape(r.loss, [1]), tf.reshape(finiteProbe(Object.values(r.grads)), [1]), tf.reshape(right, [1])];
-        if (st.preds && pred) parts.push(tf.cast(pred, 'float32'));
-        if (st.feats) parts.push(tf.reshape(r.embeddings, [-1]));
-        return { grads: r.grads, embeddings: r.embeddings, y, readout: tf.concat(parts) as tf.Tensor1D };
-      });
-      let apply = true;
-      if (nanPolicy === 'skip-batch') {
-        // The update waits for this step's values: read them (and everything before) now.
-        this.pending.push({ step: i, readout: g.readout, applied: false });
-        const before = st.skipped;
-        try {
-          await this.readBack(st);
-        } catch (e) {
-          tf.dispose([g.grads, g.embeddings, g.y]);
-          throw e;
-        }
-        apply = st.skipped === before;
-      }
-      if (apply) {
-        tf.tidy(() => {
-          exp.optimizer.lr = lr * warmupFactor(train.warmupEpochs, epoch, i, bs.length);
-          applyGradients(exp.optimizer, exp.loss, g, g.y);
-          dp?.markWeightsChanged();
-        });
-      }
-      tf.dispose([g.grads, g.embeddings, g.y]);
-      if (nanPolicy !== 'skip-batch') {
-        this.pending.push({ step: i, readout: g.readout, applied: true });
-        if (this.pending.length >= READ_BACK_STEPS || performance.now() - st.lastRead >= 1000 * READ_BACK_SECONDS || i === bs.length - 1) await this.readBack(st);
-      }
-      if (this.s.afterStep) await this.s.afterStep((epoch - 1) * bs.length + i + 1);
-      await yieldToEventLoop();
-    }
+    return st;
+  }
+
+  /** Stops before step `i` (0-based) on request: reads back, saves the position reached and throws TrainingInterrupted. */
+  private async interrupt(st: EpochState, i: number): Promise<never> {
+    const { batchSize } = this.s.train;
+    const dim = this.s.exp.net.embeddingDim;
     await this.readBack(st);
-    const trainTime = (performance.now() - startedAt) / 1000;
-    if (st.applied === 0) throw this.stopped(epoch, bs.length, NaN, `every batch of the epoch had a non-finite or diverged loss or gradient (${st.skipped} skipped)`, nanPolicy);
+    const done = i * batchSize;
+    const file = await this.s.checkpoint(st.epoch - 1, {
+      epoch: st.epoch,
+      step: i,
+      rngAtEpochStart: st.rngAtEpochStart,
+      lossSum: st.lossSum,
+      correct: st.correct,
+      counted: st.counted,
+      appliedSteps: st.applied,
+      skippedSteps: st.skipped,
+      trainSeconds: st.priorSeconds + (performance.now() - st.startedAt) / 1000,
+      snapshot: st.feats && st.labs && st.preds ? { features: st.feats.subarray(0, dim * done), labels: st.labs.subarray(0, done), predicted: st.preds.subarray(0, done) } : undefined,
+    });
+    throw new TrainingInterrupted(String(this.s.signal?.reason ?? 'SIGINT'), st.epoch, i, st.batches.length, file);
+  }
+
+  /**
+   * Step `i` (0-based): forward and backward, then the update, unless nanPolicy 'skip-batch'
+   * finds the batch non-finite or diverged; the step's values are read back when due.
+   */
+  private async step(st: EpochState, i: number): Promise<void> {
+    const { exp, dp, train, nanPolicy } = this.s;
+    const g = this.forwardBackward(st, i);
+    let apply = true;
+    if (nanPolicy === 'skip-batch') {
+      // The update waits for this step's values: read them (and everything before) now.
+      this.pending.push({ step: i, readout: g.readout, applied: false });
+      const before = st.skipped;
+      try {
+        await this.readBack(st);
+      } catch (e) {
+        tf.dispose([g.grads, g.embeddings, g.y]);
+        throw e;
+      }
+      apply = st.skipped === before;
+    }
+    if (apply) {
+      tf.tidy(() => {
+        exp.optimizer.lr = st.lr * warmupFactor(train.warmupEpochs, st.epoch, i, st.batches.length);
+        applyGradients(exp.optimizer, exp.loss, g, g.y);
+        dp?.markWeightsChanged();
+      });
+    }
+    tf.dispose([g.grads, g.embeddings, g.y]);
+    if (nanPolicy !== 'skip-batch') {
+      this.pending.push({ step: i, readout: g.readout, applied: true });
+      if (this.pending.length >= READ_BACK_STEPS || performance.now() - st.lastRead >= 1000 * READ_BACK_SECONDS || i === st.batches.length - 1) await this.readBack(st);
+    }
+  }
+
+  /** The forward and backward pass of step `i` (0-based), with the values to read back joined in one tensor. */
+  private forwardBackward(st: EpochState, i: number): StepTensors {
+    const { exp, dp, split } = this.s;
+    const { batchSize } = this.s.train;
+    const idx = st.batches[i]!;
+    const yArr = gatherLabels(split, idx);
+    st.labs?.set(yArr, i * batchSize);
+    // Readout: [loss, gradient probe, correct count (-1 without logits), predictions (B, in a
+    // snapshot epoch with logits), features (2B, in a snapshot epoch)].
+    return tf.tidy(() => {
+      const x = tf.tensor4d(gatherImages(split, idx, this.xBuf), [batchSize, split.height, split.width, 1]);
+      const y = tf.tensor1d(yArr, 'int32');
+      const compute = () => (dp ? dp.computeGradients(exp.loss, exp.vars, x, y) : computeGradients(exp.net, exp.loss, exp.vars, x, y));
+      const r = this.s.wrapStep ? this.s.wrapStep(compute, { epoch: st.epoch, step: i + 1 }) : compute();
+      const pred = r.logits ? tf.argMax(r.logits, 1) : undefined;
+      const right = pred ? tf.sum(tf.cast(tf.equal(pred, y), 'float32')) : tf.scalar(-1);
+      const parts: tf.Tensor[] = [tf.reshape(r.loss, [1]), tf.reshape(finiteProbe(Object.values(r.grads)), [1]), tf.reshape(right, [1])];
+      if (st.preds && pred) parts.push(tf.cast(pred, 'float32'));
+      if (st.feats) parts.push(tf.reshape(r.embeddings, [-1]));
+      return { grads: r.grads, embeddings: r.embeddings, y, readout: tf.concat(parts) as tf.Tensor1D };
+    });
+  }
+
+  /**
+   * Reads back the last steps and ends the epoch: stops when no batch was applied or a weight
+   * became non-finite, else returns the epoch's result.
+   */
+  private async finish(st: EpochState): Promise<EpochResult> {
+    const { exp, nanPolicy } = this.s;
+    const steps = st.batches.length;
+    await this.readBack(st);
+    const trainTime = (performance.now() - st.startedAt) / 1000;
+    if (st.applied === 0) throw this.stopped(st.epoch, steps, NaN, `every batch of the epoch had a non-finite or diverged loss or gradient (${st.skipped} skipped)`, nanPolicy);
     // The update of a finite gradient can still overflow, and a loss's own step can go wrong:
     // nothing non-finite goes into a checkpoint.
     if (!(await allFinite([...Object.values(exp.vars), ...Object.values(exp.loss.stateVariables())]))) {
-      throw this.stopped(epoch, bs.length, st.lossSum / st.applied, 'a weight became non-finite');
+      throw this.stopped(st.epoch, steps, st.lossSum / st.applied, 'a weight became non-finite');
     }
     return {
-      lr,
+      lr: st.lr,
       loss: st.lossSum / st.applied,
       trainAccuracy: st.counted ? st.correct / st.counted : 0,
       skippedBatches: st.skipped,
-      imagesPerSecond: ((bs.length - firstStep) * batchSize) / (trainTime || 1e-9),
-      startedAt,
-      priorSeconds,
+      imagesPerSecond: ((steps - st.firstStep) * this.s.train.batchSize) / (trainTime || 1e-9),
+      startedAt: st.startedAt,
+      priorSeconds: st.priorSeconds,
       snapshot: st.feats && st.labs && st.preds ? { features: st.feats, labels: st.labs, predicted: st.preds } : undefined,
     };
   }
