@@ -39,7 +39,7 @@ test('gallery: one section for the adaptive heads, a sentence each, and the extr
     const config = resolveConfig({ name, loss: { name } }, `configs/${name}.yaml`, 'ci');
     return { stem: name, configFile: `configs/${name}.yaml`, config, naming: figureNaming(config), views: ['raw' as const], figures: [], metrics: [], separability: new Map(), extraFigures: extra };
   };
-  const runs = [run('arcface'), run('subcenter_arcface', [{ file: '/r/pics/sub.png', caption: 'Every sub-center.' }]), run('adaface'), run('circle')];
+  const runs = [run('arcface'), run('subcenter_arcface', [{ file: '/r/pics/sub.png', caption: 'Every sub-center.' }]), run('adaface', [{ file: '/r/pics/ada margins.png', caption: 'Coloured by ẑ.' }]), run('circle')];
   const md = galleryMarkdown(runs, { readmeDir: '/r', command: 'c', profile: 'ci', profileDescription: 'x' });
   assert.equal(md.match(/### Adaptive margins and scales/g)?.length, 1);
   const section = md.indexOf('### Adaptive margins and scales');
@@ -48,4 +48,8 @@ test('gallery: one section for the adaptive heads, a sentence each, and the extr
   assert.match(md, /- \*\*AdaFaceLoss\*\*: the margin depends on the feature norm/);
   assert.doesNotMatch(md, /- \*\*CircleLoss\*\*/);
   assert.match(md, /<img src="pics\/sub.png" width="480" alt="Every sub-center."><\/a>\n\nEvery sub-center\./);
+  // Each extra figure under its own run: the sub-centers before AdaFace's heading, AdaFace's margins after it.
+  const ada = md.indexOf('### AdaFaceLoss');
+  assert.ok(md.indexOf('pics/sub.png') < ada && ada < md.indexOf('<img src="pics/ada%20margins.png" width="480" alt="Coloured by ẑ.">') && md.indexOf('ada%20margins') < md.indexOf('### CircleLoss'));
+  assert.match(md, /- \*\*AdaFaceLoss\*\*: .*its extra figure colours every test image by ẑ/);
 });

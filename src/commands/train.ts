@@ -7,7 +7,7 @@ import { type Dataset, loadDataset } from '../data/mnist.js';
 import { drawRunAnimations } from '../report/animation.js';
 import { REPORT_FILE, writeRunReport } from '../report/page.js';
 import { snapshotFigures } from '../report/snapshot-figures.js';
-import { renderSubCenterFigure } from '../report/subcenters.js';
+import { EXTRA_FIGURES } from '../report/extra-figures.js';
 import { figureNaming, viewsOf } from '../run/figure-names.js';
 import { checkWritableFolder, errnoText, prepareRunDir, runDirRefusal } from '../run/folder.js';
 import { acquireRunLock } from '../run/lock.js';
@@ -228,21 +228,25 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainCommand
 }
 
 /**
- * The figures drawn once a run has finished: a classifier with several weight columns a class
- * (Sub-center ArcFace) gets one more, every sub-center over the last valid features.
+ * The figures drawn once a run has finished (src/report/extra-figures.ts): a classifier with
+ * several weight columns a class (Sub-center ArcFace) gets every sub-center over the last valid
+ * features; AdaFace gets the last valid features coloured by the norm's margin ẑ.
  */
 async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir: string, drawErrors: string[], say: (m: string, during: boolean) => void): Promise<string[]> {
-  try {
-    const sub = await renderSubCenterFigure(outDir, config, figureNaming(config), scheduleNote(config), picsDir);
-    if (!sub) return [];
-    writeFilesAllOrNone([{ file: sub.file, data: sub.png }]);
-    return [sub.file];
-  } catch (e) {
-    const msg = `the sub-center figure could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
-    drawErrors.push(msg);
-    say(msg, false);
-    return [];
+  const files: string[] = [];
+  for (const extra of EXTRA_FIGURES) {
+    try {
+      const fig = await extra.render(outDir, config, figureNaming(config), scheduleNote(config), picsDir);
+      if (!fig) continue;
+      writeFilesAllOrNone([{ file: fig.file, data: fig.png }]);
+      files.push(fig.file);
+    } catch (e) {
+      const msg = `${extra.what} could not be drawn (${errnoText(e)}); redraw it with ${command('plot', '--run', shellPath(outDir))}`;
+      drawErrors.push(msg);
+      say(msg, false);
+    }
   }
+  return files;
 }
 
 /**

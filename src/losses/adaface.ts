@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { rowNorm, stopGradient, uniqueName } from './common.js';
+import { SQRT_EPS, rowNorm, stopGradient, uniqueName } from './common.js';
 import { cosfaceMaxMargin2d } from './cosface.js';
 import { type MarginContext, ScaledCosineHead } from './margin.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
@@ -9,6 +9,62 @@ export const ADAFACE_EPS = 1e-3;
 /** Starting values of the running norm statistics in the authors' code (batch_mean 20, batch_std 100). */
 export const ADAFACE_INIT_MEAN = 20;
 export const ADAFACE_INIT_STD = 100;
+
+/**
+ * The arithmetic of ẑ, written once for tensors (the loss) and plain numbers (the figures that
+ * colour each image by its ẑ), so the two cannot drift apart.
+ */
+interface QualityArith<T> {
+  clip(x: T, lo: number, hi: number): T;
+  sub(a: T, b: T): T;
+  div(a: T, b: T): T;
+  /** k·x */
+  scale(k: number, x: T): T;
+  /** x + k */
+  shift(x: T, k: number): T;
+}
+
+const tensorArith: QualityArith<tf.Tensor> = {
+  clip: (x, lo, hi) => tf.clipByValue(x, lo, hi),
+  sub: (a, b) => tf.sub(a, b),
+  div: (a, b) => tf.div(a, b),
+  scale: (k, x) => tf.mul(k, x),
+  shift: (x, k) => tf.add(x, k),
+};
+
+const numberArith: QualityArith<number> = {
+  clip: (x, lo, hi) => Math.min(hi, Math.max(lo, x)),
+  sub: (a, b) => a - b,
+  div: (a, b) => a / b,
+  scale: (k, x) => k * x,
+  shift: (x, k) => x + k,
+};
+
+/** The norm AdaFace reads the quality from: ‖z‖ clipped to [0.001, 100]. */
+function safeNormOf<T>(a: QualityArith<T>, norm: T): T {
+  return a.clip(norm, 0.001, 100);
+}
+
+/** ẑ = clip(h·(n − μ)/(σ + ε), −1, 1) of a safe norm n. */
+function qualityOf<T>(a: QualityArith<T>, safeNorm: T, mean: T, std: T, h: number): T {
+  return a.clip(a.scale(h, a.div(a.sub(safeNorm, mean), a.shift(std, ADAFACE_EPS))), -1, 1);
+}
+
+/**
+ * ẑ of a feature with norm ‖z‖ under the statistics μ (norm_mean) and σ (norm_std), in plain
+ * numbers: what the loss computes at evaluation (the kept statistics), by the same arithmetic.
+ * −1: ArcFace's margin cos(θ + m) (low norm, hard); 0: CosFace's cos θ − m; 1: cos(θ − m) − 2m.
+ */
+export function adafaceQuality(norm: number, normMean: number, normStd: number, h: number): number {
+  return qualityOf(numberArith, safeNormOf(numberArith, norm), normMean, normStd, h);
+}
+
+/** ẑ of one feature vector, its norm taken as the loss takes it (rowNorm: sqrt(Σ x² + ε)). */
+export function adafaceFeatureQuality(feature: ArrayLike<number>, normMean: number, normStd: number, h: number): number {
+  let sq = 0;
+  for (let j = 0; j < feature.length; j++) sq += feature[j]! * feature[j]!;
+  return adafaceQuality(Math.sqrt(sq + SQRT_EPS), normMean, normStd, h);
+}
 
 const adafaceParams = {
   s: param.number({ default: 32, gt: 0, description: 'scale s (the paper uses 64 for 512-D faces; 32 as for the ArcFace figure)' }),
@@ -60,7 +116,7 @@ export class AdaFaceLoss extends ScaledCosineHead<typeof adafaceParams> {
 
   /** The norms ‖z‖ [N, 1] clipped to [0.001, 100], without gradient. */
   safeNorms(xNorm: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => stopGradient(tf.clipByValue(xNorm, 0.001, 100)) as tf.Tensor2D);
+    return tf.tidy(() => stopGradient(safeNormOf(tensorArith, xNorm)) as tf.Tensor2D);
   }
 
   /** μ and σ after a batch with these safe norms [N, 1]. */
@@ -82,8 +138,7 @@ export class AdaFaceLoss extends ScaledCosineHead<typeof adafaceParams> {
     return tf.tidy(() => {
       const norms = this.safeNorms(xNorm);
       const { mean, std } = training && norms.shape[0] > 0 ? this.nextStats(norms) : { mean: this.normMean, std: this.normStd };
-      const z = tf.mul(this.params.h, tf.div(tf.sub(norms, mean), tf.add(std, ADAFACE_EPS)));
-      return tf.clipByValue(z, -1, 1) as tf.Tensor2D;
+      return qualityOf<tf.Tensor>(tensorArith, norms, mean, std, this.params.h) as tf.Tensor2D;
     });
   }
 
@@ -118,7 +173,8 @@ export const adafaceLoss = defineLoss({
   name: 'adaface',
   normalized: true,
   figureNote:
-    "the margin depends on the feature norm: in the raw view, digits with a low norm (the hard ones) were trained with ArcFace's angular margin and those with a high norm with cos(θ − m) − 2m.",
+    "the margin depends on the feature norm: digits with a low norm (the hard ones) are trained with ArcFace's angular margin and those with a high norm with cos(θ − m) − 2m; " +
+    'its extra figure colours every test image by ẑ, blue (low norm) through grey to red (high norm), and gives the accuracy on either side of ẑ = 0.',
   displayName: 'AdaFaceLoss',
   figureFolder: 'AdaFace',
   description:

@@ -1,7 +1,8 @@
 /**
  * Scatter plots of 2-D features in the style of the reference MNIST figures: one Tableau colour
  * per class, small dots, the class digit in bold at each class mean, equal aspect ratio, a
- * title, white background, a framed axes box with ticks, no legend.
+ * title, white background, a framed axes box with ticks, no legend. A figure that colours the
+ * points by something else than their class gives its own point colours and a colour bar.
  *
  * Pure drawing: this module knows nothing of training. It draws with chart.js on an
  * @napi-rs/canvas context (no DOM).
@@ -68,6 +69,24 @@ export interface ScatterInput {
    * without outline; a `label` at the tip.
    */
   rays?: readonly ScatterRay[];
+  /**
+   * Point colours by colour id, replacing the class palette: colorLabels then index this list
+   * (ids outside it are drawn grey) and the groups are drawn in id order, later ids on top. The
+   * digits still sit at the class means of labelLabels, which need numClasses.
+   */
+  pointColors?: readonly string[];
+  /** A horizontal colour bar under the x axis, as wide as the plotting area (the canvas keeps its size). */
+  colorBar?: ScatterColorBar;
+}
+
+/** A colour bar: what the colours of `pointColors` mean. */
+export interface ScatterColorBar {
+  /** The colours from the left end to the right end, in equal steps. */
+  colors: readonly string[];
+  /** Text under the left end, the middle and the right end; '\n' starts a new line. */
+  left: string;
+  middle?: string;
+  right: string;
 }
 
 export interface ScatterRay {
@@ -88,6 +107,8 @@ export interface ScatterLayout extends Bounds {
   drawn: number;
   /** Points skipped because a coordinate was not finite (or, in the unit view, zero norm). */
   skipped: number;
+  /** The colour bar's rectangle in canvas pixels, when there is one. */
+  colorBar?: { left: number; top: number; right: number; bottom: number };
 }
 
 export interface ScatterResult {
@@ -100,7 +121,7 @@ const UNIT_LABEL_RADIUS = 1.16;
 /** Half-extent of the unit view's axes before the equal-aspect expansion. */
 const UNIT_VIEW_EXTENT = 1.3;
 interface Prepared {
-  /** One array of points per class, then one for unknown class ids. */
+  /** One array of points per class (or per point colour), then one for unknown ids. */
   groups: { x: number; y: number }[][];
   /** Where to draw each class's digit; null for a class with no point. */
   labelPos: ({ x: number; y: number } | null)[];
@@ -131,7 +152,9 @@ function prepare(input: ScatterInput): Prepared {
   const unit = input.view === 'unit';
   const { points, colorLabels } = input;
   const labelLabels = input.labelLabels ?? colorLabels;
-  const groups: { x: number; y: number }[][] = Array.from({ length: k + 1 }, () => []);
+  // One group per colour: the classes, or the given point colours; the last group holds the others.
+  const colours = input.pointColors?.length ?? k;
+  const groups: { x: number; y: number }[][] = Array.from({ length: colours + 1 }, () => []);
   const sx = new Float64Array(k);
   const sy = new Float64Array(k);
   const cnt = new Float64Array(k);
@@ -154,7 +177,7 @@ function prepare(input: ScatterInput): Prepared {
       y /= r;
     }
     const c = Number(colorLabels[i]);
-    const g = Number.isInteger(c) && c >= 0 && c < k ? c : k;
+    const g = Number.isInteger(c) && c >= 0 && c < colours ? c : colours;
     groups[g]!.push({ x, y });
     drawn++;
     const l = Number(labelLabels[i]);
@@ -358,6 +381,74 @@ function drawClassLabels(c: Ctx2D, input: ScatterInput, labelPos: Prepared['labe
   });
 }
 
+/** The colour bar's sizes in pixels: the gap above it, its height, the gap under it, one text line. */
+function colorBarSizes(bar: ScatterColorBar, style: Style) {
+  const lines = Math.max(...[bar.left, bar.middle ?? '', bar.right].map((t) => t.split('\n').length));
+  const line = Math.round(style.sz.tick * 1.25);
+  const gap = Math.max(4, Math.round(style.sz.pad * 0.8));
+  const height = Math.max(8, Math.round(style.sz.tick * 0.9));
+  const tick = Math.max(2, Math.round(style.sz.tickLength * 0.75));
+  return { gap, height, tick, line, lines, space: gap + height + tick + Math.round(gap / 2) + lines * line + Math.round(gap / 2) };
+}
+
+/** Draws the colour bar under the x axis; returns its rectangle. */
+function drawColorBar(c: Ctx2D, bar: ScatterColorBar, left: number, right: number, top: number, style: Style): { left: number; top: number; right: number; bottom: number } {
+  const sz = colorBarSizes(bar, style);
+  const y0 = Math.round(top + sz.gap);
+  const x0 = Math.round(left);
+  const x1 = Math.round(right);
+  const n = bar.colors.length;
+  for (let i = 0; i < n; i++) {
+    const a = Math.round(x0 + ((x1 - x0) * i) / n);
+    const b = Math.round(x0 + ((x1 - x0) * (i + 1)) / n);
+    c.fillStyle = bar.colors[i]!;
+    c.fillRect(a, y0, b - a, sz.height);
+  }
+  c.strokeStyle = '#000000';
+  c.lineWidth = 1;
+  c.strokeRect(x0 + 0.5, y0 + 0.5, x1 - x0 - 1, sz.height - 1);
+  // A tick under each labelled place: the ends and the middle.
+  c.beginPath();
+  for (const x of [x0 + 0.5, Math.round((x0 + x1) / 2) + 0.5, x1 - 0.5]) {
+    c.moveTo(x, y0 + sz.height);
+    c.lineTo(x, y0 + sz.height + sz.tick);
+  }
+  c.stroke();
+  // The labels at the tick size, smaller when the left or right one would run into the middle one.
+  const widest = (t: string | undefined) => Math.max(0, ...(t ?? '').split('\n').map((l) => c.measureText(l).width));
+  c.font = `${style.sz.tick}px ${style.family}`;
+  const room = (x1 - x0) / 2 - widest(bar.middle) / 2 - style.sz.tick;
+  const need = Math.max(widest(bar.left), widest(bar.right));
+  const font = need > room ? Math.max(6, Math.floor((style.sz.tick * Math.max(0, room)) / need)) : style.sz.tick;
+  c.font = `${font}px ${style.family}`;
+  c.fillStyle = '#000000';
+  c.textBaseline = 'top';
+  const textTop = y0 + sz.height + sz.tick + Math.round(sz.gap / 2);
+  const text = (t: string | undefined, x: number, align: CanvasTextAlign) => {
+    if (!t) return;
+    c.textAlign = align;
+    t.split('\n').forEach((line, i) => c.fillText(line, x, textTop + i * sz.line));
+  };
+  text(bar.left, x0, 'left');
+  text(bar.middle, (x0 + x1) / 2, 'center');
+  text(bar.right, x1, 'right');
+  return { left: x0, top: y0, right: x1, bottom: y0 + sz.height };
+}
+
+/** The colour bar of `input`, if any, under the x axis once the chart is drawn. */
+function colorBarPlugin(input: ScatterInput, style: Style, placed: { rect?: ScatterLayout['colorBar'] }): Plugin<'scatter'> {
+  return {
+    id: 'faceloss-color-bar',
+    afterDraw(chart) {
+      if (!input.colorBar) return;
+      const c = chart.ctx;
+      c.save();
+      placed.rect = drawColorBar(c, input.colorBar, chart.chartArea.left, chart.chartArea.right, chart.scales['x']!.bottom, style);
+      c.restore();
+    },
+  };
+}
+
 /** Fills the whole canvas white before anything else is drawn. */
 function whiteBackgroundPlugin(): Plugin<'scatter'> {
   return {
@@ -466,7 +557,7 @@ function chartConfig(input: ScatterInput, lim: Bounds, style: Style, pin: AxisPi
       devicePixelRatio: 1,
       events: [],
       parsing: false,
-      layout: { padding: { left: sz.pad, right: sz.pad * 2, top: 0, bottom: Math.round(sz.pad / 2) } },
+      layout: { padding: { left: sz.pad, right: sz.pad * 2, top: 0, bottom: Math.round(sz.pad / 2) + (input.colorBar ? colorBarSizes(input.colorBar, style).space : 0) } },
       elements: { point: { radius, borderWidth: 0, hoverRadius: 0, hitRadius: 0, pointStyle: 'circle' } },
       scales: { x: axisOptions('x', lim.xMin, lim.xMax, style, pin), y: axisOptions('y', lim.yMin, lim.yMax, style, pin) },
       plugins: {
@@ -515,12 +606,13 @@ function settleLimits(chart: ScatterChart, bounds: Bounds, pin: AxisPin): void {
   setLimits(chart, equalAspectLimits(bounds, a.right - a.left, a.bottom - a.top));
 }
 
-/** One dataset per non-empty class group, in its class colour (grey for unknown ids). */
-function classDatasets(groups: Prepared['groups'], k: number, radius: number) {
+/** One dataset per non-empty group, in its class colour or its point colour (grey for unknown ids). */
+function classDatasets(groups: Prepared['groups'], k: number, radius: number, pointColors?: readonly string[]) {
+  const colour = (g: number) => (pointColors ? (pointColors[g] ?? UNKNOWN_CLASS_COLOR) : g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR);
   return groups
     .map((data, g) => ({
       data,
-      backgroundColor: g < k ? classColor(g, k) : UNKNOWN_CLASS_COLOR,
+      backgroundColor: colour(g),
       pointRadius: radius,
       showLine: false,
     }))
@@ -528,7 +620,7 @@ function classDatasets(groups: Prepared['groups'], k: number, radius: number) {
 }
 
 /** The layout the rendered chart actually uses. */
-function layoutOf(chart: ScatterChart, prep: Prepared): ScatterLayout {
+function layoutOf(chart: ScatterChart, prep: Prepared, bar?: ScatterLayout['colorBar']): ScatterLayout {
   const xs = chart.scales['x']!;
   const ys = chart.scales['y']!;
   const area = chart.chartArea;
@@ -542,6 +634,7 @@ function layoutOf(chart: ScatterChart, prep: Prepared): ScatterLayout {
     unitsPerPixelY: (ys.max - ys.min) / (ys.bottom - ys.top),
     drawn: prep.drawn,
     skipped: prep.skipped,
+    ...(bar ? { colorBar: bar } : {}),
   };
 }
 
@@ -556,16 +649,17 @@ async function withScatter<T>(input: ScatterInput, use: (canvas: Canvas, layout:
   const style: Style = { sz, family: plotFontFamily(), radius: input.pointRadius ?? sz.radius };
   const canvas = createCanvas(width, height);
   const pin: AxisPin = {};
-  const plugins = [whiteBackgroundPlugin(), unitCirclePlugin(input.view === 'unit'), overlayPlugin(input, prep, style)];
+  const bar: { rect?: ScatterLayout['colorBar'] } = {};
+  const plugins = [whiteBackgroundPlugin(), unitCirclePlugin(input.view === 'unit'), overlayPlugin(input, prep, style), colorBarPlugin(input, style, bar)];
   // The chart starts at the unwidened bounds; settleLimits replaces them.
   const config = chartConfig(input, prep.bounds, style, pin, plugins);
   // chart.js only needs a 2-D context with a .canvas; @napi-rs/canvas provides one.
   const chart = new Chart(canvas.getContext('2d') as unknown as CanvasRenderingContext2D, config);
   try {
     settleLimits(chart, prep.bounds, pin);
-    chart.data.datasets = classDatasets(prep.groups, input.numClasses, style.radius);
+    chart.data.datasets = classDatasets(prep.groups, input.numClasses, style.radius, input.pointColors);
     chart.update('none');
-    return await use(canvas, layoutOf(chart, prep));
+    return await use(canvas, layoutOf(chart, prep, bar.rect));
   } finally {
     chart.destroy();
   }

@@ -20,7 +20,7 @@ import { makeFolder } from '../util/folders.js';
 import { type FigureNaming, figureNaming, type View, viewsOf } from './figures.js';
 import { redrawRun } from './redraw.js';
 import { writeGalleryReport } from './page.js';
-import { subCenterFigurePath } from './subcenters.js';
+import { EXTRA_FIGURES } from './extra-figures.js';
 import { expectedFigures, GALLERY_END, GALLERY_START, type GalleryRun, galleryMarkdown, hasGalleryMarkers, replaceGallery, SUMMARY_END, SUMMARY_START, summaryMarkdown } from './gallery.js';
 
 const rel = displayPath;
@@ -90,14 +90,14 @@ export async function loadGalleryRun(runDir: string, picsDir: string, stem: stri
   };
 }
 
-/** Figures a run draws besides its snapshot grid that are there: the sub-center figure of its last epoch. */
-function extraFigures(picsDir: string, naming: FigureNaming, snapshots: number[]): { file: string; caption: string }[] {
+/**
+ * Figures a run draws besides its snapshot grid that are there: the sub-center figure or the
+ * AdaFace margin figure of its last epoch.
+ */
+export function extraFigures(picsDir: string, naming: FigureNaming, snapshots: number[]): { file: string; caption: string }[] {
   const last = snapshots[snapshots.length - 1];
   if (last === undefined) return [];
-  const file = subCenterFigurePath(picsDir, naming, last);
-  return existsSync(file)
-    ? [{ file, caption: `Every sub-center at epoch ${last} over the test images on the unit circle: solid = the dominant sub-center of its class, labelled with its share of the class's images; dashed = the others (labelled at 5 % or more).` }]
-    : [];
+  return EXTRA_FIGURES.map((x) => ({ file: x.path(picsDir, naming, last), caption: x.caption(last) })).filter((f) => existsSync(f.file));
 }
 
 const readInfo = (dir: string): RunInfo | undefined => {

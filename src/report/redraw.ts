@@ -9,7 +9,7 @@ import { shellPath } from '../util/command-line.js';
 import { UserError } from '../util/errors.js';
 import { writeFilesAllOrNone } from '../util/fsx.js';
 import { renderSnapshot } from './figures.js';
-import { renderSubCenterFigure } from './subcenters.js';
+import { EXTRA_FIGURES } from './extra-figures.js';
 
 export interface RedrawOptions {
   /** The run folder. */
@@ -59,10 +59,14 @@ export async function redrawRun(o: RedrawOptions): Promise<string[]> {
       })),
     );
   }
-  // Sub-center ArcFace's extra figure: every sub-center over the valid features of its last snapshot.
+  // The extra figures (Sub-center ArcFace's sub-centers, AdaFace's margins) over the valid
+  // features of the last snapshot, when that snapshot is among the chosen ones.
   if (o.split !== 'train') {
-    const sub = await renderSubCenterFigure(run, info.config, naming, scheduleNote(info.config), o.out ?? join(run, 'pics'));
-    if (sub && snaps.some((s) => s.split === 'valid' && s.epoch === sub.summary.epoch)) figs.push(sub);
+    const config = { ...info.config, plot: { ...info.config.plot, width: o.width ?? info.config.plot.width, height: o.height ?? info.config.plot.height } };
+    for (const extra of EXTRA_FIGURES) {
+      const fig = await extra.render(run, config, naming, scheduleNote(info.config), o.out ?? join(run, 'pics'));
+      if (fig && snaps.some((s) => s.split === 'valid' && s.epoch === fig.epoch)) figs.push(fig);
+    }
   }
   try {
     writeFilesAllOrNone(figs.map((f) => ({ file: f.file, data: f.png })));
