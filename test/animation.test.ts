@@ -1,8 +1,10 @@
 /**
  * `facelosses animate` and the animation `train` draws: the GIF decodes, has one frame per
  * history frame, loops, pauses on the last frame, and its last frame shows what the static figure
- * of the last epoch shows (same pixels, apart from the title's second line and the class vectors
- * drawn over the points). Tiny synthetic data: 320 images, batch 16, 20 steps x 2 epochs.
+ * of the last epoch shows (same pixels, apart from the title's second line and, in 2-D, the class
+ * vectors drawn over the points). 3-D runs: the sphere from two opposite sides (the static `pair`
+ * figure), or `unit` or `map`; beyond 3-D refused. Tiny synthetic data: 320 images, batch 16, 20
+ * steps x 2 epochs.
  */
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,8 +14,10 @@ import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { animateCommand } from '../src/commands/animate.js';
 import { trainCommand } from '../src/commands/train.js';
 import { encodeGif, frameDelays } from '../src/plot/animation.js';
+import { renderHistoryAnimation, UnsupportedDimension } from '../src/report/animation.js';
 import { readHistory } from '../src/run/history.js';
 import { removeRunFiles } from '../src/run/replace.js';
+import { readRunInfo } from '../src/run/run.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir, writeSyntheticIdx } from './helpers/fixtures.js';
 import { decodeGif } from './helpers/gif.js';
@@ -44,16 +48,19 @@ async function pngPixels(file: string): Promise<{ rgba: Uint8ClampedArray; width
 }
 
 const ink = (a: ArrayLike<number>, p: number) => a[4 * p]! < 235 || a[4 * p + 1]! < 235 || a[4 * p + 2]! < 235;
+/** A strongly coloured pixel (a class's dot or diamond), not the grey of a graticule, caption or veiled dot. */
+const colour = (a: ArrayLike<number>, p: number) => Math.max(a[4 * p]!, a[4 * p + 1]!, a[4 * p + 2]!) - Math.min(a[4 * p]!, a[4 * p + 1]!, a[4 * p + 2]!) > 60;
 
 /**
  * Of the pixels that are not white in `ref` (points, digits, ticks, the axes box) in rows [y0, y1),
- * the fraction that `a` shows in the same colour (up to the GIF palette's rounding).
+ * the fraction that `a` shows in the same colour (up to the GIF palette's rounding); `which`
+ * chooses the pixels of `ref` counted (default: all ink).
  */
-function inkAgreement(a: ArrayLike<number>, ref: ArrayLike<number>, width: number, y0: number, y1: number): number {
+function inkAgreement(a: ArrayLike<number>, ref: ArrayLike<number>, width: number, y0: number, y1: number, which = ink): number {
   let same = 0;
   let n = 0;
   for (let p = y0 * width; p < y1 * width; p++) {
-    if (!ink(ref, p)) continue;
+    if (!which(ref, p)) continue;
     n++;
     let d = 0;
     for (let ch = 0; ch < 3; ch++) d = Math.max(d, Math.abs(a[4 * p + ch]! - ref[4 * p + ch]!));
@@ -170,4 +177,141 @@ test('encodeGif and frameDelays: sizes checked, about 5 s of motion between 3 an
   assert.equal(frameDelays(100)[0], 1000 / 12);
   assert.equal(frameDelays(30)[0], 1000 / 6);
   assert.deepEqual(frameDelays(2, { fps: 10, pauseMs: 0 }), [100, 100]);
+});
+
+// A 3-D run (ArcFace: class weights, drawn as diamonds), trained once for the tests below.
+let run3 = '';
+let files3: string[] = [];
+async function threeD(): Promise<string> {
+  if (run3) return run3;
+  const data3 = writeSyntheticIdx(join(dir, 'data3'), 320, 300);
+  const cfg3 = join(dir, 'tiny3.yaml');
+  writeFileSync(cfg3, 'name: tiny3\nloss: { name: arcface }\nmodel: { embeddingDim: 3 }\ntrain: { epochs: 2, batchSize: 16, lr: 0.003, seed: 5 }\nsnapshots: [2]\nplot: { view: all }\n');
+  const out = join(dir, 'run3');
+  files3 = (await trainCommand({ config: cfg3, profile: 'full', dataDir: data3, out, backend: 'wasm', quiet: true })).files;
+  run3 = out;
+  return run3;
+}
+
+/** The static 3-D figure of the last epoch (epoch 2) of `run`'s valid split in `view`. */
+async function static3d(run: string, view: 'unit' | 'pair' | 'map') {
+  const folder = join(run, 'pics', 'ArcFace');
+  const png = readdirSync(folder).find((f) => f.startsWith('ArcFaceLoss-valid_') && f.includes('epoch=2') && f.endsWith(`_3d_${view}.png`));
+  assert.ok(png, `the static ${view} figure in ${readdirSync(folder).join(', ')}`);
+  return pngPixels(join(folder, png));
+}
+
+// The title takes three lines at 640x480 (its first line wraps once); the spheres start below row 74.
+const TITLE_LINE_1 = [0, 46] as const;
+const SPHERES = [76, 480] as const;
+
+test('a 3-D run: train draws the pair animation (_3d_pair.gif); its last frame is the static pair figure of the last epoch', async () => {
+  const run = await threeD();
+  const gifs = files3.filter((f) => f.endsWith('.gif'));
+  assert.deepEqual(gifs, [join(run, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_pair.gif')]);
+  const gif = decodeGif(readFileSync(gifs[0]!));
+  const h = readHistory(run);
+  assert.equal(h.dim, 3);
+  assert.equal(h.weightsKind, 'class weights');
+  assert.deepEqual(h.frames.map((f) => f.step), [0, 10, 20, 40]);
+  assert.equal(gif.frames.length, 4);
+  assert.equal(gif.loop, 0, 'loops forever');
+  assert.equal(gif.width, 640);
+  assert.equal(gif.height, 480);
+  assert.equal(gif.frames.at(-1)!.delayMs, 2500, 'a pause on the last frame');
+  const pair = await static3d(run, 'pair');
+  const last = gif.frames.at(-1)!.rgba;
+  // The dots and diamonds of both spheres, and everything else drawn (graticule, outlines, digits, captions).
+  const dots = inkAgreement(last, pair.rgba, 640, ...SPHERES, colour);
+  assert.ok(dots > 0.99, `coloured ink: ${(100 * dots).toFixed(2)}% of the static pair figure's is in the last frame`);
+  const all = inkAgreement(last, pair.rgba, 640, ...SPHERES);
+  assert.ok(all > 0.99, `all ink below the title: ${(100 * all).toFixed(2)}%`);
+  const line1 = inkAgreement(last, pair.rgba, 640, ...TITLE_LINE_1);
+  assert.ok(line1 > 0.99, `title line 1: ${(100 * line1).toFixed(2)}%`);
+  // Not another view: the single sphere of the unit figure has its dots elsewhere.
+  const unit = await static3d(run, 'unit');
+  const other = inkAgreement(last, unit.rgba, 640, ...SPHERES, colour);
+  assert.ok(other < 0.5, `the unit figure's coloured ink: ${(100 * other).toFixed(2)}%`);
+  // The earlier frames show the points elsewhere on the same spheres.
+  for (const f of gif.frames.slice(0, -1)) {
+    const early = inkAgreement(f.rgba, pair.rgba, 640, ...SPHERES, colour);
+    assert.ok(early < dots - 0.1, `an earlier frame agrees ${(100 * early).toFixed(2)}%`);
+    assert.ok(inkAgreement(f.rgba, pair.rgba, 640, ...SPHERES) > 0.5, 'the same spheres, graticule and captions');
+  }
+});
+
+test('facelosses animate on a 3-D run: pair by default (the same GIF as train\'s), unit and map with --view; refuses raw, a 3-D view of a 2-D run and features beyond 3-D (exit 2)', async () => {
+  const r3 = await threeD();
+  const again = await animateCommand({ run: r3, log: () => {} });
+  assert.equal(again.file, join(r3, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_pair.gif'));
+  assert.equal(again.frames, 4);
+  assert.deepEqual(readFileSync(again.file), readFileSync(files3.find((f) => f.endsWith('.gif'))!), 'drawn again, the same bytes');
+  const u = await animateCommand({ run: r3, view: 'unit', log: () => {} });
+  assert.equal(u.file, join(r3, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_unit.gif'));
+  const unit = await static3d(r3, 'unit');
+  const last = decodeGif(readFileSync(u.file)).frames.at(-1)!.rgba;
+  const agree = inkAgreement(last, unit.rgba, 640, ...SPHERES, colour);
+  assert.ok(agree > 0.99, `unit: ${(100 * agree).toFixed(2)}% of the static unit figure's coloured ink`);
+  const m = await animateCommand({ run: r3, view: 'map', width: 320, height: 240, log: () => {} });
+  assert.ok(m.file.endsWith('ArcFaceLoss-valid-animation_3d_map.gif'));
+  assert.equal(decodeGif(readFileSync(m.file)).width, 320);
+  const raw = await runCli(['animate', '--run', r3, '--view', 'raw']);
+  assert.equal(raw.code, 2);
+  assert.match(raw.stderr, /has 3-D features: no raw animation \(the animation of 3-D features shows the unit sphere\); choose the view pair, unit, map/);
+  const pair2d = await runCli(['animate', '--run', run, '--view', 'pair']);
+  assert.equal(pair2d.code, 2);
+  assert.match(pair2d.stderr, /has 2-D features: no pair animation \(pair and map are views of 3-D features\); choose the view raw, unit/);
+  // Beyond 3-D: a run folder that says D = 4, and a history of 4-D features.
+  const r4 = join(dir, 'run4');
+  cpSync(r3, r4, { recursive: true });
+  const info = JSON.parse(readFileSync(join(r4, 'run.json'), 'utf8'));
+  info.embeddingDim = 4;
+  info.config.model.embeddingDim = 4;
+  writeFileSync(join(r4, 'run.json'), JSON.stringify(info));
+  const four = await runCli(['animate', '--run', r4]);
+  assert.equal(four.code, 2);
+  assert.match(four.stderr, /has 4-D features; animations draw 2-D and 3-D features only/);
+  const h = readHistory(r3);
+  const h4 = { ...h, dim: 4, frames: h.frames.map((f) => ({ ...f, valid: { ...f.valid, features: new Float32Array(4 * f.valid.labels.length) } })) };
+  await assert.rejects(renderHistoryAnimation(h4, readRunInfo(r3).config), (e) => e instanceof UnsupportedDimension && /4-D features/.test(e.message));
+});
+
+test('several runs side by side may mix 2-D and 3-D runs: each tile in its own default view', async () => {
+  const r3 = await threeD();
+  const out = join(dir, 'mixed.gif');
+  const r = await animateCommand({ run: [run, r3], out, width: 320, height: 240, log: () => {} });
+  assert.equal(r.frames, 4);
+  const gif = decodeGif(readFileSync(out));
+  assert.equal(gif.width, 640);
+  assert.equal(gif.height, 240);
+  const alone = await animateCommand({ run: r3, out: join(dir, 'alone3d.gif'), width: 320, height: 240, log: () => {} });
+  const tile = decodeGif(readFileSync(alone.file)).frames.at(-1)!.rgba;
+  const last = gif.frames.at(-1)!.rgba;
+  // The right tile is the 3-D run's pair animation at 320x240 (one palette for the grid: up to its rounding).
+  let same = 0;
+  let n = 0;
+  for (let y = 0; y < 240; y++) {
+    for (let x = 0; x < 320; x++) {
+      const p = y * 320 + x;
+      if (!colour(tile, p)) continue;
+      n++;
+      const q = y * 640 + 320 + x;
+      let d = 0;
+      for (let ch = 0; ch < 3; ch++) d = Math.max(d, Math.abs(last[4 * q + ch]! - tile[4 * p + ch]!));
+      if (d <= 40) same++;
+    }
+  }
+  assert.ok(n > 50 && same / n > 0.97, `the 3-D tile: ${same} of ${n} coloured pixels`);
+  const raw = await runCli(['animate', '--run', run, '--run', r3, '--view', 'raw', '--out', join(dir, 'mixed-raw.gif')]);
+  assert.equal(raw.code, 2, 'a view one of the runs has no animation of');
+  assert.match(raw.stderr, /has 3-D features: no raw animation/);
+});
+
+test('replacing a 3-D run (--force) removes its animations', async () => {
+  const copy = join(dir, 'copy3');
+  cpSync(await threeD(), copy, { recursive: true });
+  writeFileSync(join(copy, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_unit.gif'), 'drawn by animate --view unit');
+  const removed = removeRunFiles(copy, JSON.parse(readFileSync(join(copy, 'run.json'), 'utf8')));
+  assert.ok(removed.some((f) => f.endsWith('ArcFaceLoss-valid-animation_3d_pair.gif')), removed.join(', '));
+  assert.ok(removed.some((f) => f.endsWith('ArcFaceLoss-valid-animation_3d_unit.gif')));
 });

@@ -72,7 +72,8 @@ Exit codes:
   animate: `
 Exit codes:
   0    success
-  2    a usage or input error (bad flag, no run folder, a run without saved features, an unusable --out)`,
+  2    a usage or input error (bad flag, no run folder, a run without saved features, features
+       beyond 3-D, a view the run's dimension has no animation of, an unusable --out)`,
   report: `
 Exit codes:
   0    success
@@ -281,8 +282,8 @@ function addAnimateCommand(program: Command): void {
     .option('-r, --run <dir>', 'run folder written by `facelosses train` (default: the most recent run under runs/); give it several times to draw the runs side by side on one clock (with --out)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--columns <n>', 'columns of the side-by-side grid (default: 2 for four runs, else up to 3)', int('--columns', 1))
     .addOption(new Option('-s, --split <split>', 'the test images (valid) or the fixed subsample of training images (train)').choices(['train', 'valid']).default('valid'))
-    .addOption(new Option('--view <view>', 'raw features, or features on the unit circle').choices(['raw', 'unit']).default('raw'))
-    .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif)')
+    .addOption(new Option('--view <view>', '2-D features: raw (default) or on the unit circle (unit); 3-D: the unit sphere from two opposite sides (pair, default), one side (unit) or the equal-area map (map)').choices(['raw', 'unit', 'pair', 'map']))
+    .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif; 3-D runs: ...-animation_3d_pair.gif, _3d_unit, _3d_map)')
     .option('--fps <n>', 'frames a second (default: about 5 s of motion, 3 to 12 frames a second)', seconds('--fps', 0.5, 50))
     .option('--pause <seconds>', 'how long the last frame shows (default 2.5)', seconds('--pause', 0, 60))
     .addOption(new Option('--color-by <what>', "colour points by predicted or true class (default: the run's)").choices(['predicted', 'true']))
@@ -291,6 +292,7 @@ function addAnimateCommand(program: Command): void {
       examples([
         [['animate'], 'the valid features of the most recent run under runs/'],
         [['animate', '--run', `runs/arcface-${DEFAULT_PROFILE}`, '--view', 'unit'], 'on the unit circle'],
+        [['animate', '--run', `runs/arcface-3d-${DEFAULT_PROFILE}`], 'a 3-D run: the unit sphere from two opposite sides'],
         [['animate', '--run', `runs/center-${DEFAULT_PROFILE}`, '--split', 'train', '--out', 'center.gif'], 'the training subsample, into center.gif'],
         [['animate', ...['softmax', 'center', 'arcface', 'ringloss'].flatMap((n) => ['--run', `runs/${n}-${DEFAULT_PROFILE}`]), '--out', 'pics/forming.gif'], 'four runs side by side on one clock'],
       ]) + COMMAND_EXIT_CODES.animate,

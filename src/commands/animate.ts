@@ -6,9 +6,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { shellPath } from '../util/command-line.js';
-import { animationPath, renderAnimation, renderGridAnimation } from '../report/animation.js';
-import { figureNaming } from '../report/figures.js';
-import { readRunInfo } from '../run/run.js';
+import { animationPath, animationView, renderAnimation, renderGridAnimation } from '../report/animation.js';
+import { figureNaming, type View } from '../report/figures.js';
+import { readRunInfo, runEmbeddingDim } from '../run/run.js';
 import type { SplitName } from '../run/snapshot.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -20,8 +20,9 @@ export interface AnimateCommandOptions {
   /** Columns of the side-by-side grid (several runs). */
   columns?: number;
   split?: SplitName;
-  view?: 'raw' | 'unit';
-  /** The GIF to write (default <run pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif). */
+  /** 2-D features: raw (default) or unit; 3-D: pair (default), unit or map. */
+  view?: View;
+  /** The GIF to write (default <run pics>/<Folder>/<DisplayName>-<split>-animation[_3d][_<view>].gif). */
   out?: string;
   fps?: number;
   pauseSeconds?: number;
@@ -49,8 +50,9 @@ export async function animateCommand(o: AnimateCommandOptions): Promise<AnimateR
   if (!existsSync(run) || !statSync(run).isDirectory()) throw new UserError(`--run ${run}: no such folder`);
   const info = readRunInfo(run);
   const split = o.split ?? 'valid';
-  const view = o.view ?? 'raw';
-  const file = o.out ?? animationPath(info.pics ?? join(run, 'pics'), figureNaming(info.config), split, view);
+  const dim = runEmbeddingDim(info);
+  const view = animationView(dim, o.view, shellPath(run));
+  const file = o.out ?? animationPath(info.pics ?? join(run, 'pics'), { ...figureNaming(info.config), dim }, split, view);
   checkOut(file);
   const a = await renderAnimation(run, {
     split,

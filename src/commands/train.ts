@@ -8,7 +8,7 @@ import { drawRunAnimations } from '../report/animation.js';
 import { REPORT_FILE, writeRunReport } from '../report/page.js';
 import { snapshotFigures } from '../report/snapshot-figures.js';
 import { EXTRA_FIGURES } from '../report/extra-figures.js';
-import { figureNaming, viewsOf } from '../run/figure-names.js';
+import { figureNaming, type View, viewsOf } from '../run/figure-names.js';
 import { checkWritableFolder, errnoText, prepareRunDir, runDirRefusal } from '../run/folder.js';
 import { acquireRunLock } from '../run/lock.js';
 import { applyResume, checkResumeData, planResume, type ResumePlan } from '../run/resume.js';
@@ -254,11 +254,13 @@ async function finishingFigures(config: ResolvedConfig, outDir: string, picsDir:
  * be drawn stops nothing: a warning says how to draw it later.
  */
 async function animateFinishedRun(runDir: string, picsDir: string, config: ResolvedConfig, log: (s: string) => void, say: (m: string, during: boolean) => void): Promise<string[]> {
-  // Animations draw 2-D features; a 3-D run's history is kept for the report page's rotating sphere.
-  if (config.model.embeddingDim !== 2) return [];
+  // 2-D: one animation per view drawn (raw, unit); 3-D: the two opposite views of the sphere; none beyond 3-D.
+  const dim = config.model.embeddingDim;
+  if (dim !== 2 && dim !== 3) return [];
+  const views: View[] = dim === 3 ? ['pair'] : viewsOf(config.plot.view).filter((v) => v === 'raw' || v === 'unit');
   const t0 = performance.now();
   try {
-    const files = await drawRunAnimations(runDir, { picsDir, views: viewsOf(config.plot.view).filter((v) => v === 'raw' || v === 'unit'), colorBy: config.plot.colorBy, width: config.plot.width, height: config.plot.height });
+    const files = await drawRunAnimations(runDir, { picsDir, views, colorBy: config.plot.colorBy, width: config.plot.width, height: config.plot.height });
     log(`animation drawn in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return files;
   } catch (e) {

@@ -14,9 +14,10 @@
  *
  * Pure drawing: this module knows nothing of training. `drawSphere` draws one sphere into a
  * rectangle of any 2-D canvas context, so an animation frame or a page can reuse it with its own
- * viewpoint (`sphereCamera`).
+ * viewpoint (`sphereCamera`); `renderSphereRgba` gives a view's pixels (the frames of a run's
+ * animation).
  */
-import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import { type Canvas, createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { plotFontFamily } from './fonts.js';
 import { classColor, UNKNOWN_CLASS_COLOR } from './palette.js';
 import type { ClassIds } from './scatter.js';
@@ -579,8 +580,11 @@ export interface SphereResult {
   skipped: number;
 }
 
-/** Renders one view of 3-D features to a PNG. */
-export async function renderSphere(input: SphereInput, view: SphereView): Promise<SphereResult> {
+/**
+ * Draws one view of 3-D features on a new canvas and hands it, with the prepared points, to `use`
+ * (which encodes it or reads its pixels).
+ */
+async function withSphere<T>(input: SphereInput, view: SphereView, use: (canvas: Canvas, p: PreparedSphere) => Promise<T> | T): Promise<T> {
   const width = Math.round(input.width ?? 640);
   const height = Math.round(input.height ?? 480);
   if (!(width >= 64 && height >= 64)) throw new RangeError(`sphere: canvas must be at least 64x64, got ${width}x${height}`);
@@ -627,9 +631,22 @@ export async function renderSphere(input: SphereInput, view: SphereView): Promis
     drawNormPanel(ctx, p, width - panelW - sz.pad, top + sz.pad, panelW, areaH - sz.pad, sz.small, family);
     caption(`raw features, ${viewName(cam)}`, (width - panelW) / 2, height - sz.pad / 2);
   }
-  return { png: await canvas.encode('png'), drawn: p.drawn, skipped: p.skipped };
+  return use(canvas, p);
+}
+
+/** Renders one view of 3-D features to a PNG. */
+export async function renderSphere(input: SphereInput, view: SphereView): Promise<SphereResult> {
+  return withSphere(input, view, async (canvas, p) => ({ png: await canvas.encode('png'), drawn: p.drawn, skipped: p.skipped }));
 }
 
 export async function renderSpherePng(input: SphereInput, view: SphereView): Promise<Buffer> {
   return (await renderSphere(input, view)).png;
+}
+
+/** One view's pixels (RGBA, row-major), for the frames of an animation: the PNG's pixels. */
+export async function renderSphereRgba(input: SphereInput, view: SphereView): Promise<{ rgba: Uint8ClampedArray; width: number; height: number; drawn: number; skipped: number }> {
+  return withSphere(input, view, (canvas, p) => {
+    const img = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    return { rgba: img.data, width: canvas.width, height: canvas.height, drawn: p.drawn, skipped: p.skipped };
+  });
 }

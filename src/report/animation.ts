@@ -1,17 +1,26 @@
 /**
  * A run's animation: its feature history (src/run/history.ts) drawn frame by frame with the same
- * drawing code, colours, digits and title as the static figures (src/plot/scatter.ts,
- * ./figures.ts), plus the loss's class vectors (weights as arrows, centers as ringed dots), the
- * frame's step and accuracy in the title, axes fixed at the last frame's (so the last frame is the
- * static figure of the last epoch), and a pause on the last frame. Written as a GIF:
- *   <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif
- * e.g. pics/Softmax/SoftmaxLoss-valid-animation.gif.
+ * drawing code, colours, digits and title as the static figures (./figures.ts), the frame's step
+ * and accuracy in the title, and a pause on the last frame, so the last frame is the static figure
+ * of the last epoch.
+ *
+ * 2-D features (src/plot/scatter.ts): raw or on the unit circle, with the loss's class vectors
+ * (weights as arrows, centers as ringed dots) and axes fixed at the last frame's.
+ * 3-D features (src/plot/sphere.ts): the unit sphere from the static figures' fixed viewpoint;
+ * two opposite views side by side by default (`pair`), or `unit` or `map`; the class weight
+ * directions as diamonds when the run's class vectors are its class weights.
+ *
+ * Written as a GIF, named like the figures of its view (src/run/figure-names.ts):
+ *   <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif          2-D
+ *   <pics>/<Folder>/<DisplayName>-<split>-animation_3d[_pair|_unit|_map].gif   3-D
+ * e.g. pics/Softmax/SoftmaxLoss-valid-animation.gif, pics/ArcFace/ArcFaceLoss-valid-animation_3d_pair.gif.
  */
 import { join } from 'node:path';
 import { type ResolvedConfig, scheduleNote } from '../config/config.js';
 import { encodeGif, frameDelays, type GifFrame } from '../plot/animation.js';
 import { paddedBounds } from '../plot/limits.js';
 import { renderScatterRgba } from '../plot/scatter.js';
+import { renderSphereRgba } from '../plot/sphere.js';
 import { formatTitleParams } from '../plot/title.js';
 import { type History, type HistoryFrame, type HistoryPoints, readHistory } from '../run/history.js';
 import { readRunInfo } from '../run/run.js';
@@ -21,12 +30,36 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { animationPath } from '../run/figure-names.js';
 import { figureNaming, type FigureNaming, figureTitle, type View } from './figures.js';
 
-/** The run's features are not 2-D: there is no animation to draw (yet). */
-export class NotTwoDimensional extends UserError {}
+/** The run's features have more than 3 dimensions: there is no animation to draw. */
+export class UnsupportedDimension extends UserError {}
+
+/** The views an animation of `dim`-D features can show, its default first (none beyond 3-D). */
+export function animationViews(dim: number): View[] {
+  if (dim === 2) return ['raw', 'unit'];
+  if (dim === 3) return ['pair', 'unit', 'map'];
+  return [];
+}
+
+/**
+ * The view of an animation of `dim`-D features (of the run at `where`): `view`, or the default of
+ * the dimension (raw in 2-D, pair in 3-D). Refuses features beyond 3-D and a view the dimension
+ * has no animation of (raw 3-D features, pair or map of 2-D ones).
+ */
+export function animationView(dim: number, view: View | undefined, where: string): View {
+  const views = animationViews(dim);
+  if (views.length === 0) throw new UnsupportedDimension(`${where} has ${dim}-D features; animations draw 2-D and 3-D features only`);
+  if (view === undefined) return views[0]!;
+  if (!views.includes(view)) {
+    const why = dim === 2 ? 'pair and map are views of 3-D features' : 'the animation of 3-D features shows the unit sphere';
+    throw new UserError(`${where} has ${dim}-D features: no ${view} animation (${why}); choose the view ${views.join(', ')}`);
+  }
+  return view;
+}
 
 export interface AnimationOptions {
   split?: SplitName;
-  view?: 'raw' | 'unit';
+  /** Default: raw for 2-D features, pair for 3-D (see animationViews). */
+  view?: View;
   colorBy?: 'predicted' | 'true';
   width?: number;
   height?: number;
@@ -79,21 +112,56 @@ export async function renderAnimation(runDir: string, opts: AnimationOptions = {
   return renderHistoryAnimation(history, info.config, opts, runDir);
 }
 
+/** What every frame of one run's animation shares. */
+interface FramePlan {
+  history: History;
+  /** The frames with points of the split, ascending. */
+  frames: HistoryFrame[];
+  pointsOf: (f: HistoryFrame) => HistoryPoints;
+  view: View;
+  colorBy: 'predicted' | 'true';
+  width: number;
+  height: number;
+  title: (f: HistoryFrame) => string;
+}
+
+/** One run's animation: how many frames there are, and each one's pixels. */
+interface FrameRenderer {
+  count: number;
+  width: number;
+  height: number;
+  render: (i: number) => Promise<Uint8ClampedArray>;
+}
+
 /** Draws the frames of one run's animation: how many there are, and each one's pixels. */
-function frameRenderer(history: History, config: ResolvedConfig, opts: AnimationOptions, where: string) {
+function frameRenderer(history: History, config: ResolvedConfig, opts: AnimationOptions, where: string): FrameRenderer {
+  const view = animationView(history.dim, opts.view, where);
   const split = opts.split ?? 'valid';
-  const view = opts.view ?? 'raw';
   const colorBy = opts.colorBy ?? config.plot.colorBy;
-  const width = opts.width ?? config.plot.width;
-  const height = opts.height ?? config.plot.height;
   const pointsOf = (f: HistoryFrame) => (split === 'valid' ? f.valid : f.train);
   const frames = history.frames.filter((f) => pointsOf(f).labels.length > 0);
   if (frames.length === 0) {
     throw new UserError(`${where} has no saved ${split} features to animate yet (no history/ frames or snapshots); train it first, or wait for its first snapshot epoch`);
   }
-  if (history.dim !== 2) throw new NotTwoDimensional(`${where} has ${history.dim}-D features; animations draw 2-D features only`);
-  const naming = figureNaming(config);
+  const naming = { ...figureNaming(config), dim: history.dim };
   const schedule = scheduleNote(config);
+  const plan: FramePlan = {
+    history,
+    frames,
+    pointsOf,
+    view,
+    colorBy,
+    width: opts.width ?? config.plot.width,
+    height: opts.height ?? config.plot.height,
+    title: (f) => frameTitle(naming, schedule, f, split, { colorBy, view, stepsPerEpoch: history.stepsPerEpoch }),
+  };
+  const render = history.dim === 3 ? sphereFrames(plan) : scatterFrames(plan);
+  return { count: frames.length, width: plan.width, height: plan.height, render };
+}
+
+/** 2-D frames: the scatter plot, with axes fixed at the last frame's and the class vectors drawn over the points. */
+function scatterFrames(plan: FramePlan): FrameRenderer['render'] {
+  const { history, frames, pointsOf, view } = plan;
   // Fixed axes: the last frame's own (what its static figure uses); earlier points beyond them are clipped.
   const last = pointsOf(frames[frames.length - 1]!);
   const bounds = paddedBounds(
@@ -105,23 +173,51 @@ function frameRenderer(history: History, config: ResolvedConfig, opts: Animation
       }
     })(),
   );
-  const render = async (i: number) => {
+  return async (i) => {
     const f = frames[i]!;
     const p = pointsOf(f);
     const img = await renderScatterRgba({
       points: p.features,
-      colorLabels: colorBy === 'true' ? p.labels : p.predicted,
+      colorLabels: plan.colorBy === 'true' ? p.labels : p.predicted,
       numClasses: history.numClasses,
-      title: frameTitle(naming, schedule, f, split, { colorBy, view, stepsPerEpoch: history.stepsPerEpoch }),
-      width,
-      height,
-      view,
+      title: plan.title(f),
+      width: plan.width,
+      height: plan.height,
+      view: view === 'unit' ? 'unit' : 'raw',
       bounds: view === 'raw' ? bounds : undefined,
       classVectors: f.weights && history.weightsKind ? { kind: history.weightsKind === 'centers' ? 'centers' : 'weights', xy: f.weights } : undefined,
     });
     return img.rgba;
   };
-  return { count: frames.length, width, height, render };
+}
+
+/**
+ * 3-D frames: the static figure of the view (src/plot/sphere.ts, its fixed viewpoint), with the
+ * class weight directions as diamonds when the run's class vectors are its class weights (what
+ * the static figures mark); class centers are not drawn on the sphere.
+ */
+function sphereFrames(plan: FramePlan): FrameRenderer['render'] {
+  const { history, frames, pointsOf } = plan;
+  const view = plan.view === 'unit' || plan.view === 'map' ? plan.view : 'pair';
+  const directions = history.weightsKind === 'class weights';
+  return async (i) => {
+    const f = frames[i]!;
+    const p = pointsOf(f);
+    const img = await renderSphereRgba(
+      {
+        points: p.features,
+        colorLabels: plan.colorBy === 'true' ? p.labels : p.predicted,
+        labelLabels: p.labels,
+        numClasses: history.numClasses,
+        title: plan.title(f),
+        width: plan.width,
+        height: plan.height,
+        classDirections: directions && f.weights ? f.weights : undefined,
+      },
+      view,
+    );
+    return img.rgba;
+  };
 }
 
 /** An animation of `history` (of a run with `config`). */
@@ -183,7 +279,8 @@ export async function renderGridAnimation(runDirs: string[], opts: AnimationOpti
 export interface RunAnimationOptions extends Omit<AnimationOptions, 'view'> {
   /** Folder that receives <Folder>/<file>.gif (default: the run's pics folder). */
   picsDir?: string;
-  views?: Array<'raw' | 'unit'>;
+  /** Default: the dimension's default view (raw in 2-D, pair in 3-D). */
+  views?: View[];
 }
 
 /**
@@ -193,11 +290,11 @@ export interface RunAnimationOptions extends Omit<AnimationOptions, 'view'> {
 export async function drawRunAnimations(runDir: string, opts: RunAnimationOptions = {}): Promise<string[]> {
   const info = readRunInfo(runDir);
   const history = readHistory(runDir);
-  const naming = figureNaming(info.config);
+  const naming = { ...figureNaming(info.config), dim: history.dim };
   const picsDir = opts.picsDir ?? info.pics ?? join(runDir, 'pics');
   const split = opts.split ?? 'valid';
   const files: string[] = [];
-  for (const view of opts.views ?? ['raw']) {
+  for (const view of opts.views ?? [animationView(history.dim, undefined, runDir)]) {
     const a = await renderHistoryAnimation(history, info.config, { ...opts, view }, runDir);
     const file = animationPath(picsDir, naming, split, view);
     writeFileAtomic(file, a.gif);

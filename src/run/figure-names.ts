@@ -44,9 +44,14 @@ export function figurePath(picsDir: string, naming: FigureNaming, split: SplitNa
   return join(picsDir, naming.folder, `${stem}${dim}${view === 'raw' ? '' : '_' + view}.png`);
 }
 
-/** The animation of a run's features over training: <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif */
+/**
+ * The animation of a run's features over training, named like the figures of its view:
+ * <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif for 2-D;
+ * <DisplayName>-<split>-animation_3d[_unit|_pair|_map].gif for 3-D features.
+ */
 export function animationPath(picsDir: string, naming: FigureNaming, split: SplitName, view: View = 'raw'): string {
-  return join(picsDir, naming.folder, `${naming.displayName}-${split}-animation${view === 'unit' ? '_unit' : ''}.gif`);
+  const dim = naming.dim === 2 ? '' : `_${naming.dim}d`;
+  return join(picsDir, naming.folder, `${naming.displayName}-${split}-animation${dim}${view === 'raw' ? '' : '_' + view}.gif`);
 }
 
 /**

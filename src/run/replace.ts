@@ -101,7 +101,7 @@ export function removeRunFiles(dir: string, info?: RunInfo): string[] {
     if (!existsSync(pics) || !statSync(pics).isDirectory()) continue;
     if (naming) {
       for (const e of epochs) for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit'] as const) rm(figurePath(pics, naming, split, e, view));
-      for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit'] as const) rm(animationPath(pics, naming, split, view));
+      for (const split of ['train', 'valid'] as const) for (const view of ['raw', 'unit', 'pair', 'map'] as const) rm(animationPath(pics, naming, split, view));
       rmEmptyDir(join(pics, naming.folder));
     } else if (pics === join(dir, 'pics')) {
       const fig = /-(train|valid)_(.*, )?epoch=(\d+)(_unit)?\.png$/;
