@@ -132,6 +132,9 @@ test('reproduce: two tiny configs in parallel, a broken one reported by name, th
   assert.match(summaryPart, /\| SoftmaxLoss_bias \| `/);
   assert.match(md, /src="pics\/contact-sheet.png"/);
   assert.match(md, /### SoftmaxLoss_bias — /);
+  // Each section links the run's animation and report page; the introduction the gallery page.
+  assert.match(md, /- watch it form: \[animation\]\(pics\/Softmax\/SoftmaxLoss_bias-valid-animation.gif\) · \[report page\]\(runs\/softmax_bias-ci\/report.html\)/);
+  assert.match(md, /every loss side by side on one slider: \[runs\/gallery-ci.html\]\(runs\/gallery-ci.html\)/);
   assert.match(md, /`broken`/);
   const summary = JSON.parse(readFileSync(join(dir, 'runs', 'reproduce-ci.json'), 'utf8'));
   assert.equal(summary.runs.length, 3);

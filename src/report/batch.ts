@@ -13,6 +13,7 @@ import { type Profile, PROFILE_SETTINGS, type ResolvedConfig, loadConfigFile, wa
 import { sameConfig } from '../config/identity.js';
 import { readableLayout, writeContactSheetPng } from '../plot/contact-sheet.js';
 import { isPng, pngSize } from '../plot/png.js';
+import { animationPath } from '../run/figure-names.js';
 import { isRunDir, readMetrics, readRunInfo, type RunInfo } from '../run/run.js';
 import { ensureSeparability } from '../run/separability-files.js';
 import { displayPath, writeFileAtomic } from '../util/fsx.js';
@@ -87,8 +88,12 @@ export async function loadGalleryRun(runDir: string, picsDir: string, stem: stri
     separability: ensureSeparability(runDir),
     backend: info.backend,
     extraFigures: extraFigures(picsDir, figs.naming, info.config.snapshots),
+    animations: ALL_VIEWS.map((view) => ({ view, file: animationPath(picsDir, figs.naming, 'valid', view) })).filter((a) => existsSync(a.file)),
+    report: existsSync(join(runDir, 'report.html')) ? join(runDir, 'report.html') : undefined,
   };
 }
+
+const ALL_VIEWS = ['raw', 'unit', 'pair', 'map'] as const;
 
 /**
  * Figures a run draws besides its snapshot grid that are there: the sub-center figure or the
@@ -224,7 +229,7 @@ export async function writeBatchOutputs(o: BatchOutputOptions): Promise<BatchOut
   };
   writeFileAtomic(join(o.outRoot, `reproduce-${profile}.json`), JSON.stringify(summary, null, 2) + '\n');
 
-  const readme = o.readme === false ? undefined : writeGallery({ ...o, gallery, missing, contactSheet, problems });
+  const readme = o.readme === false ? undefined : writeGallery({ ...o, gallery, missing, contactSheet, problems, galleryReport });
   return { gallery, figures, contactSheet, readme, galleryReport, problems };
 }
 
@@ -264,7 +269,7 @@ export function galleryRefusal(target: string): string | undefined {
   return undefined;
 }
 
-function writeGallery(o: BatchOutputOptions & { gallery: GalleryRun[]; missing: { stem: string; message: string }[]; contactSheet?: string; problems: string[] }): string | undefined {
+function writeGallery(o: BatchOutputOptions & { gallery: GalleryRun[]; missing: { stem: string; message: string }[]; contactSheet?: string; problems: string[]; galleryReport?: string }): string | undefined {
   const { profile, gallery } = o;
   const target = galleryTarget(o.readme, o.pics);
   if (!target) return undefined;
@@ -274,7 +279,7 @@ function writeGallery(o: BatchOutputOptions & { gallery: GalleryRun[]; missing: 
   const fullSchedule = describeFullSchedule(resolved.map((r) => r.file));
   const profileDescription0 = profile === 'full' ? 'the schedule each config file gives' : PROFILE_SETTINGS[profile].describe;
   const profileDescription = resolved[0]?.config.customized ? `${profileDescription0} (with command-line overrides)` : profileDescription0;
-  const common = { contactSheet: o.contactSheet, command: cmd.join(' '), profile, profileDescription, fullSchedule, missing: o.missing, codeVersion: o.codeVersion };
+  const common = { contactSheet: o.contactSheet, command: cmd.join(' '), profile, profileDescription, fullSchedule, missing: o.missing, codeVersion: o.codeVersion, galleryReport: o.galleryReport };
   // A gallery file that does not exist yet is created with its markers; an existing one must have them.
   const text = existsSync(target) ? readFileSync(target, 'utf8') : `# Gallery\n\n${GALLERY_START}\n${GALLERY_END}\n`;
   const refusal = galleryRefusal(target);

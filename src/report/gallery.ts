@@ -55,6 +55,10 @@ export interface GalleryRun {
   backend?: string;
   /** Figures beyond the snapshot grid (e.g. Sub-center ArcFace's sub-centers), with a caption. */
   extraFigures?: { file: string; caption: string }[];
+  /** The run's animations of its valid features that are there, one per view. */
+  animations?: { file: string; view: View }[];
+  /** The run's report page (`<run>/report.html`), when there is one. */
+  report?: string;
 }
 
 export interface GalleryOptions {
@@ -72,6 +76,8 @@ export interface GalleryOptions {
   /** Configs that have no finished run, with the reason. */
   missing?: { stem: string; message: string }[];
   codeVersion?: string;
+  /** The page with every run of the gallery on one slider (`<out>/gallery-<profile>.html`). */
+  galleryReport?: string;
 }
 
 /** A relative link for markdown/HTML: forward slashes, spaces and link-breaking characters escaped. */
@@ -203,6 +209,8 @@ export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions):
     '',
   );
   if (o.contactSheet) out.push(`<a href="${linkPath(o.readmeDir, o.contactSheet)}"><img src="${linkPath(o.readmeDir, o.contactSheet)}" alt="every loss's valid features at the last snapshot"></a>`, '');
+  const watch = watchSentence(runs, o);
+  if (watch) out.push(watch, '');
   // 2-D runs first; the runs with 3-D features (configs/3d/) in a section of their own
   const flat = runs.filter((r) => r.naming.dim === 2);
   const sphere = runs.filter((r) => r.naming.dim !== 2);
@@ -223,6 +231,34 @@ export function galleryMarkdown(runs: readonly GalleryRun[], o: GalleryOptions):
     runSections(out, sphere, o);
   }
   return out.join('\n').replace(/\n+$/, '\n');
+}
+
+/** Where the animations and report pages are, for the gallery's introduction. */
+function watchSentence(runs: readonly GalleryRun[], o: GalleryOptions): string {
+  const parts: string[] = [];
+  if (runs.some((r) => r.animations?.length)) {
+    parts.push("Each loss's section links the animation of its valid features forming (a GIF next to its figures)");
+  }
+  if (runs.some((r) => r.report) || o.galleryReport) {
+    const gallery = o.galleryReport ? `[${linkPath(o.readmeDir, o.galleryReport)}](${linkPath(o.readmeDir, o.galleryReport)})` : undefined;
+    parts.push(
+      (parts.length ? 'and its report page' : "Each loss's section links its report page") +
+        ' (slider, digit under the cursor, curves; docs/report.md)' +
+        (gallery ? `; every loss side by side on one slider: ${gallery}` : '') +
+        '. The report pages are written next to the run folders by the command above; they are made, not kept in the repository (a few MB each)',
+    );
+  }
+  return parts.length ? parts.join(' ') + '.' : '';
+}
+
+/** The line of a run's section that links its animations and report page. */
+function watchLine(r: GalleryRun, readmeDir: string): string | undefined {
+  const links: string[] = [];
+  const viewName = (v: View) => (r.naming.dim === 3 ? SPHERE_VIEW_HEADS[v] : v === 'unit' ? 'unit circle' : 'raw');
+  const many = (r.animations?.length ?? 0) > 1;
+  for (const a of r.animations ?? []) links.push(`[animation${many || r.naming.dim === 3 ? ` (${viewName(a.view)})` : ''}](${linkPath(readmeDir, a.file)})`);
+  if (r.report) links.push(`[report page](${linkPath(readmeDir, r.report)})`);
+  return links.length ? `- watch it form: ${links.join(' · ')}` : undefined;
 }
 
 function runSections(out: string[], runs: readonly GalleryRun[], o: GalleryOptions): void {
@@ -246,6 +282,8 @@ function runSections(out: string[], runs: readonly GalleryRun[], o: GalleryOptio
     if (r.config.description) out.push(`${r.config.description}.`.replace(/\.\.$/, '.'), '');
     out.push(`- loss \`${r.config.loss.name}\`, hyperparameters: ${paramList(r.config.loss.params)}`);
     out.push(`- schedule: ${scheduleLine(r.config)}`);
+    const watch = watchLine(r, o.readmeDir);
+    if (watch) out.push(watch);
     out.push(`- valid accuracy at the final epoch: **${pct(m?.validAccuracy)}**${m ? ` (epoch ${m.epoch}, ${formatDurationShort(typeof m.elapsedSeconds === 'number' ? m.elapsedSeconds : undefined)}${r.backend ? ` on ${r.backend}` : ''})` : ''}`, '');
     out.push(figureTable(r, o.readmeDir), '');
     for (const f of r.extraFigures ?? []) {
