@@ -50,13 +50,18 @@ export abstract class MarginHeadLoss<S extends ParamSchema = ParamSchema> extend
     return null;
   }
 
-  /** cos θ [N, C] between each embedding and each class weight, clipped to [-1, 1]; 0 at x = 0. */
-  cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
+  /** The cosine [N, columns] between each embedding and each column of W, clipped to [-1, 1]; 0 at x = 0. */
+  columnCosines(embeddings: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const xh = l2Normalize(embeddings, 1);
       const wh = l2Normalize(this.W as tf.Tensor2D, 0);
       return tf.clipByValue(tf.matMul(xh, wh), -1, 1) as tf.Tensor2D;
     });
+  }
+
+  /** cos θ [N, C] between each embedding and each class (one column of W a class here). */
+  cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
+    return this.columnCosines(embeddings);
   }
 
   predict(embeddings: tf.Tensor2D): tf.Tensor2D {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ARC_RULES, type ArcRule, angularMargin } from './angular.js';
-import { classWeights, l2Normalize } from './common.js';
+import { classWeights } from './common.js';
 import { ScaledCosineHead } from './margin.js';
 import { type LossContext, type ParamsOf, defineLoss, param } from './types.js';
 
@@ -61,19 +61,10 @@ export class SubCenterArcFaceLoss extends ScaledCosineHead<typeof subcenterParam
     return w;
   }
 
-  /** Cosines of every sub-center [N, numClasses·K], column c·K + j. */
-  subCenterCosines(embeddings: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => {
-      const xh = l2Normalize(embeddings, 1);
-      const wh = l2Normalize(this.W as tf.Tensor2D, 0);
-      return tf.clipByValue(tf.matMul(xh, wh), -1, 1) as tf.Tensor2D;
-    });
-  }
-
   /** Class cosines [N, numClasses]: the largest of each class's K sub-center cosines. */
   override cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const all = this.subCenterCosines(embeddings);
+      const all = this.columnCosines(embeddings);
       return tf.max(tf.reshape(all, [all.shape[0], this.numClasses, this.k]), 2) as tf.Tensor2D;
     });
   }
@@ -84,7 +75,7 @@ export class SubCenterArcFaceLoss extends ScaledCosineHead<typeof subcenterParam
    */
   dominantSubCenters(embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
     return tf.tidy(() => {
-      const all = tf.reshape(this.subCenterCosines(embeddings), [embeddings.shape[0], this.numClasses, this.k]);
+      const all = tf.reshape(this.columnCosines(embeddings), [embeddings.shape[0], this.numClasses, this.k]);
       const oh = tf.reshape(tf.oneHot(tf.cast(labels, 'int32'), this.numClasses), [embeddings.shape[0], this.numClasses, 1]);
       const own = tf.sum(tf.mul(all, tf.cast(oh, 'float32')), 1); // [N, K]
       return tf.argMax(own, 1) as tf.Tensor1D;
