@@ -357,6 +357,27 @@ describe('curricularface', () => {
     for (const [what, x] of edges) assertFiniteEverywhere(e, x, Y, what);
     e.dispose();
   });
+  test('warmupSteps: ArcFace for the first training steps (t moving), then the curriculum; the step count resumes exactly', () => {
+    const loss = makeWithW('curricularface', { warmupSteps: 2 }, C, W);
+    const arc = makeWithW('arcface', { s, m }, C, W);
+    setVar(loss, 't', 0.3);
+    const arcValue = lossValue(arc, X, Y);
+    const tUsed = 0.01 * meanTarget(X, W) + 0.99 * 0.3;
+    assert.notEqual(arcValue, curricular(X, W, tUsed), 'the fixture tells the two apart');
+    for (let step = 0; step < 2; step++) {
+      assertClose(lossValue(loss, X, Y), arcValue, { rel: 1e-6 }, `training step ${step + 1}: ArcFace`);
+      tf.tidy(() => loss.afterStep?.(tf.tensor2d(X), tf.tensor1d(Y, 'int32')));
+    }
+    assert.deepEqual(loss.getCounters(), { steps: 2 });
+    const t2 = getVar(loss, 't') as unknown as number;
+    assert.ok(t2 > 0.3, 't moved during the warm-up');
+    assertClose(lossValue(loss, X, Y), curricular(X, W, 0.01 * meanTarget(X, W) + 0.99 * t2), { rel: 1e-5 }, 'step 3: the curriculum');
+    assertClose(lossValue(loss, X, Y, false), curricular(X, W, t2), { rel: 1e-5 }, 'evaluation always uses the curriculum');
+    loss.dispose();
+    arc.dispose();
+    // 5 steps in one go equal 2 steps, a save, and 3 more: the warm-up ends inside the second part.
+    assertResumesExactly('curricularface', { warmupSteps: 3 });
+  });
 });
 
 // ---------------------------------------------------------------- AdaFace
