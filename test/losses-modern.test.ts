@@ -293,6 +293,23 @@ describe('adacos', () => {
     fixed.dispose();
     expectConfigError('adacos', {}, 'loss.params', /at least 3 classes/, { numClasses: 2, embeddingDim: 2 });
   });
+  test('warmupSteps: the starting scale for the first training steps, then the scale adapts; the step count resumes exactly', () => {
+    const s0 = Math.SQRT2 * Math.log(3);
+    const dyn = makeWithW('adacos', { warmupSteps: 2 }, C, W) as AdaCosLoss;
+    assert.notEqual(adacosScale(cosines(X, W), Y, s0), s0, 'the fixture tells the two apart');
+    for (let step = 0; step < 2; step++) {
+      assertClose(lossValue(dyn, X, Y), plain(X, W, s0), { rel: 1e-5 }, `training step ${step + 1}: the starting scale`);
+      tf.tidy(() => dyn.afterStep(tf.tensor2d(X), tf.tensor1d(Y, 'int32')));
+      assertClose(dyn.s.dataSync()[0]!, s0, { rel: 1e-6 }, `kept scale after step ${step + 1}`);
+    }
+    assert.deepEqual(dyn.getCounters(), { steps: 2 });
+    const s = adacosScale(cosines(X, W), Y, s0);
+    assertClose(lossValue(dyn, X, Y), plain(X, W, s), { rel: 1e-5 }, 'step 3 adapts');
+    tf.tidy(() => dyn.afterStep(tf.tensor2d(X), tf.tensor1d(Y, 'int32')));
+    assertClose(dyn.s.dataSync()[0]!, s, { rel: 1e-5 }, 'kept scale after step 3');
+    dyn.dispose();
+    assertResumesExactly('adacos', { warmupSteps: 3 });
+  });
   test('no NaN/Inf at the edges, both variants', () => {
     for (const variant of ['dynamic', 'fixed']) {
       const loss = makeWithW('adacos', { variant }, C, W);

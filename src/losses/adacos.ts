@@ -27,6 +27,13 @@ const adacosParams = {
       'non-target cosines exceed cos(min(π/4, θ_med)), make ln B_avg / cos(…) grow by a factor each step until exp overflows (NaN ' +
       'after ~10 steps without the bound). 32, the scale of the other 2-D heads',
   }),
+  warmupSteps: param.integer({
+    default: 0,
+    min: 0,
+    description:
+      'dynamic variant: training steps at the start that keep the starting scale √2·ln(C − 1) (the fixed variant) before the scale adapts. ' +
+      '0 in the paper and code; the 2-D config uses one epoch (468), without which a run can start at the bound and stay with every feature in one direction (docs/modern-losses.md)',
+  }),
 };
 
 /** The dynamic scale is never below this (a scale ≤ 0 would turn the logits around). */
@@ -45,6 +52,12 @@ export const ADACOS_MIN_SCALE = 1;
  * by `afterStep`, which recomputes it from the step's embeddings and labels with the class weights
  * after the optimizer's update (the step itself used the weights before it; the two differ by one
  * Adam step). Evaluation uses the kept `s` and changes nothing.
+ *
+ * `warmupSteps` (not in the paper; 0 by default) keeps the starting scale for the first training
+ * steps. In 2-D every loss's features first gather in one direction; there the batch's non-target
+ * cosines are large and θ_med is past π/4, so the new scale grows each step to max_scale, where a
+ * run can stay. After an epoch at the fixed scale the features are spread and the scale adapts
+ * from there. The steps taken are the counter `steps`, saved in checkpoints.
  */
 export class AdaCosLoss extends BaseLoss<typeof adacosParams> {
   /** Class weights [embeddingDim, numClasses]. */
@@ -56,7 +69,15 @@ export class AdaCosLoss extends BaseLoss<typeof adacosParams> {
     super(adacosLoss, params, ctx);
     this.W = this.addClassWeights(ctx);
     this.s = tf.variable(tf.scalar(adacosFixedScale(ctx.numClasses)), false, uniqueName('adacos_s'));
-    if (params.variant === 'dynamic') this.state.s = this.s;
+    if (params.variant === 'dynamic') {
+      this.state.s = this.s;
+      this.counters.steps = 0;
+    }
+  }
+
+  /** Whether a training step now adapts the scale (the dynamic variant, after `warmupSteps`). */
+  private adapting(): boolean {
+    return this.params.variant === 'dynamic' && this.counters.steps! >= this.params.warmupSteps;
   }
 
   /** cos θ [N, C]. */
@@ -85,7 +106,7 @@ export class AdaCosLoss extends BaseLoss<typeof adacosParams> {
   compute(embeddings: tf.Tensor2D, labels: tf.Tensor1D, opts: ComputeOptions = {}): LossOutput {
     return tf.tidy(() => {
       const cos = this.cosines(embeddings);
-      const dynamic = this.params.variant === 'dynamic' && (opts.training ?? true) && cos.shape[0] > 0;
+      const dynamic = this.adapting() && (opts.training ?? true) && cos.shape[0] > 0;
       const s = dynamic ? this.batchScale(cos, labels) : this.s;
       const logits = tf.mul(cos, s) as tf.Tensor2D;
       return { loss: crossEntropy(logits, labels), logits };
@@ -94,6 +115,9 @@ export class AdaCosLoss extends BaseLoss<typeof adacosParams> {
 
   afterStep(embeddings: tf.Tensor2D, labels: tf.Tensor1D): void {
     if (this.params.variant !== 'dynamic' || embeddings.shape[0] === 0) return;
+    const adapting = this.adapting();
+    this.counters.steps! += 1;
+    if (!adapting) return;
     const next = tf.tidy(() => this.batchScale(this.cosines(embeddings), labels));
     this.s.assign(next);
     next.dispose();
