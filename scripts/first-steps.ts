@@ -72,8 +72,8 @@ for (let epoch = 1; step < steps; epoch++) {
         const e = r.embeddings;
         const n = tf.norm(e, 2, 1);
         const unit = tf.div(e, tf.add(tf.expandDims(n, 1), 1e-12));
-        const logits = r.logits ?? exp.loss.predict(e);
-        const a = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
+        const logits = r.logits ?? exp.loss.predict?.(e);
+        const a = logits ? tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) : tf.scalar(Number.NaN);
         return [r.loss, a, tf.mean(n), tf.norm(tf.mean(unit, 0))].map((t) => t.dataSync()[0]!);
       });
       const state = Object.entries(exp.loss.stateVariables())
