@@ -16,6 +16,8 @@ import { trainCommand } from '../src/commands/train.js';
 import { encodeGif, frameDelays } from '../src/plot/animation.js';
 import { renderHistoryAnimation, UnsupportedDimension } from '../src/report/animation.js';
 import { readHistory } from '../src/run/history.js';
+import { loadConfigFile } from '../src/config/config.js';
+import { animationPath, figureNaming } from '../src/run/figure-names.js';
 import { removeRunFiles } from '../src/run/replace.js';
 import { readRunInfo } from '../src/run/run.js';
 import { runCli } from './helpers/cli.js';
@@ -208,7 +210,7 @@ const SPHERES = [76, 480] as const;
 test('a 3-D run: train draws the pair animation (_3d_pair.gif); its last frame is the static pair figure of the last epoch', async () => {
   const run = await threeD();
   const gifs = files3.filter((f) => f.endsWith('.gif'));
-  assert.deepEqual(gifs, [join(run, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_pair.gif')]);
+  assert.deepEqual(gifs, [join(run, 'pics', 'ArcFace', 'ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_pair.gif')]);
   const gif = decodeGif(readFileSync(gifs[0]!));
   const h = readHistory(run);
   assert.equal(h.dim, 3);
@@ -243,17 +245,17 @@ test('a 3-D run: train draws the pair animation (_3d_pair.gif); its last frame i
 test('facelosses animate on a 3-D run: pair by default (the same GIF as train\'s), unit and map with --view; refuses raw, a 3-D view of a 2-D run and features beyond 3-D (exit 2)', async () => {
   const r3 = await threeD();
   const again = await animateCommand({ run: r3, log: () => {} });
-  assert.equal(again.file, join(r3, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_pair.gif'));
+  assert.equal(again.file, join(r3, 'pics', 'ArcFace', 'ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_pair.gif'));
   assert.equal(again.frames, 4);
   assert.deepEqual(readFileSync(again.file), readFileSync(files3.find((f) => f.endsWith('.gif'))!), 'drawn again, the same bytes');
   const u = await animateCommand({ run: r3, view: 'unit', log: () => {} });
-  assert.equal(u.file, join(r3, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_unit.gif'));
+  assert.equal(u.file, join(r3, 'pics', 'ArcFace', 'ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_unit.gif'));
   const unit = await static3d(r3, 'unit');
   const last = decodeGif(readFileSync(u.file)).frames.at(-1)!.rgba;
   const agree = inkAgreement(last, unit.rgba, 640, ...SPHERES, colour);
   assert.ok(agree > 0.99, `unit: ${(100 * agree).toFixed(2)}% of the static unit figure's coloured ink`);
   const m = await animateCommand({ run: r3, view: 'map', width: 320, height: 240, log: () => {} });
-  assert.ok(m.file.endsWith('ArcFaceLoss-valid-animation_3d_map.gif'));
+  assert.ok(m.file.endsWith('ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_map.gif'));
   assert.equal(decodeGif(readFileSync(m.file)).width, 320);
   const raw = await runCli(['animate', '--run', r3, '--view', 'raw']);
   assert.equal(raw.code, 2);
@@ -310,8 +312,17 @@ test('several runs side by side may mix 2-D and 3-D runs: each tile in its own d
 test('replacing a 3-D run (--force) removes its animations', async () => {
   const copy = join(dir, 'copy3');
   cpSync(await threeD(), copy, { recursive: true });
-  writeFileSync(join(copy, 'pics', 'ArcFace', 'ArcFaceLoss-valid-animation_3d_unit.gif'), 'drawn by animate --view unit');
+  writeFileSync(join(copy, 'pics', 'ArcFace', 'ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_unit.gif'), 'drawn by animate --view unit');
   const removed = removeRunFiles(copy, JSON.parse(readFileSync(join(copy, 'run.json'), 'utf8')));
-  assert.ok(removed.some((f) => f.endsWith('ArcFaceLoss-valid-animation_3d_pair.gif')), removed.join(', '));
-  assert.ok(removed.some((f) => f.endsWith('ArcFaceLoss-valid-animation_3d_unit.gif')));
+  assert.ok(removed.some((f) => f.endsWith('ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_pair.gif')), removed.join(', '));
+  assert.ok(removed.some((f) => f.endsWith('ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_unit.gif')));
+});
+
+test('two configs of one loss get their own animation files (the parameters are in the name); Softmax has none', () => {
+  const path = (file: string, view: 'raw' | 'unit' = 'raw') => animationPath('pics', figureNaming(loadConfigFile(file, 'quick')), 'valid', view);
+  assert.equal(path('configs/ringloss.yaml'), join('pics', 'RingLoss', 'RingLoss-valid_init_R=1.0, loss_weight=0.1-animation.gif'));
+  assert.equal(path('configs/ringloss_r24.yaml'), join('pics', 'RingLoss', 'RingLoss-valid_init_R=24.0, loss_weight=0.01-animation.gif'));
+  assert.notEqual(path('configs/l2softmax.yaml', 'unit'), path('configs/l2softmax_fixed.yaml', 'unit'));
+  assert.equal(path('configs/softmax.yaml'), join('pics', 'Softmax', 'SoftmaxLoss-valid-animation.gif'));
+  assert.equal(path('configs/3d/arcface.yaml'), join('pics', 'ArcFace', 'ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d.gif'));
 });

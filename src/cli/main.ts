@@ -283,7 +283,7 @@ function addAnimateCommand(program: Command): void {
     .option('--columns <n>', 'columns of the side-by-side grid (default: 2 for four runs, else up to 3)', int('--columns', 1))
     .addOption(new Option('-s, --split <split>', 'the test images (valid) or the fixed subsample of training images (train)').choices(['train', 'valid']).default('valid'))
     .addOption(new Option('--view <view>', '2-D features: raw (default) or on the unit circle (unit); 3-D: the unit sphere from two opposite sides (pair, default), one side (unit) or the equal-area map (map)').choices(['raw', 'unit', 'pair', 'map']))
-    .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>-animation[_unit].gif; 3-D runs: ...-animation_3d_pair.gif, _3d_unit, _3d_map)')
+    .option('-o, --out <file>', 'the GIF to write (default: <run>/pics/<Loss>/<LossName>-<split>[_<params>]-animation[_unit].gif; 3-D runs: ...-animation_3d_pair.gif, _3d_unit, _3d_map)')
     .option('--fps <n>', 'frames a second (default: about 5 s of motion, 3 to 12 frames a second)', seconds('--fps', 0.5, 50))
     .option('--pause <seconds>', 'how long the last frame shows (default 2.5)', seconds('--pause', 0, 60))
     .addOption(new Option('--color-by <what>', "colour points by predicted or true class (default: the run's)").choices(['predicted', 'true']))

@@ -11,9 +11,9 @@
  * directions as diamonds when the run's class vectors are its class weights.
  *
  * Written as a GIF, named like the figures of its view (src/run/figure-names.ts):
- *   <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif          2-D
- *   <pics>/<Folder>/<DisplayName>-<split>-animation_3d[_pair|_unit|_map].gif   3-D
- * e.g. pics/Softmax/SoftmaxLoss-valid-animation.gif, pics/ArcFace/ArcFaceLoss-valid-animation_3d_pair.gif.
+ *   <pics>/<Folder>/<DisplayName>-<split>[_<params>]-animation[_unit].gif          2-D
+ *   <pics>/<Folder>/<DisplayName>-<split>[_<params>]-animation_3d[_pair|_unit|_map].gif   3-D
+ * e.g. pics/Softmax/SoftmaxLoss-valid-animation.gif, pics/ArcFace/ArcFaceLoss-valid_s=32.0, m=0.5-animation_3d_pair.gif.
  */
 import { join } from 'node:path';
 import { type ResolvedConfig, scheduleNote } from '../config/config.js';

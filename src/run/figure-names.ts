@@ -45,13 +45,16 @@ export function figurePath(picsDir: string, naming: FigureNaming, split: SplitNa
 }
 
 /**
- * The animation of a run's features over training, named like the figures of its view:
- * <pics>/<Folder>/<DisplayName>-<split>-animation[_unit].gif for 2-D;
- * <DisplayName>-<split>-animation_3d[_unit|_pair|_map].gif for 3-D features.
+ * The animation of a run's features over training, named like the figures of its view, with the
+ * loss's parameters (two configs of one loss share a folder) and no epoch:
+ * <pics>/<Folder>/<DisplayName>-<split>[_<params>]-animation[_unit].gif for 2-D, e.g.
+ * RingLoss-valid_init_R=24.0, loss_weight=0.01-animation.gif;
+ * <DisplayName>-<split>[_<params>]-animation_3d[_unit|_pair|_map].gif for 3-D features.
  */
 export function animationPath(picsDir: string, naming: FigureNaming, split: SplitName, view: View = 'raw'): string {
+  const params = formatTitleParams(naming.titleParams, undefined, { integerKeys: naming.integerKeys });
   const dim = naming.dim === 2 ? '' : `_${naming.dim}d`;
-  return join(picsDir, naming.folder, `${naming.displayName}-${split}-animation${dim}${view === 'raw' ? '' : '_' + view}.gif`);
+  return join(picsDir, naming.folder, `${naming.displayName}-${split}${params ? '_' + params : ''}-animation${dim}${view === 'raw' ? '' : '_' + view}.gif`);
 }
 
 /**
