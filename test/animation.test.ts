@@ -102,6 +102,34 @@ test('train draws the valid animation: one frame per history frame, looping, a p
   }
 });
 
+test('features that shrink over the run (weight decay on a long schedule) stay in the picture: the axes close in with them', async () => {
+  const h = readHistory(run);
+  const n = h.frames.length;
+  // The run's own frames, the earlier ones scaled up: 60x the size at the first frame, 1x at the last.
+  const scale = (k: number) => 1 + (59 * (n - 1 - k)) / (n - 1);
+  const shrinking = { ...h, frames: h.frames.map((f, k) => ({ ...f, valid: { ...f.valid, features: f.valid.features.map((v) => v * scale(k)) } })) };
+  const config = readRunInfo(run).config;
+  const gif = decodeGif((await renderHistoryAnimation(shrinking, config)).gif);
+  const asIs = decodeGif((await renderHistoryAnimation(h, config)).gif);
+  assert.equal(gif.frames.length, n);
+  const dots = (rgba: ArrayLike<number>) => {
+    let c = 0;
+    for (let p = 60 * 640; p < 480 * 640; p++) if (colour(rgba, p)) c++;
+    return c;
+  };
+  // Each frame scaled up shows at least two thirds of the class-coloured pixels of the same frame
+  // unscaled (more where its points, spread over axes of their own, overlap less): its axes scale
+  // with it. On the last frame's axes the early frames' points would be almost all outside.
+  for (let k = 0; k < n; k++) {
+    const got = dots(gif.frames[k]!.rgba);
+    const want = dots(asIs.frames[k]!.rgba);
+    assert.ok(got > 0.67 * want, `frame ${k} (x${scale(k).toFixed(1)}): ${got} coloured pixels, ${want} unscaled`);
+  }
+  // The last frame is unchanged: the static figure's axes.
+  const last = inkAgreement(gif.frames.at(-1)!.rgba, asIs.frames.at(-1)!.rgba, 640, 60, 480);
+  assert.ok(last > 0.99, `last frame: ${(100 * last).toFixed(2)}%`);
+});
+
 test('facelosses animate: train split, unit view, fps, a chosen file; refuses a missing run or a folder as --out', async () => {
   const out = join(dir, 'a', 'train-unit.gif');
   const r = await animateCommand({ run, split: 'train', view: 'unit', out, fps: 5, pauseSeconds: 1, width: 320, height: 240, log: () => {} });

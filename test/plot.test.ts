@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { renderContactSheet } from '../src/plot/contact-sheet.js';
-import { equalAspectLimits } from '../src/plot/limits.js';
+import { equalAspectLimits, paddedBounds, settlingBounds } from '../src/plot/limits.js';
 import { classColor, TAB10 } from '../src/plot/palette.js';
 import { isPng, pngSize } from '../src/plot/png.js';
 import { renderScatter, renderScatterPng, writeScatterPng, type ScatterInput } from '../src/plot/scatter.js';
@@ -232,4 +232,34 @@ test('renderContactSheet lays tiles out in a grid', async () => {
   assert.equal(width, 10 + 2 * (100 + 10));
   assert.ok(height > 2 * 75 + 30, `height ${height}`);
   await assert.rejects(renderContactSheet([], {}), /no tiles/);
+});
+
+test('settlingBounds: each frame\'s axes enclose it and every later frame; growing features keep the last frame\'s axes, shrinking ones are followed in', () => {
+  // A cloud of four points at scale r about (1, -1).
+  const cloud = (r: number): [number, number][] => [[1 + r, -1], [1 - r, -1], [1, -1 + r], [1, -1 - 2 * r]];
+  const inside = (b: { xMin: number; xMax: number; yMin: number; yMax: number }, pts: [number, number][]) => pts.every(([x, y]) => x >= b.xMin && x <= b.xMax && y >= b.yMin && y <= b.yMax);
+  const growing = [0.1, 1, 5, 20].map(cloud);
+  const g = settlingBounds(growing);
+  assert.equal(g.length, 4);
+  for (const b of g) assert.deepEqual(b, paddedBounds(growing[3]!), 'growing: every frame on the last frame\'s axes');
+  const shrinking = [300, 40, 2, 0.1].map(cloud);
+  const s = settlingBounds(shrinking);
+  shrinking.forEach((pts, i) => {
+    assert.deepEqual(s[i], paddedBounds(pts), `shrinking: frame ${i} on its own axes`);
+    assert.ok(inside(s[i]!, pts), `frame ${i}'s points are all inside its axes`);
+  });
+  // Up, down and up again: never a point cut off, and the axes only close in.
+  const mixed = [1, 50, 3, 8, 2].map(cloud);
+  const m = settlingBounds(mixed);
+  mixed.forEach((pts, i) => {
+    for (let j = i; j < mixed.length; j++) assert.ok(inside(m[i]!, mixed[j]!), `frame ${i}'s axes enclose frame ${j}`);
+    if (i > 0) assert.ok(m[i]!.xMax - m[i]!.xMin <= m[i - 1]!.xMax - m[i - 1]!.xMin, 'the axes never widen');
+  });
+  assert.deepEqual(m[0], paddedBounds(mixed[1]!), 'frame 0 already shows the largest later cloud');
+  assert.deepEqual(m[2], paddedBounds(mixed[3]!), 'frame 2 shows frame 3\'s larger cloud');
+  assert.deepEqual(m[4], paddedBounds(mixed[4]!), 'the last frame: its static figure\'s axes');
+  // Non-finite points are left out; a frame with no points takes the later frames' axes.
+  const withNaN = settlingBounds([[[NaN, 0], [0, Infinity], ...cloud(1)], [], cloud(2)]);
+  assert.deepEqual(withNaN[0], paddedBounds(cloud(2)));
+  assert.deepEqual(withNaN[1], paddedBounds(cloud(2)));
 });

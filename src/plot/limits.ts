@@ -54,3 +54,35 @@ export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): B
   }
   return { xMin: xMin - margin * dx, xMax: xMax + margin * dx, yMin: yMin - margin * dy, yMax: yMax + margin * dy };
 }
+
+/**
+ * Axis limits for the frames of an animation, one per frame: frame i's limits enclose its own
+ * data and every later frame's (the union of the data's bounds from frame i to the last), padded
+ * as `paddedBounds` pads. As the animation plays the axes only ever close in, and never cut off a
+ * point:
+ * - features that grow keep the last frame's axes throughout, so the early, small clouds grow
+ *   into the final picture and nothing jumps;
+ * - features that shrink (on a long schedule weight decay pulls them in once the training set is
+ *   fitted, e.g. L2-Softmax from norms in the tens to about 0.1) are followed inwards instead of
+ *   leaving the early frames outside the picture.
+ * The last frame's limits are `paddedBounds` of its own data: those of its static figure.
+ */
+export function settlingBounds(frames: Iterable<[number, number]>[]): Bounds[] {
+  const raw = frames.map((points) => {
+    const b = { xMin: Infinity, xMax: -Infinity, yMin: Infinity, yMax: -Infinity };
+    for (const [x, y] of points) {
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      if (x < b.xMin) b.xMin = x;
+      if (x > b.xMax) b.xMax = x;
+      if (y < b.yMin) b.yMin = y;
+      if (y > b.yMax) b.yMax = y;
+    }
+    return b;
+  });
+  for (let i = raw.length - 2; i >= 0; i--) {
+    const a = raw[i]!;
+    const later = raw[i + 1]!;
+    raw[i] = { xMin: Math.min(a.xMin, later.xMin), xMax: Math.max(a.xMax, later.xMax), yMin: Math.min(a.yMin, later.yMin), yMax: Math.max(a.yMax, later.yMax) };
+  }
+  return raw.map((b) => paddedBounds(b.xMin <= b.xMax ? [[b.xMin, b.yMin], [b.xMax, b.yMax]] : []));
+}

@@ -5,7 +5,9 @@
  * of the last epoch.
  *
  * 2-D features (src/plot/scatter.ts): raw or on the unit circle, with the loss's class vectors
- * (weights as arrows, centers as ringed dots) and axes fixed at the last frame's.
+ * (weights as arrows, centers as ringed dots), on axes that enclose the frame and every later one
+ * (src/plot/limits.ts settlingBounds): the last frame's through a run whose features grow, closing
+ * in through one whose features shrink.
  * 3-D features (src/plot/sphere.ts): the unit sphere from the static figures' fixed viewpoint;
  * two opposite views side by side by default (`pair`), or `unit` or `map`; the class weight
  * directions as diamonds when the run's class vectors are its class weights.
@@ -18,7 +20,7 @@
 import { join } from 'node:path';
 import { type ResolvedConfig, scheduleNote } from '../config/config.js';
 import { encodeGif, frameDelays, type GifFrame } from '../plot/animation.js';
-import { paddedBounds } from '../plot/limits.js';
+import { settlingBounds } from '../plot/limits.js';
 import { renderScatterRgba } from '../plot/scatter.js';
 import { renderSphereRgba } from '../plot/sphere.js';
 import { formatTitleParams } from '../plot/title.js';
@@ -159,20 +161,18 @@ function frameRenderer(history: History, config: ResolvedConfig, opts: Animation
   return { count: frames.length, width: plan.width, height: plan.height, render };
 }
 
-/** 2-D frames: the scatter plot, with axes fixed at the last frame's and the class vectors drawn over the points. */
+/**
+ * 2-D frames: the scatter plot, with the class vectors drawn over the points, on axes that enclose
+ * the frame's points and every later frame's (the last frame's are its static figure's).
+ */
 function scatterFrames(plan: FramePlan): FrameRenderer['render'] {
   const { history, frames, pointsOf, view } = plan;
-  // Fixed axes: the last frame's own (what its static figure uses); earlier points beyond them are clipped.
-  const last = pointsOf(frames[frames.length - 1]!);
-  const bounds = paddedBounds(
+  const xy = (f: HistoryFrame) =>
     (function* () {
-      for (let i = 0; i < last.labels.length; i++) {
-        const x = last.features[2 * i]!;
-        const y = last.features[2 * i + 1]!;
-        if (Number.isFinite(x) && Number.isFinite(y)) yield [x, y] as [number, number];
-      }
-    })(),
-  );
+      const p = pointsOf(f);
+      for (let i = 0; i < p.labels.length; i++) yield [p.features[2 * i]!, p.features[2 * i + 1]!] as [number, number];
+    })();
+  const axes = settlingBounds(frames.map(xy));
   return async (i) => {
     const f = frames[i]!;
     const p = pointsOf(f);
@@ -184,7 +184,7 @@ function scatterFrames(plan: FramePlan): FrameRenderer['render'] {
       width: plan.width,
       height: plan.height,
       view: view === 'unit' ? 'unit' : 'raw',
-      bounds: view === 'raw' ? bounds : undefined,
+      bounds: view === 'raw' ? axes[i] : undefined,
       classVectors: f.weights && history.weightsKind ? { kind: history.weightsKind === 'centers' ? 'centers' : 'weights', xy: f.weights } : undefined,
     });
     return img.rgba;
