@@ -25,8 +25,8 @@ export function equalAspectLimits(b: Bounds, widthPx: number, heightPx: number):
   return { xMin: cx - hx, xMax: cx + hx, yMin: cy - hy, yMax: cy + hy };
 }
 
-/** Bounds of the data plus a relative margin, never of zero size. */
-export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): Bounds {
+/** The data's own bounds, no margin; undefined when there are no points. */
+function dataBounds(xs: Iterable<[number, number]>): Bounds | undefined {
   let xMin = Infinity;
   let xMax = -Infinity;
   let yMin = Infinity;
@@ -37,10 +37,20 @@ export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): B
     if (y < yMin) yMin = y;
     if (y > yMax) yMax = y;
   }
-  if (!(xMin <= xMax)) return { xMin: -1, xMax: 1, yMin: -1, yMax: 1 };
+  return xMin <= xMax ? { xMin, xMax, yMin, yMax } : undefined;
+}
+
+/** Bounds of the data plus a relative margin, never of zero size. */
+export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): Bounds {
+  const b = dataBounds(xs);
+  return b ? pad(b, margin) : { xMin: -1, xMax: 1, yMin: -1, yMax: 1 };
+}
+
+/** `b` plus a relative margin; a degenerate extent borrows the other axis's, or a small absolute one. */
+function pad(b: Bounds, margin = MARGIN): Bounds {
+  let { xMin, xMax, yMin, yMax } = b;
   let dx = xMax - xMin;
   let dy = yMax - yMin;
-  // A degenerate extent borrows the other axis's, or a small absolute one.
   const fallback = Math.max(dx, dy, Math.abs(xMin), Math.abs(xMax), Math.abs(yMin), Math.abs(yMax)) * 0.1 || 1;
   if (dx === 0) {
     xMin -= fallback / 2;
@@ -57,7 +67,7 @@ export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): B
 
 /**
  * Axis limits for the frames of an animation, one per frame: frame i's limits enclose its own
- * data and every later frame's (the union of the data's bounds from frame i to the last), padded
+ * finite points and every later frame's (the union of the data's bounds from frame i to the last), padded
  * as `paddedBounds` pads. As the animation plays the axes only ever close in, and never cut off a
  * point:
  * - features that grow keep the last frame's axes throughout, so the early, small clouds grow
@@ -68,21 +78,16 @@ export function paddedBounds(xs: Iterable<[number, number]>, margin = MARGIN): B
  * The last frame's limits are `paddedBounds` of its own data: those of its static figure.
  */
 export function settlingBounds(frames: Iterable<[number, number]>[]): Bounds[] {
-  const raw = frames.map((points) => {
-    const b = { xMin: Infinity, xMax: -Infinity, yMin: Infinity, yMax: -Infinity };
-    for (const [x, y] of points) {
-      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      if (x < b.xMin) b.xMin = x;
-      if (x > b.xMax) b.xMax = x;
-      if (y < b.yMin) b.yMin = y;
-      if (y > b.yMax) b.yMax = y;
-    }
-    return b;
-  });
-  for (let i = raw.length - 2; i >= 0; i--) {
-    const a = raw[i]!;
-    const later = raw[i + 1]!;
-    raw[i] = { xMin: Math.min(a.xMin, later.xMin), xMax: Math.max(a.xMax, later.xMax), yMin: Math.min(a.yMin, later.yMin), yMax: Math.max(a.yMax, later.yMax) };
+  const finite = function* (points: Iterable<[number, number]>) {
+    for (const p of points) if (Number.isFinite(p[0]) && Number.isFinite(p[1])) yield p;
+  };
+  const own = frames.map((points) => dataBounds(finite(points)));
+  const out: Bounds[] = new Array(own.length);
+  let later: Bounds | undefined;
+  for (let i = own.length - 1; i >= 0; i--) {
+    const a = own[i];
+    later = !a ? later : !later ? a : { xMin: Math.min(a.xMin, later.xMin), xMax: Math.max(a.xMax, later.xMax), yMin: Math.min(a.yMin, later.yMin), yMax: Math.max(a.yMax, later.yMax) };
+    out[i] = later ? pad(later) : paddedBounds([]);
   }
-  return raw.map((b) => paddedBounds(b.xMin <= b.xMax ? [[b.xMin, b.yMin], [b.xMax, b.yMax]] : []));
+  return out;
 }
